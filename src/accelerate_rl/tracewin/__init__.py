@@ -1,0 +1,42 @@
+"""TraceWin file formats (``.dat``, ``.ini``, ``.out``, ``.dst``, ``.plt``,
+``Transfer_matrix1.dat``).
+
+Every reader raises :class:`TraceWinFormatError` (a ``ValueError``) naming the file and
+the line or byte offset of a problem.
+"""
+
+from .dat import Element, Lattice, SequenceItem, Statement, parse_dat_text, parse_ele_key, read_dat
+from .dst import Distribution, read_dst, write_dst
+from .errors import DatSyntaxError, InvalidParameterError, TraceWinFormatError
+from .ini import IniBeam, read_ini
+from .matrices import TransferMatrices, read_transfer_matrices, write_transfer_matrices
+from .out import OUT_COLUMNS, read_out, write_out
+from .plt import Plt, PltRecord, read_plt, write_plt
+
+__all__ = [
+    "DatSyntaxError",
+    "Distribution",
+    "Element",
+    "IniBeam",
+    "InvalidParameterError",
+    "Lattice",
+    "OUT_COLUMNS",
+    "Plt",
+    "PltRecord",
+    "SequenceItem",
+    "Statement",
+    "TraceWinFormatError",
+    "TransferMatrices",
+    "parse_dat_text",
+    "parse_ele_key",
+    "read_dat",
+    "read_dst",
+    "read_ini",
+    "read_out",
+    "read_plt",
+    "read_transfer_matrices",
+    "write_dst",
+    "write_out",
+    "write_plt",
+    "write_transfer_matrices",
+]

@@ -7,8 +7,11 @@ sub-header (uint8 flag, int32 element number, float64 z [cm], float64 reference 
 
 * uncompressed: Np x 7 float32 (x [cm], x' [rad], y [cm], y' [rad], phi [rad], W [MeV],
   loss), or
-* compressed: 6 float32 minima, 6 float32 ranges, then Np x 7 uint16, the first six
-  decoding as ``min + q * range / 65534`` and the seventh the loss flag as stored.
+* compressed: 6 float32 minima, 6 float32 ranges, then Np x 7 uint16: the first six
+  are ``q = floor((v - min) / range * 65534)`` (TraceWin truncates; checked on the real
+  run against its ``.dst`` files) and the seventh is the loss flag as stored. We decode
+  at the centre of the bin, ``min + (q + 1/2) * range / 65534`` clipped to
+  [min, min + range], so a decoded value is within half a quantisation step.
 
 The layout is told apart by which record size divides the file.
 """
@@ -130,7 +133,8 @@ def read_plt(path: str | Path) -> Plt:
             mins = np.frombuffer(data, "<f4", 6, off).astype(np.float64)
             ranges = np.frombuffer(data, "<f4", 6, off + 24).astype(np.float64)
             q = np.frombuffer(data, "<u2", 7 * n, off + 48).reshape(n, 7)
-            raw = mins + q[:, :6] * (ranges / QUANT)
+            centre = (q[:, :6] + 0.5) * (ranges / QUANT)
+            raw = mins + np.minimum(centre, ranges)
             loss = q[:, 6].astype(np.int64)
         else:
             vals = np.frombuffer(data, "<f4", 7 * n, off).reshape(n, 7).astype(np.float64)
@@ -154,7 +158,7 @@ def write_plt(path: str | Path, plt: Plt, compressed: bool | None = None) -> Pat
             mins = raw32.min(axis=0) if n else np.zeros(6, np.float32)
             ranges = (raw32.max(axis=0) - mins) if n else np.zeros(6, np.float32)
             scale = np.where(ranges > 0, QUANT / np.where(ranges > 0, ranges, 1.0), 0.0)
-            q = np.rint((rec.raw - mins) * scale).clip(0, QUANT).astype("<u2")
+            q = np.floor((rec.raw - mins) * scale).clip(0, QUANT).astype("<u2")
             body = np.column_stack([q, rec.loss.astype("<u2")])
             chunks += [mins.astype("<f4").tobytes(), ranges.astype("<f4").tobytes(), body.tobytes()]
         else:

@@ -56,8 +56,9 @@ def test_out_rows_inside_field_maps_are_kept(spoke):
 
 def test_out_writer_round_trips_through_the_reader(tmp_path, spoke):
     df = read_out(spoke / "tracewin.out")
-    path = write_out(tmp_path / "tracewin.out", df, mc2=938.272029, freq=176.1, charge=1,
-                     current=0.0, npart=10)
+    path = write_out(
+        tmp_path / "tracewin.out", df, mc2=938.272029, freq=176.1, charge=1, current=0.0, npart=10
+    )
     again = read_out(path)
     assert list(again.columns) == list(df.columns)
     np.testing.assert_allclose(again.to_numpy(float), df.to_numpy(float), rtol=1e-6, atol=1e-12)
@@ -66,8 +67,9 @@ def test_out_writer_round_trips_through_the_reader(tmp_path, spoke):
 
 def test_out_writer_fills_missing_columns_with_zeros(tmp_path):
     table = {"##": np.array([0, 1]), "z(m)": np.array([0.0, 0.5]), "SizeX": np.array([1.0, 2.0])}
-    df = read_out(write_out(tmp_path / "t.out", table, mc2=1.0, freq=1.0, charge=1,
-                            current=0, npart=0))
+    df = read_out(
+        write_out(tmp_path / "t.out", table, mc2=1.0, freq=1.0, charge=1, current=0, npart=0)
+    )
     assert df["SizeX"].tolist() == [1.0, 2.0] and df["SizeY"].tolist() == [0.0, 0.0]
 
 
@@ -109,7 +111,9 @@ def test_dst_round_trip_is_exact(tmp_path, spoke):
     # identical but for TraceWin's 3 filler bytes (offsets 0, 1 and 22), which we write as 0
     fillers = {0, 1, 22}
     assert len(written) == len(original)
-    assert [i for i, (a, b) in enumerate(zip(written, original)) if a != b and i not in fillers] == []
+    assert [
+        i for i, (a, b) in enumerate(zip(written, original)) if a != b and i not in fillers
+    ] == []
     again = read_dst(tmp_path / "x.dst")
     np.testing.assert_array_equal(again.raw, dist.raw)
     assert (again.current, again.freq, again.mass) == (dist.current, dist.freq, dist.mass)
@@ -124,8 +128,9 @@ def test_dst_seven_columns_are_inferred_from_size(tmp_path):
 
 
 def test_dst_from_physical_converts_units():
-    dist = Distribution.from_physical(np.array([[10.0, 1.0, -5.0, 2.0, 180.0, 3.0]]),
-                                      current=1, freq=100, mass=938)
+    dist = Distribution.from_physical(
+        np.array([[10.0, 1.0, -5.0, 2.0, 180.0, 3.0]]), current=1, freq=100, mass=938
+    )
     np.testing.assert_allclose(dist.raw[0], [1.0, 1e-3, -0.5, 2e-3, np.pi, 3.0])
 
 
@@ -160,14 +165,18 @@ def test_plt_round_trip_within_float32_both_layouts(tmp_path, spoke):
         assert again.compressed is compressed and len(again.records) == len(plt.records)
         for a, b in zip(again.records, plt.records):
             span = np.maximum(np.abs(b.raw).max(axis=0), 1e-30)
-            assert np.all(np.abs(a.raw - b.raw) <= 1e-6 * span + (span / QUANT if compressed else 0))
+            assert np.all(
+                np.abs(a.raw - b.raw) <= 1e-6 * span + (span / QUANT if compressed else 0)
+            )
             assert a.element == b.element and a.z == pytest.approx(b.z)
 
 
 def test_plt_loss_flags_survive_a_round_trip(tmp_path):
     rng = np.random.default_rng(0)
-    records = [PltRecord(k, 0.1 * k, 0.0, 5.0, rng.normal(size=(4, 6)),
-                         np.array([0, 0, k, 0])) for k in range(3)]
+    records = [
+        PltRecord(k, 0.1 * k, 0.0, 5.0, rng.normal(size=(4, 6)), np.array([0, 0, k, 0]))
+        for k in range(3)
+    ]
     plt = Plt(2, 1.5, 352.2, 938.0, records, compressed=False)
     again = read_plt(write_plt(tmp_path / "l.plt", plt))
     assert [list(r.loss) for r in again.records] == [[0, 0, 0, 0], [0, 0, 1, 0], [0, 0, 2, 0]]
@@ -239,9 +248,18 @@ def _ini_bytes(size: int) -> bytearray:
     data = bytearray(size)
     data[: len(b"TraceWin_options_file")] = b"TraceWin_options_file"
     struct.pack_into("<i", data, 0x2ED0, 1000)
-    for off, val in ((0x2F24, 352.2), (0x2F34, 0.01), (0x2F44, 3e6), (0x2F54, 2e-7),
-                     (0x2F64, 2e-7), (0x2F74, 3e-7), (0x30E4, 1.0), (0x3104, 2.0),
-                     (0x3124, 3.0), (0x3254, 938272088.16)):
+    for off, val in (
+        (0x2F24, 352.2),
+        (0x2F34, 0.01),
+        (0x2F44, 3e6),
+        (0x2F54, 2e-7),
+        (0x2F64, 2e-7),
+        (0x2F74, 3e-7),
+        (0x30E4, 1.0),
+        (0x3104, 2.0),
+        (0x3124, 3.0),
+        (0x3254, 938272088.16),
+    ):
         struct.pack_into("<d", data, off, val)
     struct.pack_into("<i", data, 0x325C, -1)
     return data

@@ -247,9 +247,7 @@ class Lattice:
             args.append("0")
         args[v - 1] = token
         new_stmt = replace(stmt, args=tuple(args), text=None)
-        entries = tuple(
-            _Entry(new_stmt) if e.statement is stmt else e for e in self._entries
-        )
+        entries = tuple(_Entry(new_stmt) if e.statement is stmt else e for e in self._entries)
         return Lattice(entries, self.path, self.encoding, self._trailer)
 
     def _unrolled_for(self, n: int) -> Lattice:
@@ -461,8 +459,17 @@ def _parse_line(raw: str, path: str, lineno: int, strict: bool) -> Statement | N
                 lineno,
             )
         return Statement(
-            keyword, tuple(tokens[1:]), label, comment_text, weight, False, False, path, lineno,
-            raw, spelled,
+            keyword,
+            tuple(tokens[1:]),
+            label,
+            comment_text,
+            weight,
+            False,
+            False,
+            path,
+            lineno,
+            raw,
+            spelled,
         )
     args = tuple(tokens[1:])
     if spec.is_element:
@@ -479,6 +486,15 @@ def _parse_line(raw: str, path: str, lineno: int, strict: bool) -> Statement | N
                     lineno,
                 ) from None
     return Statement(
-        keyword, args, label, comment_text, weight, spec.is_element, True, path, lineno, raw,
+        keyword,
+        args,
+        label,
+        comment_text,
+        weight,
+        spec.is_element,
+        True,
+        path,
+        lineno,
+        raw,
         spelled,
     )

@@ -22,7 +22,7 @@ import pandas as pd
 from .errors import TraceWinFormatError
 
 _HEAD = struct.Struct("<2siddc")  # filler, Np, current, freq, filler
-#: Factors from the file's units (cm, rad, cm, rad, rad, MeV) to ours (mm, mrad, mm, mrad, deg, MeV).
+#: Factors from file units (cm, rad, cm, rad, rad, MeV) to ours (mm, mrad, mm, mrad, deg, MeV).
 TO_PHYSICAL = np.array([10.0, 1e3, 10.0, 1e3, 180.0 / np.pi, 1.0])
 COLUMNS = ("x", "xp", "y", "yp", "phi", "w")
 UNITS = ("mm", "mrad", "mm", "mrad", "deg", "MeV")

@@ -80,9 +80,13 @@ def read_transfer_matrices(path: str | Path) -> TransferMatrices:
             try:
                 row = [parse_number(t) for t in toks]
             except ValueError as exc:
-                raise TraceWinFormatError(f"non-numeric matrix entry: {exc}", p, line=lineno) from None
+                raise TraceWinFormatError(
+                    f"non-numeric matrix entry: {exc}", p, line=lineno
+                ) from None
             if len(row) != 6:
-                raise TraceWinFormatError(f"matrix row has {len(row)} values, expected 6", p, line=lineno)
+                raise TraceWinFormatError(
+                    f"matrix row has {len(row)} values, expected 6", p, line=lineno
+                )
             rows.append(row)
         elements.append(int(m.group(1)))
         try:

@@ -151,7 +151,9 @@ def write_plt(path: str | Path, plt: Plt, compressed: bool | None = None) -> Pat
     chunks = [_HEAD.pack(b"\x00\x00", plt.n_elements, n, plt.current * 1e-3, plt.freq, plt.mass)]
     for rec in plt.records:
         if rec.raw.shape != (n, 6):
-            raise ValueError(f"record of element {rec.element} has shape {rec.raw.shape}, not {(n, 6)}")
+            raise ValueError(
+                f"record of element {rec.element} has shape {rec.raw.shape}, not {(n, 6)}"
+            )
         chunks.append(_REC.pack(rec.flag, rec.element, rec.z * 100.0, rec.phase, rec.energy))
         if packed:
             raw32 = rec.raw.astype(np.float32)

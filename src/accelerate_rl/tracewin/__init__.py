@@ -11,7 +11,7 @@ from .errors import DatSyntaxError, InvalidParameterError, TraceWinFormatError
 from .ini import IniBeam, read_ini
 from .matrices import TransferMatrices, read_transfer_matrices, write_transfer_matrices
 from .out import OUT_COLUMNS, read_out, write_out
-from .plt import Plt, PltRecord, read_plt, write_plt
+from .plt import Plt, PltRecord, PltWriter, read_plt, write_plt
 
 __all__ = [
     "DatSyntaxError",
@@ -23,6 +23,7 @@ __all__ = [
     "OUT_COLUMNS",
     "Plt",
     "PltRecord",
+    "PltWriter",
     "SequenceItem",
     "Statement",
     "TraceWinFormatError",

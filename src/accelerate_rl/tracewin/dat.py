@@ -211,7 +211,12 @@ class Lattice:
             lattice = lattice._with_one(key, value)
         return lattice
 
-    def _with_one(self, key: str, value: object) -> Lattice:
+    def check_override(self, key: str, value: object) -> tuple[int, int, float]:
+        """Validate one ``ele[n][v]`` override; return ``(n, v, value as float)``.
+
+        Raises:
+            InvalidParameterError: naming the key and the valid range.
+        """
         parsed = parse_ele_key(key)
         if parsed is None:
             raise InvalidParameterError(key, "not an ele[n][v] key (e.g. 'ele[3][2]')")
@@ -233,7 +238,11 @@ class Lattice:
             raise InvalidParameterError(
                 key, f"parameter {v} of {element.describe()} is text ({spec.params[v - 1]})"
             )
-        number = _as_number(key, value)
+        return n, v, _as_number(key, value)
+
+    def _with_one(self, key: str, value: object) -> Lattice:
+        n, v, number = self.check_override(key, value)
+        element = self.elements[n - 1]
         lattice = self
         if element.repeat or self._origin.get(id(element.statement)) is not None:
             lattice = self._unrolled_for(n)

@@ -143,28 +143,73 @@ def read_plt(path: str | Path) -> Plt:
     return Plt(n_elements, current_a * 1e3, freq, mass, records, compressed)
 
 
-def write_plt(path: str | Path, plt: Plt, compressed: bool | None = None) -> Path:
-    """Write ``plt`` (compressed uint16 layout unless ``compressed=False``)."""
-    p = Path(path)
-    packed = plt.compressed if compressed is None else compressed
-    n = plt.n_particles
-    chunks = [_HEAD.pack(b"\x00\x00", plt.n_elements, n, plt.current * 1e-3, plt.freq, plt.mass)]
-    for rec in plt.records:
+class PltWriter:
+    """Write a ``.plt`` file record by record (a run's records need not all fit in memory).
+
+    Use as a context manager; the header's element count is the one given here.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        n_elements: int,
+        n_particles: int,
+        current: float,
+        freq: float,
+        mass: float,
+        compressed: bool = True,
+    ) -> None:
+        self.path = Path(path)
+        self.n = int(n_particles)
+        self.compressed = compressed
+        self._fh = self.path.open("wb")
+        self._fh.write(
+            _HEAD.pack(b"\x00\x00", n_elements, self.n, current * 1e-3, freq, mass)
+        )
+
+    def add(self, rec: PltRecord) -> None:
+        n = self.n
         if rec.raw.shape != (n, 6):
             raise ValueError(
                 f"record of element {rec.element} has shape {rec.raw.shape}, not {(n, 6)}"
             )
-        chunks.append(_REC.pack(rec.flag, rec.element, rec.z * 100.0, rec.phase, rec.energy))
-        if packed:
+        self._fh.write(_REC.pack(rec.flag, rec.element, rec.z * 100.0, rec.phase, rec.energy))
+        if self.compressed:
             raw32 = rec.raw.astype(np.float32)
             mins = raw32.min(axis=0) if n else np.zeros(6, np.float32)
             ranges = (raw32.max(axis=0) - mins) if n else np.zeros(6, np.float32)
             scale = np.where(ranges > 0, QUANT / np.where(ranges > 0, ranges, 1.0), 0.0)
             q = np.floor((rec.raw - mins) * scale).clip(0, QUANT).astype("<u2")
             body = np.column_stack([q, rec.loss.astype("<u2")])
-            chunks += [mins.astype("<f4").tobytes(), ranges.astype("<f4").tobytes(), body.tobytes()]
+            self._fh.write(mins.astype("<f4").tobytes())
+            self._fh.write(ranges.astype("<f4").tobytes())
+            self._fh.write(body.tobytes())
         else:
-            body = np.column_stack([rec.raw, rec.loss]).astype("<f4")
-            chunks.append(body.tobytes())
-    p.write_bytes(b"".join(chunks))
-    return p
+            self._fh.write(np.column_stack([rec.raw, rec.loss]).astype("<f4").tobytes())
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> PltWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def write_plt(path: str | Path, plt: Plt, compressed: bool | None = None) -> Path:
+    """Write ``plt`` (compressed uint16 layout unless ``compressed=False``)."""
+    packed = plt.compressed if compressed is None else compressed
+    with PltWriter(
+        path,
+        n_elements=plt.n_elements,
+        n_particles=plt.n_particles,
+        current=plt.current,
+        freq=plt.freq,
+        mass=plt.mass,
+        compressed=packed,
+    ) as writer:
+        for rec in plt.records:
+            writer.add(rec)
+    return Path(path)

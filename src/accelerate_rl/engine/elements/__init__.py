@@ -1,0 +1,49 @@
+"""Element models of the embedded engine: one physical element per file.
+
+Adding an element: write its model (a subclass of :class:`ElementModel`) in its own file
+and add one line to :data:`ELEMENT_MODELS`.
+"""
+
+from __future__ import annotations
+
+from .aperture import ApertureElement
+from .base import Aperture, ElementModel, UnsupportedElementError
+from .bend import Bend
+from .diag import Diagnostic
+from .drift import Drift
+from .edge import Edge
+from .multipole import Multipole
+from .quad import Quad
+from .quad_ele import QuadEle
+from .solenoid import Solenoid
+from .steering import ThinSteering
+from .thin_lens import ThinLens
+
+ELEMENT_MODELS: dict[str, type[ElementModel]] = {
+    "DRIFT": Drift,
+    "QUAD": Quad,
+    "QUAD_ELE": QuadEle,
+    "SOLENOID": Solenoid,
+    "THIN_STEERING": ThinSteering,
+    "BEND": Bend,
+    "EDGE": Edge,
+    "MULTIPOLE": Multipole,
+    "THIN_LENS": ThinLens,
+    "APERTURE": ApertureElement,
+}
+
+
+def model_class(keyword: str) -> type[ElementModel] | None:
+    """The model for ``keyword``; every ``DIAG_*`` is a no-effect diagnostic."""
+    if keyword.startswith("DIAG_"):
+        return Diagnostic
+    return ELEMENT_MODELS.get(keyword)
+
+
+__all__ = [
+    "Aperture",
+    "ELEMENT_MODELS",
+    "ElementModel",
+    "UnsupportedElementError",
+    "model_class",
+]

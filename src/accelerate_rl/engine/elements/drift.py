@@ -1,0 +1,45 @@
+"""DRIFT L R Ry dx dy: field-free space. L [mm]; aperture R [mm] (circular if Ry = 0,
+else rectangular with half-widths R, Ry [mm]); dx, dy aperture offsets [mm]."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..species import Kinematics
+from .base import Aperture, ElementModel, focusing_matrix
+
+
+def pipe_aperture(r: np.ndarray, ry: np.ndarray | None = None, dx=0.0, dy=0.0) -> Aperture | None:
+    """Aperture from TraceWin's (R, Ry) convention; None when R is 0 everywhere."""
+    if not np.any(r):
+        return None
+    if ry is None or not np.any(ry):
+        return Aperture("circular", r, r, dx, dy)
+    return Aperture("rectangular", r, ry, dx, dy)
+
+
+class Drift(ElementModel):
+    keyword = "DRIFT"
+    steerable = True
+
+    @property
+    def length_m(self) -> np.ndarray:
+        return self.p(1) * 1e-3
+
+    def aperture(self) -> Aperture | None:
+        return pipe_aperture(self.p(2), self.p(3), self.p(4), self.p(5))
+
+    def matrix(self, kin: Kinematics, fraction: float = 1.0) -> np.ndarray:
+        zero = np.zeros(self.batch)
+        return focusing_matrix(zero, zero, self.length_m * fraction, kin.gamma)
+
+    def track(self, coords: np.ndarray, kin: Kinematics) -> np.ndarray:
+        length = float(self.length_m[0])
+        out = coords.copy()
+        out[0] += length * coords[1]
+        out[2] += length * coords[3]
+        out[4] += length / float(kin.gamma) ** 2 * coords[5]
+        d = self.kick(kin)
+        if d is not None:
+            out += d[0][:, None]
+        return out

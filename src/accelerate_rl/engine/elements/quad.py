@@ -1,0 +1,67 @@
+"""QUAD L G R theta G3 G4 G5 G6 GFR: magnetic quadrupole.
+
+L [mm], G [T/m] (G > 0 focuses x for a positive charge), R aperture radius [mm], theta
+skew angle [deg]. Higher-order components G3..G6 are not modelled (an error if set).
+Multiparticle tracking is chromatic: each particle sees k / (1 + delta).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..species import Kinematics
+from .base import Aperture, ElementModel, focusing_matrix, plane_functions, rotated, rotation
+from .drift import pipe_aperture
+
+
+class Quad(ElementModel):
+    keyword = "QUAD"
+    steerable = True
+
+    def validate(self) -> None:
+        for v, name in ((5, "G3"), (6, "G4"), (7, "G5"), (8, "G6")):
+            if np.any(self.p(v)):
+                raise self.unsupported(f"the {name} higher-order component")
+
+    @property
+    def length_m(self) -> np.ndarray:
+        return self.p(1) * 1e-3
+
+    def aperture(self) -> Aperture | None:
+        return pipe_aperture(self.p(3))
+
+    def strength(self, kin: Kinematics) -> np.ndarray:
+        """Focusing strength k [1/m^2] of the reference particle (> 0 focuses x)."""
+        return self.p(2) / np.asarray(kin.brho, dtype=float)
+
+    def matrix(self, kin: Kinematics, fraction: float = 1.0) -> np.ndarray:
+        k = self.strength(kin)
+        m = focusing_matrix(k, -k, self.length_m * fraction, kin.gamma)
+        return rotated(m, np.radians(self.p(4)))
+
+    def track(self, coords: np.ndarray, kin: Kinematics) -> np.ndarray:
+        return track_chromatic_quad(self, coords, kin, float(self.strength(kin)[0]), 1.0)
+
+
+def track_chromatic_quad(
+    element: ElementModel, coords: np.ndarray, kin: Kinematics, k0: float, chroma: float
+) -> np.ndarray:
+    """Track through a (possibly skew) quadrupole with per-particle k = k0 / (1 + chroma*delta)."""
+    theta = float(np.radians(element.p(4)[0]))
+    length = float(element.length_m[0])
+    x = rotation(np.array([theta]))[0] @ coords if theta else coords.copy()
+    k = k0 / (1.0 + chroma * x[5])
+    cx, sx = plane_functions(k, length)
+    cy, sy = plane_functions(-k, length)
+    out = x.copy()
+    out[0] = cx * x[0] + sx * x[1]
+    out[1] = -k * sx * x[0] + cx * x[1]
+    out[2] = cy * x[2] + sy * x[3]
+    out[3] = k * sy * x[2] + cy * x[3]
+    out[4] = x[4] + length / float(kin.gamma) ** 2 * x[5]
+    if theta:
+        out = rotation(np.array([theta]))[0].T @ out
+    d = element.kick(kin)
+    if d is not None:
+        out += d[0][:, None]
+    return out

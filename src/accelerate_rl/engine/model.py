@@ -1,0 +1,190 @@
+"""A lattice compiled for the embedded engine: element models, STEERER fields, overrides.
+
+Compiling validates the whole lattice once (an unsupported element or command is an
+error naming element, keyword, file and line); a run then rebuilds only the elements its
+``ele[n][v]`` overrides touch. Overrides may be arrays with a leading batch axis B.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..tracewin.dat import Element, Lattice, SequenceItem, parse_number
+from ..tracewin.errors import InvalidParameterError
+from .elements import ElementModel, UnsupportedElementError, model_class
+
+#: Commands with no effect on transport by this engine (structure, markers, optimiser
+#: and error-study settings that only TraceWin's matching and error modes use).
+NO_EFFECT_COMMANDS = frozenset(
+    {
+        "",
+        "LATTICE",
+        "LATTICE_END",
+        "FIELD_MAP_PATH",
+        "MARKER",
+        "PLOT_DST",
+        "END",
+        "DOUBLET_START",
+        "DOUBLET_END",
+        "TRIPLET_START",
+        "TRIPLET_END",
+        "SET_ADV",
+        "SET_TWISS",
+        "SET_ACHROMAT",
+        "START_ACHROMAT",
+        "MIN_PHASE_VARIATION",
+        "MIN_FIELD_VARIATION",
+        "PARTRAN_STEP",
+        "REPEAT_ELE",
+        "FREQ",
+        "SET_SYNC_PHASE",
+    }
+)
+#: Command families that only drive TraceWin's optimiser or error studies.
+NO_EFFECT_PREFIXES = ("ADJUST", "ERROR_", "MATCH_", "OUTPUT_")
+
+
+@dataclass(frozen=True)
+class Steer:
+    """A STEERER command's dipole field for the next element: Bx, By [T]."""
+
+    bx: float
+    by: float
+
+
+def _numeric(element: Element) -> np.ndarray:
+    values = []
+    for tok in element.args:
+        try:
+            values.append(parse_number(tok))
+        except ValueError:
+            values.append(np.nan)
+    return np.array(values, dtype=float)
+
+
+class CompiledLattice:
+    """A lattice ready for transport.
+
+    Attributes:
+        lattice: the source lattice.
+        models: one element model per TraceWin element (batch size 1, base settings).
+        notes: commands the engine accepted without effect, for the run's record.
+    """
+
+    def __init__(self, lattice: Lattice) -> None:
+        self.lattice = lattice
+        self.notes: list[str] = []
+        self._base: list[np.ndarray] = []
+        self._steers: dict[int, Steer] = {}
+        pending: SequenceItem | None = None
+        for item in lattice.sequence:
+            if item.number is None:
+                pending = self._command(item, pending)
+                continue
+            element = lattice.elements[item.number - 1]
+            if model_class(element.keyword) is None:
+                raise UnsupportedElementError(
+                    f"{element.describe()} is not supported by the embedded engine: run it "
+                    "with the TraceWin backend"
+                )
+            if pending is not None:
+                args = [parse_number(a) for a in pending.statement.args[:2]]
+                args += [0.0] * (2 - len(args))
+                self._steers[item.number] = Steer(args[0], args[1])
+                pending = None
+            self._base.append(_numeric(element))
+        self.models: list[ElementModel] = [self.build(n) for n in range(1, len(self._base) + 1)]
+        for n in self._steers:
+            if not self.models[n - 1].steerable:
+                el = lattice.elements[n - 1]
+                raise UnsupportedElementError(
+                    f"{el.describe()}: a STEERER field in a {el.keyword} is not supported by "
+                    "the embedded engine (only DRIFT, QUAD and MULTIPOLE): run it with the "
+                    "TraceWin backend"
+                )
+
+    def _command(self, item: SequenceItem, pending: SequenceItem | None) -> SequenceItem | None:
+        stmt = item.statement
+        kw = stmt.keyword
+        if kw == "STEERER":
+            for tok in stmt.args[:2]:
+                try:
+                    parse_number(tok)
+                except ValueError:
+                    raise UnsupportedElementError(
+                        f"STEERER ({stmt.where}): field {tok!r} is not a number"
+                    ) from None
+            return item
+        if kw in NO_EFFECT_COMMANDS or kw.startswith(NO_EFFECT_PREFIXES):
+            if kw and kw not in ("LATTICE", "LATTICE_END", "FREQ", "END", "REPEAT_ELE"):
+                self.notes.append(f"{kw} ({stmt.where}) has no effect in the embedded engine")
+            return pending
+        if not stmt.known:
+            raise UnsupportedElementError(f"unknown keyword {kw!r} ({stmt.where})")
+        raise UnsupportedElementError(
+            f"command {kw} ({stmt.where}) is not supported by the embedded engine: run it "
+            "with the TraceWin backend"
+        )
+
+    def __len__(self) -> int:
+        return len(self.models)
+
+    def build(self, n: int, params: np.ndarray | None = None) -> ElementModel:
+        """The model of element ``n`` with ``params`` ((B, P) array) or its base settings."""
+        element = self.lattice.elements[n - 1]
+        cls = model_class(element.keyword)
+        assert cls is not None
+        model = cls(element, self._base[n - 1][None] if params is None else params)
+        steer = self._steers.get(n)
+        if steer is not None:
+            model.steer = (steer.bx, steer.by)
+        return model
+
+    def with_overrides(
+        self, overrides: Mapping[str, object]
+    ) -> tuple[list[ElementModel], int, set[int]]:
+        """Element models with ``ele[n][v]`` overrides applied.
+
+        Values are numbers or 1-D arrays (a batch of settings); all arrays must share one
+        length B. Returns the models, B and the set of element numbers rebuilt.
+
+        Raises:
+            InvalidParameterError: a bad key, range or value (naming the key).
+        """
+        by_element: dict[int, list[tuple[int, np.ndarray]]] = {}
+        batch = 1
+        for key, value in overrides.items():
+            arr = np.atleast_1d(np.asarray(value, dtype=object))
+            if arr.ndim != 1:
+                raise InvalidParameterError(key, "batched values must be a 1-D sequence")
+            n, v, _ = self.lattice.check_override(key, arr[0])
+            try:
+                values = np.array([float(x) for x in arr], dtype=float)
+            except (TypeError, ValueError):
+                raise InvalidParameterError(key, "every batched value must be a number") from None
+            if not np.all(np.isfinite(values)):
+                raise InvalidParameterError(key, "values must be finite")
+            if len(values) > 1:
+                if batch not in (1, len(values)):
+                    raise InvalidParameterError(
+                        key, f"batch of {len(values)} values, other keys have {batch}"
+                    )
+                batch = len(values)
+            by_element.setdefault(n, []).append((v, values))
+        models = list(self.models)
+        for n, changes in by_element.items():
+            base = self._base[n - 1]
+            width = max(len(base), max(v for v, _ in changes))
+            params = np.zeros((batch, width))
+            params[:, : len(base)] = base
+            for v, values in changes:
+                params[:, v - 1] = values
+            try:
+                models[n - 1] = self.build(n, params)
+            except UnsupportedElementError as exc:
+                key = next(k for k in overrides if self.lattice.check_override(k, 0)[0] == n)
+                raise InvalidParameterError(key, str(exc)) from None
+        return models, batch, set(by_element)

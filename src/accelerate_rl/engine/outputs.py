@@ -1,0 +1,39 @@
+"""Write an engine run as TraceWin's files in a calculation directory.
+
+Envelope: ``tracewin.out``, ``Transfer_matrix1.dat``. Multiparticle adds
+``partran1.out``, ``part_rfq.dst`` (input), ``part_dtl1.dst`` (output, surviving
+particles) and ``dtl1.plt`` (written while tracking).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..tracewin.dst import write_dst
+from ..tracewin.matrices import write_transfer_matrices
+from ..tracewin.out import write_out
+from .simulation import EngineResult
+
+
+def write_envelope(result: EngineResult, path_cal: str | Path) -> list[Path]:
+    d = Path(path_cal)
+    b = result.beam
+    return [
+        write_out(d / "tracewin.out", result.table, mc2=b.mass, freq=b.freq, charge=b.charge,
+                  current=b.current, npart=b.n_particles),
+        write_transfer_matrices(d / "Transfer_matrix1.dat", result.transfer_matrices),
+    ]
+
+
+def write_multiparticle(result: EngineResult, path_cal: str | Path) -> list[Path]:
+    d = Path(path_cal)
+    b = result.beam
+    written = [
+        write_out(d / "partran1.out", result.table, mc2=b.mass, freq=b.freq, charge=b.charge,
+                  current=b.current, npart=b.n_particles)
+    ]
+    if result.initial is not None:
+        written.append(write_dst(d / "part_rfq.dst", result.initial))
+    if result.final is not None:
+        written.append(write_dst(d / "part_dtl1.dst", result.final))
+    return written

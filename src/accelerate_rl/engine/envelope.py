@@ -84,13 +84,15 @@ def track_envelope(
     batch: int,
     npart: int,
     cache: dict[int, tuple[np.ndarray, np.ndarray | None]] | None = None,
+    fresh: set[int] = frozenset(),
 ) -> Track:
     """Transport the beam's moments through ``models``.
 
     Args:
         sigma0: (6, 6) input second moments; centroid0: (6,) input centroid.
-        batch: B, the number of settings. cache: element index -> (R, d) for elements
-            whose map does not depend on the batch (filled and reused).
+        batch: B, the number of settings. cache: element index -> (R, d) of elements at
+            their base settings (filled and reused). fresh: numbers of the elements whose
+            settings were overridden (never cached).
     """
     n = len(models)
     eye = np.broadcast_to(np.eye(6), (batch, 6, 6))
@@ -107,11 +109,12 @@ def track_envelope(
     sigmas[0], cents[0], cums[0], maps[0] = sig, cen, cum, eye
     running = np.ones(batch)
     for i, model in enumerate(models):
-        hit = cache.get(i) if cache is not None and model.batch == 1 else None
+        cacheable = cache is not None and (i + 1) not in fresh
+        hit = cache.get(i) if cacheable else None
         if hit is None:
             r = model.matrix(kin)
             d = model.kick(kin)
-            if cache is not None and model.batch == 1:
+            if cacheable:
                 cache[i] = (r, d)
         else:
             r, d = hit

@@ -211,7 +211,7 @@ class Engine:
             except ValueError:
                 raise InvalidParameterError("random_seed", "must be an integer") from None
         beam = self._beam_for(beam_keys)
-        models, batch, _ = self.compiled.with_overrides(ele)
+        models, batch, fresh = self.compiled.with_overrides(ele)
         if batch != 1:
             raise InvalidParameterError(
                 next(iter(ele)), "arrays of values belong to run_batch(), not run()"
@@ -219,7 +219,8 @@ class Engine:
         notes = list(self.compiled.notes) + [f"key {k} has no effect in the embedded engine" for k in ignored]
         kin = beam.kinematics
         env = track_envelope(
-            models, kin, beam.sigma(), beam.centroid(), 1, beam.n_particles, self._map_cache(beam)
+            models, kin, beam.sigma(), beam.centroid(), 1, beam.n_particles,
+            self._map_cache(beam), fresh,
         )
         tm = TransferMatrices(
             np.arange(1, len(models) + 1), env.z[1:, 0], env.cumulative[1:, 0]
@@ -358,11 +359,11 @@ class Engine:
         if run_keys.get("partran", "0") not in ("0", 0):
             raise InvalidParameterError("partran", "run_batch() is envelope mode only")
         beam = self._beam_for(beam_keys)
-        models, batch, _ = self.compiled.with_overrides(ele)
+        models, batch, fresh = self.compiled.with_overrides(ele)
         kin = beam.kinematics
         env = track_envelope(
             models, kin, beam.sigma(), beam.centroid(), batch, beam.n_particles,
-            self._map_cache(beam),
+            self._map_cache(beam), fresh,
         )
         cols = columns(
             numbers=env.numbers, z=env.z, centroid=env.centroid, sigma=env.sigma, kin=kin,

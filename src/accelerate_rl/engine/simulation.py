@@ -234,6 +234,7 @@ class Engine:
             track, initial, final = self._multiparticle(
                 models, beam, env, seed, distribution, plt_path
             )
+            beam = replace(beam, n_particles=initial.n_particles)
         cols = columns(
             numbers=track.numbers,
             z=track.z,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -142,7 +143,7 @@ class Beam:
     def species(self) -> Species:
         return Species(self.mass, self.charge)
 
-    @property
+    @cached_property
     def kinematics(self) -> Kinematics:
         return Kinematics(self.energy, self.species)
 
@@ -153,6 +154,10 @@ class Beam:
 
     def sigma(self) -> np.ndarray:
         """The 6x6 second-moment matrix in internal coordinates (m, rad, m, rad, m, 1)."""
+        return self._sigma.copy()
+
+    @cached_property
+    def _sigma(self) -> np.ndarray:
         kin = self.kinematics
         bg, g = float(kin.beta_gamma), float(kin.gamma)
         sig = np.zeros((6, 6))

@@ -1,8 +1,11 @@
 """Envelope mode: 6x6 sigma-matrix and centroid transport, batched over settings.
 
-sigma_out = R sigma R^T, centroid_out = R centroid + d (d from steering), and the
-cumulative map M_out = R M, element by element. A batch of B settings travels as
-(B, 6, 6) arrays; elements no override touched keep batch 1 and broadcast.
+sigma_n = C_n sigma_0 C_n^T and centroid_n = C_n (c_0 + sum_{j<=n} C_j^-1 d_j), where
+C_n = R_n ... R_1 is the cumulative map to element n's exit and d_j a steering kick.
+The maps of a lattice at its base settings and their cumulative products are computed
+once (:class:`BaseMaps`); a run with ``ele[n][v]`` overrides recomputes only the segments
+downstream of the touched elements, in a handful of vectorised products instead of a
+Python loop over elements. A batch of B settings travels as (rows, B, 6, 6) arrays.
 
 Transmission in envelope mode is an estimate: the fraction of a Gaussian beam with the
 computed centroid and rms sizes inside each aperture (a circular aperture of radius R is
@@ -17,8 +20,9 @@ from math import sqrt
 import numpy as np
 from scipy.special import erf
 
-from .elements import ElementModel
+from .elements import Aperture, ElementModel
 from .species import Kinematics
+
 
 @dataclass
 class Track:
@@ -42,38 +46,111 @@ class Track:
     xmax: np.ndarray | None = None
     ymax: np.ndarray | None = None
     powlost: np.ndarray | None = None
+    kicks: np.ndarray | None = None
 
 
-def _fraction_inside(lo: np.ndarray, hi: np.ndarray, mu: np.ndarray, sig: np.ndarray):
-    sig = np.maximum(sig, 1e-30)
-    a = (hi - mu) / (sig * sqrt(2.0))
-    b = (lo - mu) / (sig * sqrt(2.0))
-    return 0.5 * (erf(a) - erf(b))
+@dataclass
+class _Apertures:
+    """Per-row aperture arrays (rows, B): half-widths [m], offsets [m], circular flag."""
+
+    rx: np.ndarray
+    ry: np.ndarray
+    dx: np.ndarray
+    dy: np.ndarray
+    circular: np.ndarray
+    radius_mm: np.ndarray
 
 
-def gaussian_transmission(model: ElementModel, centroid: np.ndarray, sigma: np.ndarray):
-    """(B,) fraction of a Gaussian beam inside ``model``'s aperture (1 if none)."""
-    ap = model.aperture()
-    batch = centroid.shape[0]
-    if ap is None:
-        return np.ones(batch)
-    rx = np.broadcast_to(ap.rx, (batch,)) * 1e-3
-    ry = np.broadcast_to(ap.ry, (batch,)) * 1e-3
-    if ap.kind == "circular":
-        rx = ry = rx * sqrt(np.pi) / 2
-    dx = np.broadcast_to(ap.dx, (batch,)) * 1e-3
-    dy = np.broadcast_to(ap.dy, (batch,)) * 1e-3
-    sx = np.sqrt(np.maximum(sigma[:, 0, 0], 0))
-    sy = np.sqrt(np.maximum(sigma[:, 2, 2], 0))
-    fx = _fraction_inside(dx - rx, dx + rx, centroid[:, 0], sx)
-    fy = _fraction_inside(dy - ry, dy + ry, centroid[:, 2], sy)
-    frac = np.where(rx > 0, fx * fy, 1.0)
-    return frac
+def _aperture_rows(models: list[ElementModel], batch: int) -> _Apertures:
+    rows = len(models) + 1
+    rx, ry, dx, dy = (np.zeros((rows, batch)) for _ in range(4))
+    circ = np.zeros((rows, batch), dtype=bool)
+    radius = np.zeros((rows, batch))
+    for i, m in enumerate(models, start=1):
+        ap: Aperture | None = m.aperture()
+        if ap is None:
+            continue
+        radius[i] = np.broadcast_to(ap.rx, (batch,))
+        rx[i] = radius[i] * 1e-3
+        ry[i] = np.broadcast_to(ap.ry, (batch,)) * 1e-3
+        dx[i] = np.broadcast_to(ap.dx, (batch,)) * 1e-3
+        dy[i] = np.broadcast_to(ap.dy, (batch,)) * 1e-3
+        circ[i] = ap.kind == "circular"
+    return _Apertures(rx, ry, dx, dy, circ, radius)
 
 
-def aperture_radius(model: ElementModel, batch: int) -> np.ndarray:
-    ap = model.aperture()
-    return np.zeros(batch) if ap is None else np.broadcast_to(ap.rx, (batch,)).astype(float)
+def _fraction_inside(lo, hi, mu, sig):
+    sig = np.maximum(sig, 1e-300)
+    return 0.5 * (erf((hi - mu) / (sig * sqrt(2.0))) - erf((lo - mu) / (sig * sqrt(2.0))))
+
+
+def gaussian_transmission(ap: _Apertures, centroid: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """(rows, B) running-minimum Gaussian transmission through the apertures."""
+    half = np.sqrt(np.pi) / 2
+    rx = np.where(ap.circular, ap.rx * half, ap.rx)
+    ry = np.where(ap.circular, ap.rx * half, ap.ry)
+    sx = np.sqrt(np.maximum(sigma[..., 0, 0], 0))
+    sy = np.sqrt(np.maximum(sigma[..., 2, 2], 0))
+    fx = _fraction_inside(ap.dx - rx, ap.dx + rx, centroid[..., 0], sx)
+    fy = _fraction_inside(ap.dy - ry, ap.dy + ry, centroid[..., 2], sy)
+    frac = np.where(ap.rx > 0, fx * fy, 1.0)
+    return np.minimum.accumulate(frac, axis=0)
+
+
+def _broadcast(ap: _Apertures, rows: int, batch: int) -> _Apertures:
+    if batch == 1:
+        return ap
+    return _Apertures(*(np.broadcast_to(a, (rows, batch)) for a in (
+        ap.rx, ap.ry, ap.dx, ap.dy, ap.circular, ap.radius_mm)))
+
+
+def _with_fresh_apertures(
+    base: _Apertures, models: list[ElementModel], fresh: list[int], batch: int
+) -> _Apertures:
+    """Base apertures with the rows of overridden elements recomputed."""
+    rows = len(models) + 1
+    out = _Apertures(*(np.broadcast_to(a, (rows, batch)).copy() for a in (
+        base.rx, base.ry, base.dx, base.dy, base.circular, base.radius_mm)))
+    for k in fresh:
+        one = _aperture_rows([models[k - 1]], batch)
+        for name in ("rx", "ry", "dx", "dy", "circular", "radius_mm"):
+            getattr(out, name)[k] = getattr(one, name)[1]
+    return out
+
+
+class BaseMaps:
+    """Element maps, kicks and cumulative maps of a lattice at its base settings.
+
+    Built once per reference particle (energy, species) and reused by every run.
+    """
+
+    def __init__(self, models: list[ElementModel], kin: Kinematics) -> None:
+        n = len(models)
+        self.maps = np.empty((n + 1, 1, 6, 6))
+        self.maps[0] = np.eye(6)
+        self.kicks = np.zeros((n + 1, 1, 6))
+        self.has_kick = np.zeros(n + 1, dtype=bool)
+        for i, m in enumerate(models, start=1):
+            self.maps[i] = m.matrix(kin)
+            d = m.kick(kin)
+            if d is not None:
+                self.kicks[i] = d
+                self.has_kick[i] = True
+        self.cumulative = np.empty_like(self.maps)
+        acc = np.eye(6)
+        for i in range(n + 1):
+            acc = self.maps[i, 0] @ acc
+            self.cumulative[i, 0] = acc
+        self.inverse = np.linalg.inv(self.cumulative)
+        self.lengths_mm = np.array([0.0] + [float(m.length_m[0]) * 1e3 for m in models])[:, None]
+        self.apertures = _aperture_rows(models, 1)
+        self.aperture_tuples = [
+            None if not a else (bool(c), float(r), float(ry), float(dx), float(dy))
+            for a, c, r, ry, dx, dy in zip(
+                self.apertures.rx[1:, 0] > 0, self.apertures.circular[1:, 0],
+                self.apertures.radius_mm[1:, 0], self.apertures.ry[1:, 0] * 1e3,
+                self.apertures.dx[1:, 0] * 1e3, self.apertures.dy[1:, 0] * 1e3)
+        ]
 
 
 def track_envelope(
@@ -83,62 +160,64 @@ def track_envelope(
     centroid0: np.ndarray,
     batch: int,
     npart: int,
-    cache: dict[int, tuple[np.ndarray, np.ndarray | None]] | None = None,
+    base: BaseMaps,
     fresh: set[int] = frozenset(),
 ) -> Track:
     """Transport the beam's moments through ``models``.
 
     Args:
+        models: element models (those in ``fresh`` carry overridden settings).
         sigma0: (6, 6) input second moments; centroid0: (6,) input centroid.
-        batch: B, the number of settings. cache: element index -> (R, d) of elements at
-            their base settings (filled and reused). fresh: numbers of the elements whose
-            settings were overridden (never cached).
+        batch: B, the number of settings. base: the lattice's base maps for ``kin``.
+        fresh: numbers (1-based) of the elements whose settings were overridden.
     """
     n = len(models)
-    eye = np.broadcast_to(np.eye(6), (batch, 6, 6))
-    sig = np.broadcast_to(sigma0, (batch, 6, 6)).copy()
-    cen = np.broadcast_to(centroid0, (batch, 6)).copy()
-    cum = eye.copy()
-    sigmas = np.empty((n + 1, batch, 6, 6))
-    cents = np.empty((n + 1, batch, 6))
-    cums = np.empty((n + 1, batch, 6, 6))
-    maps = np.empty((n + 1, batch, 6, 6))
-    lengths = np.zeros((n + 1, batch))
-    apertures = np.zeros((n + 1, batch))
-    trans = np.ones((n + 1, batch))
-    sigmas[0], cents[0], cums[0], maps[0] = sig, cen, cum, eye
-    running = np.ones(batch)
-    for i, model in enumerate(models):
-        cacheable = cache is not None and (i + 1) not in fresh
-        hit = cache.get(i) if cacheable else None
-        if hit is None:
-            r = model.matrix(kin)
+    rows = n + 1
+    maps, kicks, has_kick = base.maps, base.kicks, base.has_kick.copy()
+    cum = base.cumulative
+    lengths = base.lengths_mm
+    ap = base.apertures
+    if fresh:
+        order = sorted(fresh)
+        maps = np.broadcast_to(maps, (rows, batch, 6, 6)).copy()
+        kicks = np.broadcast_to(kicks, (rows, batch, 6)).copy()
+        lengths = np.broadcast_to(lengths, (rows, batch)).copy()
+        new_cum = np.broadcast_to(cum, (rows, batch, 6, 6)).copy()
+        for idx, k in enumerate(order):
+            model = models[k - 1]
+            maps[k] = model.matrix(kin)
             d = model.kick(kin)
-            if cacheable:
-                cache[i] = (r, d)
-        else:
-            r, d = hit
-        sig = r @ sig @ np.swapaxes(r, -1, -2)
-        cen = np.einsum("bij,bj->bi", r, cen) if r.shape[0] == batch else cen @ r[0].T
-        if d is not None:
-            cen = cen + d
-        cum = r @ cum
-        sigmas[i + 1], cents[i + 1], cums[i + 1], maps[i + 1] = sig, cen, cum, r
-        lengths[i + 1] = model.length_m * 1e3
-        apertures[i + 1] = aperture_radius(model, batch)
-        running = np.minimum(running, gaussian_transmission(model, cen, sig))
-        trans[i + 1] = running
+            kicks[k] = 0.0 if d is None else d
+            has_kick[k] = d is not None
+            lengths[k] = model.length_m * 1e3
+            end = order[idx + 1] if idx + 1 < len(order) else rows
+            # C'_m = (C_m C_k^-1) R'_k C'_{k-1} for m in [k, end)
+            head = maps[k] @ new_cum[k - 1]  # (B, 6, 6)
+            new_cum[k:end] = (cum[k:end] @ base.inverse[k]) @ head
+        cum = new_cum
+        ap = _with_fresh_apertures(base.apertures, models, order, batch)
+    elif batch > 1:
+        cum = np.broadcast_to(cum, (rows, batch, 6, 6))
+        maps = np.broadcast_to(maps, (rows, batch, 6, 6))
+        lengths = np.broadcast_to(lengths, (rows, batch))
+        ap = _broadcast(ap, rows, batch)
+    sigma = cum @ sigma0 @ np.swapaxes(cum, -1, -2)
+    centroid = cum @ centroid0
+    for j in np.flatnonzero(has_kick):
+        d = np.broadcast_to(kicks[j], (batch, 6))
+        local = np.linalg.solve(cum[j], d[..., None])[..., 0]  # C_j^-1 d_j, (B, 6)
+        centroid[j:] += np.einsum("rbij,bj->rbi", cum[j:], local)
     z = np.cumsum(lengths, axis=0) * 1e-3
-    numbers = np.arange(n + 1)
     return Track(
-        numbers=numbers,
+        numbers=np.arange(rows),
         z=z,
-        centroid=cents,
-        sigma=sigmas,
-        cumulative=cums,
+        centroid=centroid,
+        sigma=sigma,
+        cumulative=cum,
         element_maps=maps,
         lengths_mm=lengths,
-        aperture=apertures,
-        transmission=trans,
-        npart=np.full((n + 1, batch), npart, dtype=float),
+        aperture=ap.radius_mm,
+        transmission=gaussian_transmission(ap, centroid, sigma),
+        npart=np.full((rows, batch), float(npart)),
+        kicks=kicks,
     )

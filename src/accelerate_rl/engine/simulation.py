@@ -15,8 +15,8 @@ Parameters accepted by ``run``: ``ele[n][v]`` overrides, TraceWin's beam keys
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +30,17 @@ from ..tracewin.matrices import TransferMatrices
 from ..tracewin.out import OUT_COLUMNS
 from ..tracewin.plt import PltRecord, PltWriter
 from .beam import TRACEWIN_BEAM_KEYS, Beam
-from .envelope import Track, track_envelope
+from .envelope import BaseMaps, Track, track_envelope
 from .model import CompiledLattice
-from .particles import ParticleState, from_distribution, generate, to_distribution, track_particles
-from .table import columns
+from .particles import (
+    ParticleTrack,
+    aperture_tuple,
+    from_distribution,
+    generate,
+    to_distribution,
+    track_particles,
+)
+from .table import columns, core_columns
 
 #: Run keys the engine understands (others of TraceWin's are accepted and ignored).
 RUN_KEYS = {"partran", "random_seed"}
@@ -45,38 +52,82 @@ LOST_THRESHOLD = 1e-6
 SUMMARY_COLUMNS = ("x0", "y0", "x'0", "y'0", "SizeX", "SizeY", "SizeP", "ex", "ey", "ep")
 
 
-@dataclass
 class EngineResult:
     """One run's outputs.
 
     Attributes:
         mode: "envelope" or "multiparticle".
-        table: ``tracewin.out``/``partran1.out`` columns, row 0 the input beam.
+        table: ``tracewin.out``/``partran1.out`` columns, row 0 the input beam (a
+            DataFrame, built on first access).
+        columns: the same columns as numpy arrays.
         summary: final-row values (mm, mrad, mm.mrad), ``transmission`` [0..1],
             ``energy`` [MeV], ``length`` [m], ``lost_at`` (element, 0 if none).
         transfer_matrices: cumulative maps to every element's exit.
         beam: the input beam actually used. seed: the random seed (multiparticle).
-        final: the output distribution (multiparticle), else None.
+        initial, final: input and output distributions (multiparticle), else None.
         notes: commands accepted with no effect, ignored keys.
     """
 
-    mode: str
-    table: pd.DataFrame
-    summary: dict[str, float]
-    transfer_matrices: TransferMatrices
-    beam: Beam
-    seed: int | None = None
-    final: Distribution | None = None
-    initial: Distribution | None = None
-    notes: list[str] = field(default_factory=list)
+    def __init__(
+        self,
+        mode: str,
+        columns: dict[str, np.ndarray] | Callable[[], dict[str, np.ndarray]],
+        summary: dict[str, float],
+        transfer_matrices: TransferMatrices,
+        beam: Beam,
+        seed: int | None = None,
+        final: Distribution | None = None,
+        initial: Distribution | None = None,
+        notes: list[str] | None = None,
+    ) -> None:
+        self.mode = mode
+        self._columns = columns
+        self.summary = summary
+        self.transfer_matrices = transfer_matrices
+        self.beam = beam
+        self.seed = seed
+        self.final = final
+        self.initial = initial
+        self.notes = notes or []
+        self._table: pd.DataFrame | None = None
+
+    @property
+    def columns(self) -> dict[str, np.ndarray]:
+        """The output columns as (rows,) arrays (computed on first access)."""
+        if callable(self._columns):
+            self._columns = self._columns()
+        return self._columns
+
+    @property
+    def table(self) -> pd.DataFrame:
+        if self._table is None:
+            rows = len(self.columns["##"])
+            data = {
+                name: self.columns[name] if name in self.columns else np.zeros(rows)
+                for name in OUT_COLUMNS
+            }
+            table = pd.DataFrame(data)
+            table["##"] = table["##"].astype(np.int64)
+            table["npart"] = table["npart"].round().astype(np.int64)
+            b = self.beam
+            table.attrs.update(mc2=b.mass, freq=b.freq, Z=b.charge, I=b.current,
+                               npart=b.n_particles)
+            self._table = table
+        return self._table
 
     @property
     def beam_lost(self) -> bool:
-        return self.summary["transmission"] <= (0.0 if self.mode == "multiparticle" else LOST_THRESHOLD)
+        limit = 0.0 if self.mode == "multiparticle" else LOST_THRESHOLD
+        return self.summary["transmission"] <= limit
 
     @property
     def lost_at(self) -> int:
         return int(self.summary["lost_at"])
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return (f"EngineResult({self.mode}, SizeX={s['SizeX']:.4g} mm, SizeY={s['SizeY']:.4g} mm,"
+                f" transmission={s['transmission']:.4g})")
 
 
 @dataclass
@@ -143,6 +194,22 @@ def split_params(params: Mapping[str, Any]) -> tuple[dict, dict, dict, list[str]
     return ele, beam, run, ignored
 
 
+def _summary(track: Track, env: Track, kin, beam: Beam, mode: str) -> dict:
+    """Final-row values (or those just before the beam was lost), from one table row."""
+    trans = track.transmission[:, 0]
+    threshold = 0.0 if mode == "multiparticle" else LOST_THRESHOLD
+    lost = np.flatnonzero(trans <= threshold)
+    lost_at = int(track.numbers[lost[0]]) if len(lost) else 0
+    row = lost[0] - 1 if len(lost) else len(trans) - 1
+    one = core_columns(track.centroid[row, 0], track.sigma[row, 0], kin, beam.freq)
+    out = {name: float(one[name]) for name in SUMMARY_COLUMNS}
+    out["transmission"] = float(trans[-1])
+    out["energy"] = float(beam.energy)
+    out["length"] = float(track.z[-1, 0])
+    out["lost_at"] = float(lost_at)
+    return out
+
+
 class Engine:
     """A lattice compiled once, run many times with different settings.
 
@@ -155,7 +222,7 @@ class Engine:
         self.lattice = lattice if isinstance(lattice, Lattice) else read_dat(lattice)
         self.beam = beam
         self.compiled = CompiledLattice(self.lattice)
-        self._cache: dict[tuple, dict[int, tuple[np.ndarray, np.ndarray | None]]] = {}
+        self._cache: dict[tuple, BaseMaps] = {}
 
     # -- helpers ---------------------------------------------------------------------
     def _beam_for(self, beam_keys: Mapping[str, Any]) -> Beam:
@@ -165,13 +232,14 @@ class Engine:
             key = next(iter(beam_keys), "beam")
             raise InvalidParameterError(key, str(exc)) from None
 
-    def _map_cache(self, beam: Beam) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
+    def _base_maps(self, beam: Beam) -> BaseMaps:
         key = (beam.energy, beam.mass, beam.charge)
-        if key not in self._cache:
-            if len(self._cache) > 8:
+        base = self._cache.get(key)
+        if base is None:
+            if len(self._cache) >= 8:
                 self._cache.clear()
-            self._cache[key] = {}
-        return self._cache[key]
+            base = self._cache[key] = BaseMaps(self.compiled.models, beam.kinematics)
+        return base
 
     # -- runs ------------------------------------------------------------------------
     def run(
@@ -182,6 +250,8 @@ class Engine:
         seed: int | None = None,
         distribution: Distribution | None = None,
         plt_path: str | Path | None = None,
+        chromatic: bool = True,
+        extremes: bool = True,
     ) -> EngineResult:
         """Run once.
 
@@ -192,6 +262,10 @@ class Engine:
             seed: random seed of the input distribution (``random_seed`` in params too).
             distribution: an input ``.dst`` distribution instead of a generated one.
             plt_path: write the particles at every element to this ``.plt`` file.
+            chromatic: per-particle focusing strengths in multiparticle mode (default);
+                False uses the reference particle's linear maps (as Cheetah does).
+            extremes: compute Xmax/Ymax at every element (multiparticle); False leaves
+                them 0 and lets linear stretches cost nothing per particle.
 
         Raises:
             InvalidParameterError: a bad key or value, naming the key.
@@ -216,64 +290,36 @@ class Engine:
             raise InvalidParameterError(
                 next(iter(ele)), "arrays of values belong to run_batch(), not run()"
             )
-        notes = list(self.compiled.notes) + [f"key {k} has no effect in the embedded engine" for k in ignored]
+        notes = list(self.compiled.notes)
+        notes += [f"key {k} has no effect in the embedded engine" for k in ignored]
         kin = beam.kinematics
-        env = track_envelope(
-            models, kin, beam.sigma(), beam.centroid(), 1, beam.n_particles,
-            self._map_cache(beam), fresh,
-        )
-        tm = TransferMatrices(
-            np.arange(1, len(models) + 1), env.z[1:, 0], env.cumulative[1:, 0]
-        )
+        env = track_envelope(models, kin, beam.sigma(), beam.centroid(), 1, beam.n_particles,
+                             self._base_maps(beam), fresh)
+        tm = TransferMatrices(np.arange(1, len(models) + 1), env.z[1:, 0], env.cumulative[1:, 0])
+        initial = final = None
         if mode == "envelope":
             track = env
-            final = initial = None
         else:
             if seed is None:
                 seed = int(np.random.default_rng().integers(0, 2**31 - 1))
             track, initial, final = self._multiparticle(
-                models, beam, env, seed, distribution, plt_path
+                models, beam, env, seed, distribution, plt_path, chromatic, extremes, fresh
             )
             beam = replace(beam, n_particles=initial.n_particles)
-        cols = columns(
-            numbers=track.numbers,
-            z=track.z,
-            centroid=track.centroid,
-            sigma=track.sigma,
-            kin=kin,
-            freq=beam.freq,
-            npart=track.npart,
-            aperture=track.aperture,
-            cumulative=env.cumulative,
-            element_maps=env.element_maps,
-            lengths_mm=env.lengths_mm,
-            xmax=track.xmax,
-            ymax=track.ymax,
-            powlost=track.powlost,
-        )
-        table = pd.DataFrame({name: cols[name][:, 0] for name in OUT_COLUMNS if name in cols})
-        for name in OUT_COLUMNS:
-            if name not in table:
-                table[name] = 0.0
-        table = table[list(OUT_COLUMNS)]
-        table["##"] = table["##"].astype(np.int64)
-        table["npart"] = table["npart"].round().astype(np.int64)
-        table.attrs.update(mc2=beam.mass, freq=beam.freq, Z=beam.charge, I=beam.current,
-                           npart=beam.n_particles)
-        summary = self._summary(table, track.transmission[:, 0], beam, mode)
-        return EngineResult(mode, table, summary, tm, beam, seed, final, initial, notes)
+        freq = beam.freq
 
-    def _summary(self, table: pd.DataFrame, trans: np.ndarray, beam: Beam, mode: str) -> dict:
-        threshold = 0.0 if mode == "multiparticle" else LOST_THRESHOLD
-        lost = np.flatnonzero(trans <= threshold)
-        lost_at = int(table["##"].iloc[lost[0]]) if len(lost) else 0
-        row = table.iloc[lost[0] - 1] if len(lost) else table.iloc[-1]
-        out = {name: float(row[name]) for name in SUMMARY_COLUMNS}
-        out["transmission"] = float(trans[-1])
-        out["energy"] = float(beam.energy)
-        out["length"] = float(table["z(m)"].iloc[-1])
-        out["lost_at"] = float(lost_at)
-        return out
+        def all_columns() -> dict[str, np.ndarray]:
+            cols = columns(
+                numbers=track.numbers, z=track.z, centroid=track.centroid, sigma=track.sigma,
+                kin=kin, freq=freq, npart=track.npart, aperture=track.aperture,
+                cumulative=env.cumulative, element_maps=env.element_maps,
+                lengths_mm=env.lengths_mm, xmax=track.xmax, ymax=track.ymax,
+                powlost=track.powlost,
+            )
+            return {name: col[:, 0] for name, col in cols.items()}
+
+        summary = _summary(track, env, kin, beam, mode)
+        return EngineResult(mode, all_columns, summary, tm, beam, seed, final, initial, notes)
 
     def _multiparticle(
         self,
@@ -283,69 +329,90 @@ class Engine:
         seed: int,
         distribution: Distribution | None,
         plt_path: str | Path | None,
+        chromatic: bool,
+        extremes: bool,
+        fresh: set[int],
     ) -> tuple[Track, Distribution, Distribution]:
         kin = beam.kinematics
         if distribution is not None:
             coords = from_distribution(distribution, beam)
-            beam = replace(beam, n_particles=coords.shape[1])
         else:
             coords = generate(beam, seed)
         n0 = coords.shape[1]
-        rows = len(models) + 1
-        cen = np.zeros((rows, 1, 6))
-        sig = np.zeros((rows, 1, 6, 6))
-        npart = np.zeros((rows, 1))
-        xmax = np.zeros((rows, 1))
-        ymax = np.zeros((rows, 1))
-        powlost = np.zeros((rows, 1))
-        beam_power_w = beam.current * 1e-3 * beam.energy * 1e6 / abs(beam.charge)
+        beam = replace(beam, n_particles=n0)
         writer = None
+        on_element = None
         if plt_path is not None:
             writer = PltWriter(plt_path, n_elements=len(models), n_particles=n0,
                                current=beam.current, freq=beam.freq, mass=beam.mass)
-        prev_alive = [n0]
 
-        def record(n: int, state: ParticleState) -> None:
-            alive = state.alive
-            x = state.coords[:, alive]
-            count = x.shape[1]
-            npart[n, 0] = count
-            powlost[n, 0] = (prev_alive[0] - count) / n0 * beam_power_w
-            prev_alive[0] = count
-            if count:
-                cen[n, 0] = x.mean(axis=1)
-                d = x - cen[n, 0][:, None]
-                sig[n, 0] = d @ d.T / count
-                xmax[n, 0] = np.abs(x[0]).max() * 1e3
-                ymax[n, 0] = np.abs(x[2]).max() * 1e3
-            if writer is not None:
-                dist = to_distribution(state.coords, beam)
+            def on_element(n: int, all_coords: np.ndarray, lost: np.ndarray) -> None:
+                dist = to_distribution(all_coords, beam)
                 writer.add(PltRecord(n, float(env.z[n, 0]), 0.0, beam.energy, dist.raw,
-                                     state.lost_at.copy()))
+                                     lost.copy()))
 
         try:
             initial = to_distribution(coords, beam)
-            state = track_particles(models, kin, coords, record)
+            pt = track_particles(models, kin, coords, chromatic=chromatic, extremes=extremes,
+                                 on_element=on_element, maps=env.element_maps[:, 0],
+                                 kicks=env.kicks[:, 0],
+                                 apertures=self._aperture_tuples(models, beam, fresh))
         finally:
             if writer is not None:
                 writer.close()
-        final = to_distribution(state.coords[:, state.alive], beam)
+        final = to_distribution(pt.coords[:, pt.alive], beam)
+        beam_power_w = beam.current * 1e-3 * beam.energy * 1e6 / abs(beam.charge)
+        lost_per_row = -np.diff(pt.npart, prepend=n0)
         track = Track(
-            numbers=env.numbers,
-            z=env.z,
-            centroid=cen,
-            sigma=sig,
-            cumulative=env.cumulative,
-            element_maps=env.element_maps,
-            lengths_mm=env.lengths_mm,
-            aperture=env.aperture,
-            transmission=npart / n0,
-            npart=npart,
-            xmax=xmax,
-            ymax=ymax,
-            powlost=powlost,
+            numbers=env.numbers, z=env.z, centroid=pt.centroid[:, None],
+            sigma=pt.sigma[:, None], cumulative=env.cumulative, element_maps=env.element_maps,
+            lengths_mm=env.lengths_mm, aperture=env.aperture,
+            transmission=(pt.npart / n0)[:, None], npart=pt.npart[:, None],
+            xmax=pt.xmax[:, None] * 1e3, ymax=pt.ymax[:, None] * 1e3,
+            powlost=(lost_per_row / n0 * beam_power_w)[:, None],
         )
         return track, initial, final
+
+    def track(
+        self,
+        coords: np.ndarray,
+        params: Mapping[str, Any] | None = None,
+        *,
+        chromatic: bool = True,
+        extremes: bool = False,
+    ) -> ParticleTrack:
+        """Track your own particles: (6, N) in internal units (x [m], x' [rad], y [m],
+        y' [rad], z [m, > 0 ahead], dp/p), relative to the beam's reference particle.
+
+        Returns every particle's final coordinates, where each was lost, and the moments
+        of the survivors at every element. ``params``: ``ele[n][v]`` overrides and beam
+        keys (the reference energy and species).
+        """
+        ele, beam_keys, _, _ = split_params(params or {})
+        beam = self._beam_for(beam_keys)
+        models, batch, fresh = self.compiled.with_overrides(ele)
+        if batch != 1:
+            raise InvalidParameterError(next(iter(ele)), "track() takes one setting")
+        coords = np.asarray(coords, dtype=float)
+        if coords.ndim != 2 or coords.shape[0] != 6:
+            raise ValueError(f"coords must have shape (6, N), got {coords.shape}")
+        base = self._base_maps(beam)
+        maps, kicks = base.maps[:, 0], base.kicks[:, 0]
+        if fresh:
+            maps, kicks = maps.copy(), kicks.copy()
+            for k in fresh:
+                maps[k] = models[k - 1].matrix(beam.kinematics)[0]
+                d = models[k - 1].kick(beam.kinematics)
+                kicks[k] = 0.0 if d is None else d[0]
+        return track_particles(models, beam.kinematics, coords, chromatic=chromatic,
+                               extremes=extremes, maps=maps, kicks=kicks,
+                               apertures=self._aperture_tuples(models, beam, fresh))
+
+    def _aperture_tuples(self, models: list, beam: Beam, fresh: set[int]) -> list:
+        tuples = list(self._base_maps(beam).aperture_tuples)
+        for k in fresh:
+            tuples[k - 1] = aperture_tuple(models[k - 1])
+        return tuples
 
     def run_batch(self, params: Mapping[str, Any]) -> BatchResult:
         """Evaluate B settings in one envelope call.
@@ -364,7 +431,7 @@ class Engine:
         kin = beam.kinematics
         env = track_envelope(
             models, kin, beam.sigma(), beam.centroid(), batch, beam.n_particles,
-            self._map_cache(beam), fresh,
+            self._base_maps(beam), fresh,
         )
         cols = columns(
             numbers=env.numbers, z=env.z, centroid=env.centroid, sigma=env.sigma, kin=kin,

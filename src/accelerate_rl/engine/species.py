@@ -8,6 +8,7 @@ proton are both computed to full precision.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -68,34 +69,34 @@ class Kinematics:
     energy: np.ndarray | float
     species: Species
 
-    @property
+    @cached_property
     def gamma_minus_1(self) -> np.ndarray:
         return np.asarray(self.energy, dtype=float) / self.species.mass
 
-    @property
+    @cached_property
     def gamma(self) -> np.ndarray:
         return 1.0 + self.gamma_minus_1
 
-    @property
+    @cached_property
     def beta_gamma(self) -> np.ndarray:
         g1 = self.gamma_minus_1
         return np.sqrt(g1 * (g1 + 2.0))
 
-    @property
+    @cached_property
     def beta(self) -> np.ndarray:
         return self.beta_gamma / self.gamma
 
-    @property
+    @cached_property
     def momentum(self) -> np.ndarray:
         """Momentum p c [MeV]."""
         return self.beta_gamma * self.species.mass
 
-    @property
+    @cached_property
     def brho(self) -> np.ndarray:
         """Magnetic rigidity p / (q e) [T.m], signed with the charge."""
         return self.momentum * 1e6 / (C_LIGHT * self.species.charge)
 
-    @property
+    @cached_property
     def erho(self) -> np.ndarray:
         """Electric rigidity p v / (q e) [V], signed with the charge."""
         return self.beta * self.momentum * 1e6 / self.species.charge

@@ -30,6 +30,34 @@ def phase_advance(sigma_in: np.ndarray, r: np.ndarray, i: int) -> np.ndarray:
     return np.degrees(np.arctan2(num, den))
 
 
+def core_columns(
+    centroid: np.ndarray, sigma: np.ndarray, kin: Kinematics, freq: float
+) -> dict[str, np.ndarray]:
+    """Centroids, sizes, correlations and emittances from moments of any leading shape."""
+    gamma, beta, bg = float(kin.gamma), float(kin.beta), float(kin.beta_gamma)
+    wavelength = 299_792_458.0 / (freq * 1e6)
+    deg_per_m = 360.0 / (beta * wavelength)
+    mev_per_delta = beta * beta * gamma * kin.species.mass
+    c, s = centroid, sigma
+    return {
+        "x0": c[..., 0] * 1e3,
+        "y0": c[..., 2] * 1e3,
+        "p0": -c[..., 4] * deg_per_m,
+        "x'0": c[..., 1] * 1e3,
+        "y'0": c[..., 3] * 1e3,
+        "W0": c[..., 5] * mev_per_delta,
+        "SizeX": np.sqrt(np.maximum(s[..., 0, 0], 0)) * 1e3,
+        "SizeY": np.sqrt(np.maximum(s[..., 2, 2], 0)) * 1e3,
+        "SizeP": np.sqrt(np.maximum(s[..., 4, 4], 0)) * deg_per_m,
+        "sxx'": s[..., 0, 1] * 1e6,
+        "syy'": s[..., 2, 3] * 1e6,
+        "spW": -s[..., 4, 5] * deg_per_m * mev_per_delta,
+        "ex": np.sqrt(np.maximum(_det2(s, 0), 0)) * bg * 1e6,
+        "ey": np.sqrt(np.maximum(_det2(s, 2), 0)) * bg * 1e6,
+        "ep": np.sqrt(np.maximum(_det2(s, 4), 0)) * deg_per_m * mev_per_delta,
+    }
+
+
 def columns(
     *,
     numbers: np.ndarray,
@@ -59,33 +87,14 @@ def columns(
         lengths_mm: (rows, B) element lengths [mm].
     """
     rows, batch = z.shape
-    gamma, beta, bg = float(kin.gamma), float(kin.beta), float(kin.beta_gamma)
-    mc2 = kin.species.mass
-    wavelength = 299_792_458.0 / (freq * 1e6)
-    deg_per_m = 360.0 / (beta * wavelength)
-    mev_per_delta = beta * beta * gamma * mc2
+    gamma, bg = float(kin.gamma), float(kin.beta_gamma)
     s = sigma
-    c = centroid
     zero = np.zeros((rows, batch))
     out: dict[str, np.ndarray] = {
         "##": np.broadcast_to(numbers[:, None], (rows, batch)).astype(float),
         "z(m)": z,
         "gama-1": np.full((rows, batch), gamma - 1.0),
-        "x0": c[..., 0] * 1e3,
-        "y0": c[..., 2] * 1e3,
-        "p0": -c[..., 4] * deg_per_m,
-        "x'0": c[..., 1] * 1e3,
-        "y'0": c[..., 3] * 1e3,
-        "W0": c[..., 5] * mev_per_delta,
-        "SizeX": np.sqrt(np.maximum(s[..., 0, 0], 0)) * 1e3,
-        "SizeY": np.sqrt(np.maximum(s[..., 2, 2], 0)) * 1e3,
-        "SizeP": np.sqrt(np.maximum(s[..., 4, 4], 0)) * deg_per_m,
-        "sxx'": s[..., 0, 1] * 1e6,
-        "syy'": s[..., 2, 3] * 1e6,
-        "spW": -s[..., 4, 5] * deg_per_m * mev_per_delta,
-        "ex": np.sqrt(np.maximum(_det2(s, 0), 0)) * bg * 1e6,
-        "ey": np.sqrt(np.maximum(_det2(s, 2), 0)) * bg * 1e6,
-        "ep": np.sqrt(np.maximum(_det2(s, 4), 0)) * deg_per_m * mev_per_delta,
+        **core_columns(centroid, sigma, kin, freq),
         "npart": npart.astype(float),
         "Aper": aperture,
         "SizeZ": np.sqrt(np.maximum(s[..., 4, 4], 0)) * 1e3,

@@ -58,6 +58,8 @@ class ElementModel:
     keyword: ClassVar[str] = ""
     #: Whether a STEERER command may put a dipole field into this element.
     steerable: ClassVar[bool] = False
+    #: Whether ``track`` models chromatic effects (per-particle strength) beyond the map.
+    chromatic: ClassVar[bool] = False
 
     def __init__(self, source: Element, params: np.ndarray) -> None:
         self.source = source
@@ -108,6 +110,15 @@ class ElementModel:
         if self.steer is None:
             return None
         return steering_kick(self, kin, *self.steer)
+
+    @property
+    def nonlinear(self) -> bool:
+        """Whether particles need ``track`` even without chromatic effects."""
+        return False
+
+    def needs_particles(self, chromatic: bool) -> bool:
+        """Whether multiparticle tracking must call ``track`` (else the linear map is exact)."""
+        return self.nonlinear or (chromatic and self.chromatic)
 
     def track(self, coords: np.ndarray, kin: Kinematics) -> np.ndarray:
         """Track (6, N) particle coordinates (batch entry 0). Default: the linear map."""

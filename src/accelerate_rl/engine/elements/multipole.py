@@ -31,6 +31,10 @@ class Multipole(ElementModel):
             raise self.unsupported("a reference radius R <= 0")
 
     @property
+    def nonlinear(self) -> bool:
+        return self.order >= 3
+
+    @property
     def order(self) -> int:
         return int(self.p(1)[0])
 

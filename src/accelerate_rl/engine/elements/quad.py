@@ -16,6 +16,7 @@ from .drift import pipe_aperture
 
 class Quad(ElementModel):
     keyword = "QUAD"
+    chromatic = True
     steerable = True
 
     def validate(self) -> None:

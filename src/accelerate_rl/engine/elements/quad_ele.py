@@ -18,6 +18,7 @@ from .quad import track_chromatic_quad
 
 class QuadEle(ElementModel):
     keyword = "QUAD_ELE"
+    chromatic = True
 
     def validate(self) -> None:
         if np.any(self.p(3) <= 0):

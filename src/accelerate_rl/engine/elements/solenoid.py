@@ -31,6 +31,7 @@ def solenoid_matrix(k: np.ndarray, length: np.ndarray, gamma) -> np.ndarray:
 
 class Solenoid(ElementModel):
     keyword = "SOLENOID"
+    chromatic = True
 
     @property
     def length_m(self) -> np.ndarray:

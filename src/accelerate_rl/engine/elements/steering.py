@@ -17,6 +17,7 @@ from .drift import pipe_aperture
 
 class ThinSteering(ElementModel):
     keyword = "THIN_STEERING"
+    chromatic = True
 
     def validate(self) -> None:
         if np.any((self.p(4) != 0) & (self.p(4) != 1)):

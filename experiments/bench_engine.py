@@ -1,0 +1,137 @@
+"""Benchmark the embedded engine against Cheetah on the same lattice, in the same run.
+
+Prints JSON: medians of repeats [s] and ratios (Cheetah time / ours; > 1 means we are
+faster) for
+  * envelope_single: one envelope run of a 100-element lattice (Cheetah: ParameterBeam);
+    envelope_override: the same with a new ele[n][v] value every call (the RL case),
+  * envelope_batch: 1000 settings of that lattice in one call (Cheetah: vectorised k1),
+  * particles_linear: 100k pre-generated particles through the 100 elements with the
+    same physics as Cheetah's ParticleBeam (`Engine.track`, reference-particle linear
+    maps, final beam and per-element moments; apertures still checked at every element),
+  * particles_full: a whole `partran=1` run (distribution generated, chromatic
+    quadrupoles, Xmax/Ymax at every element, output distributions), against the same
+    Cheetah tracking.
+Goals (issue 3): envelope >= 10x Cheetah, particles >= 1x.
+
+    python experiments/bench_engine.py [--repeats 7] [--particles 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+
+import numpy as np
+
+from accelerate_rl.engine import Beam, Engine
+from accelerate_rl.engine.particles import generate
+from accelerate_rl.engine.species import Kinematics
+from accelerate_rl.tracewin import parse_dat_text
+
+CELLS = 25  # 4 elements per cell -> 100 elements
+QUAD_L, DRIFT_L, GRAD = 0.2, 0.3, 5.0  # m, m, T/m
+
+
+def lattice_text() -> str:
+    cell = f"QUAD {QUAD_L * 1e3} {GRAD} 30\nDRIFT {DRIFT_L * 1e3} 30\n"
+    cell += f"QUAD {QUAD_L * 1e3} {-GRAD} 30\nDRIFT {DRIFT_L * 1e3} 30\n"
+    return cell * CELLS + "END\n"
+
+
+def timed(fn, repeats: int) -> float:
+    fn()  # warm-up
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--particles", type=int, default=100_000)
+    ap.add_argument("--batch", type=int, default=1000)
+    args = ap.parse_args()
+
+    beam = Beam(energy=10.0, etnx=0.2, etny=0.2, eln=0.3, betx=1.0, bety=1.0,
+                n_particles=args.particles)
+    engine = Engine(parse_dat_text(lattice_text(), "bench.dat"), beam)
+    grads = np.linspace(2.0, 8.0, args.batch)
+    values = iter(np.linspace(2.0, 8.0, 10_000))
+    coords = generate(beam, seed=1)  # pre-generated, as Cheetah's ParticleBeam is
+    few = max(3, args.repeats // 2)
+    ours = {
+        "envelope_single": timed(lambda: engine.run(), args.repeats),
+        "envelope_override": timed(
+            lambda: engine.run({"ele[1][2]": next(values)}), args.repeats
+        ),
+        "envelope_batch": timed(lambda: engine.run_batch({"ele[1][2]": grads}), args.repeats),
+        "particles_linear": timed(
+            lambda: engine.track(coords, chromatic=False, extremes=False), few
+        ),
+        "particles_full": timed(lambda: engine.run(mode="multiparticle", seed=1), few),
+    }
+    result: dict = {
+        "lattice_elements": 4 * CELLS,
+        "batch": args.batch,
+        "particles": args.particles,
+        "repeats": args.repeats,
+        "machine": platform.machine(),
+        "ours_s": ours,
+    }
+    try:
+        import cheetah
+        import torch
+    except ImportError as exc:
+        result["cheetah"] = f"not installed ({exc}): pip install cheetah-accelerator"
+        print(json.dumps(result, indent=2))
+        return
+    torch.set_default_dtype(torch.float64)
+    torch.set_num_threads(1)
+    kin = Kinematics(10.0, beam.species)
+    k1 = GRAD / float(kin.brho)
+    energy_ev = torch.tensor((10.0 + beam.mass) * 1e6)
+
+    def segment(k):
+        elems = []
+        for _ in range(CELLS):
+            elems += [cheetah.Quadrupole(length=torch.tensor(QUAD_L), k1=k),
+                      cheetah.Drift(length=torch.tensor(DRIFT_L)),
+                      cheetah.Quadrupole(length=torch.tensor(QUAD_L), k1=-k),
+                      cheetah.Drift(length=torch.tensor(DRIFT_L))]
+        return cheetah.Segment(elems)
+
+    species = cheetah.Species("proton")
+    seg = segment(torch.tensor(k1))
+    pbeam = cheetah.ParameterBeam.from_twiss(
+        beta_x=torch.tensor(1.0), beta_y=torch.tensor(1.0), emittance_x=torch.tensor(1e-6),
+        emittance_y=torch.tensor(1e-6), energy=energy_ev, species=species)
+    ks = torch.tensor(grads / float(kin.brho))
+    seg_batch = segment(torch.tensor(k1))
+    seg_batch.elements[0].k1 = ks
+    part = cheetah.ParticleBeam.from_twiss(
+        num_particles=args.particles, beta_x=torch.tensor(1.0), beta_y=torch.tensor(1.0),
+        emittance_x=torch.tensor(1e-6), emittance_y=torch.tensor(1e-6), energy=energy_ev,
+        species=species)
+    with torch.no_grad():
+        theirs = {
+            "envelope_single": timed(lambda: seg.track(pbeam), args.repeats),
+            "envelope_batch": timed(lambda: seg_batch.track(pbeam), args.repeats),
+            "particles": timed(lambda: seg.track(part), few),
+        }
+    theirs["envelope_override"] = theirs["envelope_single"]
+    theirs["particles_linear"] = theirs["particles_full"] = theirs.pop("particles")
+    result["cheetah_version"] = getattr(cheetah, "__version__", "?")
+    result["cheetah_s"] = theirs
+    result["speedup_vs_cheetah"] = {k: theirs[k] / ours[k] for k in ours}
+    result["goals"] = {"envelope_single": ">= 10", "particles_linear": ">= 1"}
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

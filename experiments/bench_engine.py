@@ -58,8 +58,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=1000)
     args = ap.parse_args()
 
-    beam = Beam(energy=10.0, etnx=0.2, etny=0.2, eln=0.3, betx=1.0, bety=1.0,
-                n_particles=args.particles)
+    beam = Beam(
+        energy=10.0, etnx=0.2, etny=0.2, eln=0.3, betx=1.0, bety=1.0, n_particles=args.particles
+    )
     engine = Engine(parse_dat_text(lattice_text(), "bench.dat"), beam)
     grads = np.linspace(2.0, 8.0, args.batch)
     values = iter(np.linspace(2.0, 8.0, 10_000))
@@ -67,9 +68,7 @@ def main() -> None:
     few = max(3, args.repeats // 2)
     ours = {
         "envelope_single": timed(lambda: engine.run(), args.repeats),
-        "envelope_override": timed(
-            lambda: engine.run({"ele[1][2]": next(values)}), args.repeats
-        ),
+        "envelope_override": timed(lambda: engine.run({"ele[1][2]": next(values)}), args.repeats),
         "envelope_batch": timed(lambda: engine.run_batch({"ele[1][2]": grads}), args.repeats),
         "particles_linear": timed(
             lambda: engine.track(coords, chromatic=False, extremes=False), few
@@ -100,24 +99,36 @@ def main() -> None:
     def segment(k):
         elems = []
         for _ in range(CELLS):
-            elems += [cheetah.Quadrupole(length=torch.tensor(QUAD_L), k1=k),
-                      cheetah.Drift(length=torch.tensor(DRIFT_L)),
-                      cheetah.Quadrupole(length=torch.tensor(QUAD_L), k1=-k),
-                      cheetah.Drift(length=torch.tensor(DRIFT_L))]
+            elems += [
+                cheetah.Quadrupole(length=torch.tensor(QUAD_L), k1=k),
+                cheetah.Drift(length=torch.tensor(DRIFT_L)),
+                cheetah.Quadrupole(length=torch.tensor(QUAD_L), k1=-k),
+                cheetah.Drift(length=torch.tensor(DRIFT_L)),
+            ]
         return cheetah.Segment(elems)
 
     species = cheetah.Species("proton")
     seg = segment(torch.tensor(k1))
     pbeam = cheetah.ParameterBeam.from_twiss(
-        beta_x=torch.tensor(1.0), beta_y=torch.tensor(1.0), emittance_x=torch.tensor(1e-6),
-        emittance_y=torch.tensor(1e-6), energy=energy_ev, species=species)
+        beta_x=torch.tensor(1.0),
+        beta_y=torch.tensor(1.0),
+        emittance_x=torch.tensor(1e-6),
+        emittance_y=torch.tensor(1e-6),
+        energy=energy_ev,
+        species=species,
+    )
     ks = torch.tensor(grads / float(kin.brho))
     seg_batch = segment(torch.tensor(k1))
     seg_batch.elements[0].k1 = ks
     part = cheetah.ParticleBeam.from_twiss(
-        num_particles=args.particles, beta_x=torch.tensor(1.0), beta_y=torch.tensor(1.0),
-        emittance_x=torch.tensor(1e-6), emittance_y=torch.tensor(1e-6), energy=energy_ev,
-        species=species)
+        num_particles=args.particles,
+        beta_x=torch.tensor(1.0),
+        beta_y=torch.tensor(1.0),
+        emittance_x=torch.tensor(1e-6),
+        emittance_y=torch.tensor(1e-6),
+        energy=energy_ev,
+        species=species,
+    )
     with torch.no_grad():
         theirs = {
             "envelope_single": timed(lambda: seg.track(pbeam), args.repeats),

@@ -14,8 +14,12 @@ from accelerate_rl.tracewin import read_out
 def test_demo_runs_the_main_job_and_writes_its_outputs(tmp_path):
     exe = shutil.which("accelerate-rl")
     cmd = [exe] if exe else [sys.executable, "-m", "accelerate_rl.cli"]
-    proc = subprocess.run([*cmd, "demo", "--out", str(tmp_path), "--points", "5"],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [*cmd, "demo", "--out", str(tmp_path), "--points", "5"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     scan = pd.read_parquet(tmp_path / "scan.parquet")
     assert len(scan) == 25 and set(scan["status"]) <= {"ok", "losses"}

@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 
 from accelerate_rl.engine import Beam, Engine, Species, UnsupportedElementError
+from accelerate_rl.engine.project import load_project
 from accelerate_rl.engine.species import Kinematics
 from accelerate_rl.examples import ADIGE_DEMO
-from accelerate_rl.engine.project import load_project
 from accelerate_rl.tracewin import InvalidParameterError, parse_dat_text
 
-PROTON_5MEV = Beam(energy=5.0, etnx=0.2, etny=0.25, eln=0.3, alpx=-1.0, betx=2.0,
-                   alpy=0.5, bety=1.5, betz=1.0)
+PROTON_5MEV = Beam(
+    energy=5.0, etnx=0.2, etny=0.25, eln=0.3, alpx=-1.0, betx=2.0, alpy=0.5, bety=1.5, betz=1.0
+)
 
 ELEMENTS = [
     "DRIFT 500 30",
@@ -68,8 +69,7 @@ def test_drift_r56_is_length_over_gamma_squared():
 
 
 def test_batch_of_settings_equals_individual_runs():
-    eng = Engine(lattice("QUAD 200 5 30\nDRIFT 300 30\nQUAD 200 -5 30\nDRIFT 500 30"),
-                 PROTON_5MEV)
+    eng = Engine(lattice("QUAD 200 5 30\nDRIFT 300 30\nQUAD 200 -5 30\nDRIFT 500 30"), PROTON_5MEV)
     grads = np.linspace(-8, 8, 7)
     batch = eng.run_batch({"ele[1][2]": grads, "ele[3][2]": -grads})
     for i, g in enumerate(grads):
@@ -94,8 +94,9 @@ def test_override_leaves_the_engine_reusable_with_base_settings():
 
 @pytest.mark.parametrize("dist", ["gaussian", "waterbag", "kv"])
 def test_particle_moments_follow_the_envelope_through_linear_optics(dist):
-    beam = PROTON_5MEV.__class__(**{**PROTON_5MEV.to_dict(), "n_particles": 100_000,
-                                    "distribution": dist})
+    beam = PROTON_5MEV.__class__(
+        **{**PROTON_5MEV.to_dict(), "n_particles": 100_000, "distribution": dist}
+    )
     eng = Engine(lattice("QUAD 200 5 0\nDRIFT 300 0\nSOLENOID 300 0.4 0\nDRIFT 200 0"), beam)
     env = eng.run().table
     part = eng.run(mode="multiparticle", seed=3).table
@@ -122,7 +123,9 @@ def test_an_off_energy_particle_is_focused_less_in_a_quadrupole():
         return float(res.final.particles[0, 1])
 
     on, high, low = kick(0.0), kick(0.05), kick(-0.05)
-    delta = 0.05 / float(Beam(energy=5.0).kinematics.beta ** 2 * Beam(energy=5.0).kinematics.gamma * 938.27208816)
+    delta = 0.05 / float(
+        Beam(energy=5.0).kinematics.beta ** 2 * Beam(energy=5.0).kinematics.gamma * 938.27208816
+    )
     assert on < 0 and abs(high) < abs(on) < abs(low)
     assert high / on == pytest.approx(1 / (1 + delta), rel=2e-3)
 
@@ -184,8 +187,13 @@ def test_optimiser_commands_are_accepted_and_noted():
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"energy": 0.0}, "energy"), ({"energy": -1.0}, "energy"), ({"energy": 1, "mass": 0}, "mass"),
-     ({"energy": 1, "distribution": "flat"}, "distribution"), ({"energy": float("nan")}, "energy")],
+    [
+        ({"energy": 0.0}, "energy"),
+        ({"energy": -1.0}, "energy"),
+        ({"energy": 1, "mass": 0}, "mass"),
+        ({"energy": 1, "distribution": "flat"}, "distribution"),
+        ({"energy": float("nan")}, "energy"),
+    ],
 )
 def test_bad_beams_are_rejected(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -217,17 +225,33 @@ def test_example_beamline_is_transmitted_at_nominal_settings():
     res = Engine(project.lattice, project.beam).run()
     assert res.summary["transmission"] > 0.99
     assert len(res.table) == 38
-    assert set(project.lattice.read_text().split()) >= {"SOLENOID", "QUAD_ELE", "BEND", "EDGE",
-                                                          "MULTIPOLE", "THIN_STEERING"}
+    assert set(project.lattice.read_text().split()) >= {
+        "SOLENOID",
+        "QUAD_ELE",
+        "BEND",
+        "EDGE",
+        "MULTIPOLE",
+        "THIN_STEERING",
+    }
 
 
 def test_lazy_particle_tracking_loses_exactly_the_particles_a_brute_force_loop_loses():
     """The ellipsoid bound may skip looking at particles only when none can be lost."""
-    text = "\n".join([
-        "DRIFT 200 8", "QUAD 150 6 8", "DRIFT 300 6 4", "APERTURE 3 2 0", "QUAD 150 -6 7",
-        "DRIFT 400 5", "SOLENOID 200 0.5 6", "THIN_STEERING 0.0005 -0.0003 6 0", "DRIFT 300 4",
-        "BEND 20 800 0 5 0", "DRIFT 200 3",
-    ])
+    text = "\n".join(
+        [
+            "DRIFT 200 8",
+            "QUAD 150 6 8",
+            "DRIFT 300 6 4",
+            "APERTURE 3 2 0",
+            "QUAD 150 -6 7",
+            "DRIFT 400 5",
+            "SOLENOID 200 0.5 6",
+            "THIN_STEERING 0.0005 -0.0003 6 0",
+            "DRIFT 300 4",
+            "BEND 20 800 0 5 0",
+            "DRIFT 200 3",
+        ]
+    )
     beam = Beam(energy=5.0, n_particles=20_000, betx=3, bety=3, etnx=0.5, etny=0.5)
     eng = Engine(lattice(text), beam)
     from accelerate_rl.engine.particles import generate

@@ -41,8 +41,9 @@ def test_envelope_run_writes_tracewin_files_our_readers_read(project, tmp_path):
 
 def test_multiparticle_run_writes_particles_and_records_the_seed(project, tmp_path):
     cal = tmp_path / "cal"
-    proc = arl(str(project), "hide", f"path_cal={cal}", "partran=1", "nbr_part1=3000",
-               "random_seed=42")
+    proc = arl(
+        str(project), "hide", f"path_cal={cal}", "partran=1", "nbr_part1=3000", "random_seed=42"
+    )
     assert proc.returncode == 0, proc.stderr
     assert "seed 42" in proc.stdout
     part = read_out(cal / "partran1.out")
@@ -54,8 +55,9 @@ def test_multiparticle_run_writes_particles_and_records_the_seed(project, tmp_pa
     # the plt's last record agrees with the output dst (within a quantisation step)
     alive = plt.records[-1].alive
     span = np.ptp(plt.records[-1].raw[alive], axis=0)
-    assert np.all(np.abs(plt.records[-1].raw[alive][:, :4] - final.raw[:, :4])
-                  <= span[:4] / 65534 + 1e-9)
+    assert np.all(
+        np.abs(plt.records[-1].raw[alive][:, :4] - final.raw[:, :4]) <= span[:4] / 65534 + 1e-9
+    )
 
 
 def test_ele_override_on_the_command_line_changes_the_result(project, tmp_path):
@@ -69,9 +71,16 @@ def test_ele_override_on_the_command_line_changes_the_result(project, tmp_path):
 
 def test_same_seed_gives_identical_files(project, tmp_path):
     for name in ("a", "b"):
-        arl(str(project), f"path_cal={tmp_path / name}", "partran=1", "nbr_part1=500",
-            "random_seed=5")
-    assert (tmp_path / "a/part_dtl1.dst").read_bytes() == (tmp_path / "b/part_dtl1.dst").read_bytes()
+        arl(
+            str(project),
+            f"path_cal={tmp_path / name}",
+            "partran=1",
+            "nbr_part1=500",
+            "random_seed=5",
+        )
+    assert (tmp_path / "a/part_dtl1.dst").read_bytes() == (
+        tmp_path / "b/part_dtl1.dst"
+    ).read_bytes()
 
 
 @pytest.mark.parametrize(
@@ -107,8 +116,9 @@ def test_tracewin_ini_project_with_dat_file(spoke, tmp_path):
     text = (spoke / "work_field_map.dat").read_text().split("DRIFT 589.42")[0] + "END\n"
     (tmp_path / "head.dat").write_text(text)
     shutil.copy(spoke / "work_field_map.ini", tmp_path / "proj.ini")
-    proc = arl(str(tmp_path / "proj.ini"), "hide", "dat_file=head.dat",
-               f"path_cal={tmp_path / 'cal'}")
+    proc = arl(
+        str(tmp_path / "proj.ini"), "hide", "dat_file=head.dat", f"path_cal={tmp_path / 'cal'}"
+    )
     assert proc.returncode == 0, proc.stderr
     ours = read_out(tmp_path / "cal/tracewin.out")
     ref = read_out(spoke / "tracewin.out")
@@ -116,9 +126,15 @@ def test_tracewin_ini_project_with_dat_file(spoke, tmp_path):
 
 
 def test_input_dst_is_used_for_multiparticle(project, tmp_path, spoke):
-    proc = arl(str(project), f"path_cal={tmp_path}", "partran=1",
-               f"dst_file1={spoke / 'part_rfq.dst'}", "energy1=16.6", "mass1=938272029",
-               "charge1=1")
+    proc = arl(
+        str(project),
+        f"path_cal={tmp_path}",
+        "partran=1",
+        f"dst_file1={spoke / 'part_rfq.dst'}",
+        "energy1=16.6",
+        "mass1=938272029",
+        "charge1=1",
+    )
     assert proc.returncode in (0, 1), proc.stderr
     assert read_out(tmp_path / "partran1.out").attrs["npart"] == 10
 

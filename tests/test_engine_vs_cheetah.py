@@ -25,6 +25,7 @@ def _float64():
     yield
     torch.set_default_dtype(previous)
 
+
 SPECIES = {
     "proton": Species.proton(),
     "O16_5+": Species.ion(15.99491462, 5),
@@ -36,7 +37,8 @@ ENERGIES = [0.01, 1.0, 100.0, 2000.0]
 
 def _cheetah_species(sp: Species):
     return cheetah.Species(
-        "custom", num_elementary_charges=torch.tensor(sp.charge, dtype=torch.float64),
+        "custom",
+        num_elementary_charges=torch.tensor(sp.charge, dtype=torch.float64),
         mass_eV=torch.tensor(sp.mass * 1e6, dtype=torch.float64),
     )
 
@@ -98,8 +100,9 @@ def test_solenoid(sp, energy):
     k = field / (2 * brho)
     length = min(0.3, 1.0 / abs(k))
     seg = cheetah.Solenoid(length=_f64(length), k=_f64(k))
-    _assert_transverse(_ours(f"SOLENOID {float(length * 1e3)!r} {field} 20", sp, energy),
-                       _theirs(seg, sp, energy))
+    _assert_transverse(
+        _ours(f"SOLENOID {float(length * 1e3)!r} {field} 20", sp, energy), _theirs(seg, sp, energy)
+    )
 
 
 @pytest.mark.parametrize(("sp", "energy"), list(_cases()))
@@ -111,16 +114,23 @@ def test_sector_bend_with_edges(sp, energy, angle_deg):
     k1 = -n_index / rho**2
     sign = np.sign(angle)
     seg = cheetah.Dipole(
-        length=_f64(length), angle=_f64(angle), k1=_f64(k1),
-        dipole_e1=_f64(sign * np.radians(edge)), dipole_e2=_f64(sign * np.radians(edge)),
-        gap=_f64(gap), gap_exit=_f64(gap),
-        fringe_integral=_f64(fint), fringe_integral_exit=_f64(fint),
+        length=_f64(length),
+        angle=_f64(angle),
+        k1=_f64(k1),
+        dipole_e1=_f64(sign * np.radians(edge)),
+        dipole_e2=_f64(sign * np.radians(edge)),
+        gap=_f64(gap),
+        gap_exit=_f64(gap),
+        fringe_integral=_f64(fint),
+        fringe_integral_exit=_f64(fint),
     )
-    dat = "\n".join([
-        f"EDGE {edge} {rho * 1e3} {gap * 1e3} {fint} 0 50 0",
-        f"BEND {angle_deg} {rho * 1e3} {n_index} 50 0",
-        f"EDGE {edge} {rho * 1e3} {gap * 1e3} {fint} 0 50 0",
-    ])
+    dat = "\n".join(
+        [
+            f"EDGE {edge} {rho * 1e3} {gap * 1e3} {fint} 0 50 0",
+            f"BEND {angle_deg} {rho * 1e3} {n_index} 50 0",
+            f"EDGE {edge} {rho * 1e3} {gap * 1e3} {fint} 0 50 0",
+        ]
+    )
     _assert_transverse(_ours(dat, sp, energy), _theirs(seg, sp, energy))
 
 
@@ -135,13 +145,16 @@ def test_correctors_kick_the_centroid_like_cheetah(sp, energy):
     # Cheetah: a corrector of angle theta then a 1 m drift
     theta_x = -bl / brho
     theta_y = bl / brho
-    seg = cheetah.Segment([
-        cheetah.HorizontalCorrector(length=_f64(1e-9), angle=_f64(theta_x)),
-        cheetah.VerticalCorrector(length=_f64(1e-9), angle=_f64(theta_y)),
-        cheetah.Drift(length=_f64(1.0)),
-    ])
+    seg = cheetah.Segment(
+        [
+            cheetah.HorizontalCorrector(length=_f64(1e-9), angle=_f64(theta_x)),
+            cheetah.VerticalCorrector(length=_f64(1e-9), angle=_f64(theta_y)),
+            cheetah.Drift(length=_f64(1.0)),
+        ]
+    )
     incoming = cheetah.ParameterBeam.from_parameters(
-        energy=_f64((energy + sp.mass) * 1e6), species=_cheetah_species(sp),
+        energy=_f64((energy + sp.mass) * 1e6),
+        species=_cheetah_species(sp),
         dtype=torch.float64,
     )
     out = seg.track(incoming)

@@ -15,9 +15,20 @@ def spoke_result(spoke):
     head = text.split("DRIFT 589.42")[0] + "END\n"  # elements 1-4: QUAD DRIFT QUAD DRIFT
     ini = read_ini(spoke / "work_field_map.ini")
     beam = Beam(
-        energy=ini.energy, mass=ini.mass, charge=ini.charge, current=ini.current,
-        freq=ini.freq, etnx=ini.etnx, etny=ini.etny, eln=ini.eln, alpx=ini.alpx,
-        betx=ini.betx, alpy=ini.alpy, bety=ini.bety, alpz=ini.alpz, betz=ini.betz,
+        energy=ini.energy,
+        mass=ini.mass,
+        charge=ini.charge,
+        current=ini.current,
+        freq=ini.freq,
+        etnx=ini.etnx,
+        etny=ini.etny,
+        eln=ini.eln,
+        alpx=ini.alpx,
+        betx=ini.betx,
+        alpy=ini.alpy,
+        bety=ini.bety,
+        alpz=ini.alpz,
+        betz=ini.betz,
     )
     return Engine(parse_dat_text(head, "head.dat"), beam).run()
 

@@ -28,8 +28,11 @@ def _demo(out: Path, points: int) -> int:
     out.mkdir(parents=True, exist_ok=True)
     project = load_project(ADIGE_DEMO)
     engine = Engine(project.lattice, project.beam)
-    print(f"project {project.path.name}: {len(engine.lattice)} elements, beam "
-          f"{project.beam.energy} MeV, charge {project.beam.charge:g}, mass {project.beam.mass:.1f} MeV")
+    b = project.beam
+    print(
+        f"project {project.path.name}: {len(engine.lattice)} elements, beam "
+        f"{b.energy} MeV, charge {b.charge:g}, mass {b.mass:.1f} MeV"
+    )
 
     env = engine.run()
     write_envelope(env, out)
@@ -38,13 +41,18 @@ def _demo(out: Path, points: int) -> int:
     write_multiparticle(part, out)
     for res in (env, part):
         s = res.summary
-        print(f"  {res.mode:13s} final SizeX {s['SizeX']:.3f} mm, SizeY {s['SizeY']:.3f} mm, "
-              f"ex {s['ex']:.4f} mm.mrad, transmission {s['transmission']:.4f}")
+        print(
+            f"  {res.mode:13s} final SizeX {s['SizeX']:.3f} mm, SizeY {s['SizeY']:.3f} mm, "
+            f"ex {s['ex']:.4f} mm.mrad, transmission {s['transmission']:.4f}"
+        )
 
     keys = ("ele[29][2]", "ele[31][2]")  # AD.1EQ.03, AD.1EQ.04 voltages [V]
     nominal = [engine.lattice.element(29).param(2), engine.lattice.element(31).param(2)]
-    v3, v4 = np.meshgrid(np.linspace(0.5, 1.5, points) * nominal[0],
-                         np.linspace(0.5, 1.5, points) * nominal[1], indexing="ij")
+    v3, v4 = np.meshgrid(
+        np.linspace(0.5, 1.5, points) * nominal[0],
+        np.linspace(0.5, 1.5, points) * nominal[1],
+        indexing="ij",
+    )
     t0 = time.perf_counter()
     batch = engine.run_batch({keys[0]: v3.ravel(), keys[1]: v4.ravel()})
     elapsed = time.perf_counter() - t0
@@ -54,19 +62,28 @@ def _demo(out: Path, points: int) -> int:
     path = out / "scan.parquet"
     df.to_parquet(path)
     best = df.loc[df["spot"].idxmin()]
-    print(f"scan: {len(df)} settings of {keys[0]}, {keys[1]} in {elapsed * 1e3:.1f} ms "
-          f"({len(df) / elapsed:,.0f} settings/s) -> {path}")
-    print(f"  best spot {best['spot']:.3f} mm at {keys[0]}={best[keys[0]]:.0f} V, "
-          f"{keys[1]}={best[keys[1]]:.0f} V (transmission {best['transmission']:.4f})")
+    print(
+        f"scan: {len(df)} settings of {keys[0]}, {keys[1]} in {elapsed * 1e3:.1f} ms "
+        f"({len(df) / elapsed:,.0f} settings/s) -> {path}"
+    )
+    print(
+        f"  best spot {best['spot']:.3f} mm at {keys[0]}={best[keys[0]]:.0f} V, "
+        f"{keys[1]}={best[keys[1]]:.0f} V (transmission {best['transmission']:.4f})"
+    )
     print(df.groupby("status").size().rename("runs").to_string())
-    print(f"outputs in {out}/: tracewin.out partran1.out Transfer_matrix1.dat dtl1.plt "
-          "part_rfq.dst part_dtl1.dst envelope.png scan.parquet")
+    print(
+        f"outputs in {out}/: tracewin.out partran1.out Transfer_matrix1.dat dtl1.plt "
+        "part_rfq.dst part_dtl1.dst envelope.png scan.parquet"
+    )
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="accelerate-rl", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="accelerate-rl",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run the main job on the example beamline")
     demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder")

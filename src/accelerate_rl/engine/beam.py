@@ -181,5 +181,6 @@ class Beam:
         kin = self.kinematics
         b, g = float(kin.beta), float(kin.gamma)
         delta = self.dw / (b * b * g * self.mass) + self.zp * 1e-3 * g * g
-        return np.array([self.x * 1e-3, self.xp * 1e-3, self.y * 1e-3, self.yp * 1e-3,
-                         self.z * 1e-3, delta])
+        return np.array(
+            [self.x * 1e-3, self.xp * 1e-3, self.y * 1e-3, self.yp * 1e-3, self.z * 1e-3, delta]
+        )

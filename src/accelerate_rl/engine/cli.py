@@ -42,7 +42,9 @@ def parse_argv(argv: list[str]) -> tuple[str, dict[str, str], set[str]]:
             if tok.lower() in FLAGS:
                 flags.add(tok.lower())
                 continue
-            raise UsageError(f"argument {tok!r} is not key=value nor a known flag ({', '.join(sorted(FLAGS))})")
+            raise UsageError(
+                f"argument {tok!r} is not key=value nor a known flag ({', '.join(sorted(FLAGS))})"
+            )
         key, _, value = tok.partition("=")
         if not key or not value:
             raise UsageError(f"argument {tok!r}: expected key=value with both sides non-empty")
@@ -58,8 +60,9 @@ def run_cli(argv: list[str]) -> int:
     path_cal.mkdir(parents=True, exist_ok=True)
     params = {**{k: str(v) for k, v in project.run.items()}, **settings}
     engine = Engine(project.lattice, project.beam)
-    envelope = engine.run({k: v for k, v in params.items() if k.lower() != "partran"},
-                          mode="envelope")
+    envelope = engine.run(
+        {k: v for k, v in params.items() if k.lower() != "partran"}, mode="envelope"
+    )
     write_envelope(envelope, path_cal)
     if "plot" in paths:
         from .plot import plot_envelope
@@ -75,8 +78,9 @@ def run_cli(argv: list[str]) -> int:
             from ..tracewin.dst import read_dst
 
             distribution = read_dst(paths["dst_file1"])
-        result = engine.run(params, mode="multiparticle", distribution=distribution,
-                            plt_path=path_cal / "dtl1.plt")
+        result = engine.run(
+            params, mode="multiparticle", distribution=distribution, plt_path=path_cal / "dtl1.plt"
+        )
         write_multiparticle(result, path_cal)
     s = result.summary
     print(

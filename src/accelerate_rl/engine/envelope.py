@@ -100,8 +100,12 @@ def gaussian_transmission(ap: _Apertures, centroid: np.ndarray, sigma: np.ndarra
 def _broadcast(ap: _Apertures, rows: int, batch: int) -> _Apertures:
     if batch == 1:
         return ap
-    return _Apertures(*(np.broadcast_to(a, (rows, batch)) for a in (
-        ap.rx, ap.ry, ap.dx, ap.dy, ap.circular, ap.radius_mm)))
+    return _Apertures(
+        *(
+            np.broadcast_to(a, (rows, batch))
+            for a in (ap.rx, ap.ry, ap.dx, ap.dy, ap.circular, ap.radius_mm)
+        )
+    )
 
 
 def _with_fresh_apertures(
@@ -109,8 +113,12 @@ def _with_fresh_apertures(
 ) -> _Apertures:
     """Base apertures with the rows of overridden elements recomputed."""
     rows = len(models) + 1
-    out = _Apertures(*(np.broadcast_to(a, (rows, batch)).copy() for a in (
-        base.rx, base.ry, base.dx, base.dy, base.circular, base.radius_mm)))
+    out = _Apertures(
+        *(
+            np.broadcast_to(a, (rows, batch)).copy()
+            for a in (base.rx, base.ry, base.dx, base.dy, base.circular, base.radius_mm)
+        )
+    )
     for k in fresh:
         one = _aperture_rows([models[k - 1]], batch)
         for name in ("rx", "ry", "dx", "dy", "circular", "radius_mm"):
@@ -147,9 +155,13 @@ class BaseMaps:
         self.aperture_tuples = [
             None if not a else (bool(c), float(r), float(ry), float(dx), float(dy))
             for a, c, r, ry, dx, dy in zip(
-                self.apertures.rx[1:, 0] > 0, self.apertures.circular[1:, 0],
-                self.apertures.radius_mm[1:, 0], self.apertures.ry[1:, 0] * 1e3,
-                self.apertures.dx[1:, 0] * 1e3, self.apertures.dy[1:, 0] * 1e3)
+                self.apertures.rx[1:, 0] > 0,
+                self.apertures.circular[1:, 0],
+                self.apertures.radius_mm[1:, 0],
+                self.apertures.ry[1:, 0] * 1e3,
+                self.apertures.dx[1:, 0] * 1e3,
+                self.apertures.dy[1:, 0] * 1e3,
+            )
         ]
 
 

@@ -19,8 +19,15 @@ def write_envelope(result: EngineResult, path_cal: str | Path) -> list[Path]:
     d = Path(path_cal)
     b = result.beam
     return [
-        write_out(d / "tracewin.out", result.table, mc2=b.mass, freq=b.freq, charge=b.charge,
-                  current=b.current, npart=b.n_particles),
+        write_out(
+            d / "tracewin.out",
+            result.table,
+            mc2=b.mass,
+            freq=b.freq,
+            charge=b.charge,
+            current=b.current,
+            npart=b.n_particles,
+        ),
         write_transfer_matrices(d / "Transfer_matrix1.dat", result.transfer_matrices),
     ]
 
@@ -29,8 +36,15 @@ def write_multiparticle(result: EngineResult, path_cal: str | Path) -> list[Path
     d = Path(path_cal)
     b = result.beam
     written = [
-        write_out(d / "partran1.out", result.table, mc2=b.mass, freq=b.freq, charge=b.charge,
-                  current=b.current, npart=b.n_particles)
+        write_out(
+            d / "partran1.out",
+            result.table,
+            mc2=b.mass,
+            freq=b.freq,
+            charge=b.charge,
+            current=b.current,
+            npart=b.n_particles,
+        )
     ]
     if result.initial is not None:
         written.append(write_dst(d / "part_rfq.dst", result.initial))

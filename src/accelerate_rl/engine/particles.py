@@ -79,7 +79,12 @@ def to_distribution(coords: np.ndarray, beam: Beam) -> Distribution:
     energy = np.sqrt(p * p + beam.mass**2) - beam.mass
     phi = -coords[4] * 2 * np.pi / (float(kin.beta) * beam.wavelength)
     raw = np.empty((coords.shape[1], 6))
-    raw[:, 0], raw[:, 1], raw[:, 2], raw[:, 3] = coords[0] * 1e2, coords[1], coords[2] * 1e2, coords[3]
+    raw[:, 0], raw[:, 1], raw[:, 2], raw[:, 3] = (
+        coords[0] * 1e2,
+        coords[1],
+        coords[2] * 1e2,
+        coords[3],
+    )
     raw[:, 4], raw[:, 5] = phi, energy
     return Distribution(raw, beam.current, beam.freq, beam.mass)
 

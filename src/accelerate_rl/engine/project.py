@@ -77,9 +77,20 @@ def load_project(path: str | Path, dat_file: str | Path | None = None) -> Projec
 def _load_ini(p: Path, dat_file: str | Path | None) -> Project:
     ini = read_ini(p)
     beam = Beam(
-        energy=ini.energy, mass=ini.mass, charge=ini.charge, current=ini.current,
-        freq=ini.freq, etnx=ini.etnx, etny=ini.etny, eln=ini.eln, alpx=ini.alpx,
-        betx=ini.betx, alpy=ini.alpy, bety=ini.bety, alpz=ini.alpz, betz=ini.betz,
+        energy=ini.energy,
+        mass=ini.mass,
+        charge=ini.charge,
+        current=ini.current,
+        freq=ini.freq,
+        etnx=ini.etnx,
+        etny=ini.etny,
+        eln=ini.eln,
+        alpx=ini.alpx,
+        betx=ini.betx,
+        alpy=ini.alpy,
+        bety=ini.bety,
+        alpz=ini.alpz,
+        betz=ini.betz,
         n_particles=ini.n_particles,
     )
     if dat_file is not None:

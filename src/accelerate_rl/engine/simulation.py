@@ -110,8 +110,9 @@ class EngineResult:
             table["##"] = table["##"].astype(np.int64)
             table["npart"] = table["npart"].round().astype(np.int64)
             b = self.beam
-            table.attrs.update(mc2=b.mass, freq=b.freq, Z=b.charge, I=b.current,
-                               npart=b.n_particles)
+            table.attrs.update(
+                mc2=b.mass, freq=b.freq, Z=b.charge, I=b.current, npart=b.n_particles
+            )
             self._table = table
         return self._table
 
@@ -126,8 +127,10 @@ class EngineResult:
 
     def __repr__(self) -> str:
         s = self.summary
-        return (f"EngineResult({self.mode}, SizeX={s['SizeX']:.4g} mm, SizeY={s['SizeY']:.4g} mm,"
-                f" transmission={s['transmission']:.4g})")
+        return (
+            f"EngineResult({self.mode}, SizeX={s['SizeX']:.4g} mm, SizeY={s['SizeY']:.4g} mm,"
+            f" transmission={s['transmission']:.4g})"
+        )
 
 
 @dataclass
@@ -160,7 +163,9 @@ class BatchResult:
 
     def summary(self) -> pd.DataFrame:
         """One row per setting: the settings, final-row values and transmission."""
-        data: dict[str, Any] = {k: np.broadcast_to(v, (self.size,)) for k, v in self.settings.items()}
+        data: dict[str, Any] = {
+            k: np.broadcast_to(v, (self.size,)) for k, v in self.settings.items()
+        }
         for name in SUMMARY_COLUMNS:
             data[name] = self.columns[name][-1]
         data["transmission"] = self.transmission[-1]
@@ -293,8 +298,16 @@ class Engine:
         notes = list(self.compiled.notes)
         notes += [f"key {k} has no effect in the embedded engine" for k in ignored]
         kin = beam.kinematics
-        env = track_envelope(models, kin, beam.sigma(), beam.centroid(), 1, beam.n_particles,
-                             self._base_maps(beam), fresh)
+        env = track_envelope(
+            models,
+            kin,
+            beam.sigma(),
+            beam.centroid(),
+            1,
+            beam.n_particles,
+            self._base_maps(beam),
+            fresh,
+        )
         tm = TransferMatrices(np.arange(1, len(models) + 1), env.z[1:, 0], env.cumulative[1:, 0])
         initial = final = None
         if mode == "envelope":
@@ -310,10 +323,19 @@ class Engine:
 
         def all_columns() -> dict[str, np.ndarray]:
             cols = columns(
-                numbers=track.numbers, z=track.z, centroid=track.centroid, sigma=track.sigma,
-                kin=kin, freq=freq, npart=track.npart, aperture=track.aperture,
-                cumulative=env.cumulative, element_maps=env.element_maps,
-                lengths_mm=env.lengths_mm, xmax=track.xmax, ymax=track.ymax,
+                numbers=track.numbers,
+                z=track.z,
+                centroid=track.centroid,
+                sigma=track.sigma,
+                kin=kin,
+                freq=freq,
+                npart=track.npart,
+                aperture=track.aperture,
+                cumulative=env.cumulative,
+                element_maps=env.element_maps,
+                lengths_mm=env.lengths_mm,
+                xmax=track.xmax,
+                ymax=track.ymax,
                 powlost=track.powlost,
             )
             return {name: col[:, 0] for name, col in cols.items()}
@@ -343,20 +365,34 @@ class Engine:
         writer = None
         on_element = None
         if plt_path is not None:
-            writer = PltWriter(plt_path, n_elements=len(models), n_particles=n0,
-                               current=beam.current, freq=beam.freq, mass=beam.mass)
+            writer = PltWriter(
+                plt_path,
+                n_elements=len(models),
+                n_particles=n0,
+                current=beam.current,
+                freq=beam.freq,
+                mass=beam.mass,
+            )
 
             def on_element(n: int, all_coords: np.ndarray, lost: np.ndarray) -> None:
                 dist = to_distribution(all_coords, beam)
-                writer.add(PltRecord(n, float(env.z[n, 0]), 0.0, beam.energy, dist.raw,
-                                     lost.copy()))
+                writer.add(
+                    PltRecord(n, float(env.z[n, 0]), 0.0, beam.energy, dist.raw, lost.copy())
+                )
 
         try:
             initial = to_distribution(coords, beam)
-            pt = track_particles(models, kin, coords, chromatic=chromatic, extremes=extremes,
-                                 on_element=on_element, maps=env.element_maps[:, 0],
-                                 kicks=env.kicks[:, 0],
-                                 apertures=self._aperture_tuples(models, beam, fresh))
+            pt = track_particles(
+                models,
+                kin,
+                coords,
+                chromatic=chromatic,
+                extremes=extremes,
+                on_element=on_element,
+                maps=env.element_maps[:, 0],
+                kicks=env.kicks[:, 0],
+                apertures=self._aperture_tuples(models, beam, fresh),
+            )
         finally:
             if writer is not None:
                 writer.close()
@@ -364,11 +400,18 @@ class Engine:
         beam_power_w = beam.current * 1e-3 * beam.energy * 1e6 / abs(beam.charge)
         lost_per_row = -np.diff(pt.npart, prepend=n0)
         track = Track(
-            numbers=env.numbers, z=env.z, centroid=pt.centroid[:, None],
-            sigma=pt.sigma[:, None], cumulative=env.cumulative, element_maps=env.element_maps,
-            lengths_mm=env.lengths_mm, aperture=env.aperture,
-            transmission=(pt.npart / n0)[:, None], npart=pt.npart[:, None],
-            xmax=pt.xmax[:, None] * 1e3, ymax=pt.ymax[:, None] * 1e3,
+            numbers=env.numbers,
+            z=env.z,
+            centroid=pt.centroid[:, None],
+            sigma=pt.sigma[:, None],
+            cumulative=env.cumulative,
+            element_maps=env.element_maps,
+            lengths_mm=env.lengths_mm,
+            aperture=env.aperture,
+            transmission=(pt.npart / n0)[:, None],
+            npart=pt.npart[:, None],
+            xmax=pt.xmax[:, None] * 1e3,
+            ymax=pt.ymax[:, None] * 1e3,
             powlost=(lost_per_row / n0 * beam_power_w)[:, None],
         )
         return track, initial, final
@@ -404,9 +447,16 @@ class Engine:
                 maps[k] = models[k - 1].matrix(beam.kinematics)[0]
                 d = models[k - 1].kick(beam.kinematics)
                 kicks[k] = 0.0 if d is None else d[0]
-        return track_particles(models, beam.kinematics, coords, chromatic=chromatic,
-                               extremes=extremes, maps=maps, kicks=kicks,
-                               apertures=self._aperture_tuples(models, beam, fresh))
+        return track_particles(
+            models,
+            beam.kinematics,
+            coords,
+            chromatic=chromatic,
+            extremes=extremes,
+            maps=maps,
+            kicks=kicks,
+            apertures=self._aperture_tuples(models, beam, fresh),
+        )
 
     def _aperture_tuples(self, models: list, beam: Beam, fresh: set[int]) -> list:
         tuples = list(self._base_maps(beam).aperture_tuples)
@@ -430,13 +480,27 @@ class Engine:
         models, batch, fresh = self.compiled.with_overrides(ele)
         kin = beam.kinematics
         env = track_envelope(
-            models, kin, beam.sigma(), beam.centroid(), batch, beam.n_particles,
-            self._base_maps(beam), fresh,
+            models,
+            kin,
+            beam.sigma(),
+            beam.centroid(),
+            batch,
+            beam.n_particles,
+            self._base_maps(beam),
+            fresh,
         )
         cols = columns(
-            numbers=env.numbers, z=env.z, centroid=env.centroid, sigma=env.sigma, kin=kin,
-            freq=beam.freq, npart=env.npart, aperture=env.aperture, cumulative=env.cumulative,
-            element_maps=env.element_maps, lengths_mm=env.lengths_mm,
+            numbers=env.numbers,
+            z=env.z,
+            centroid=env.centroid,
+            sigma=env.sigma,
+            kin=kin,
+            freq=beam.freq,
+            npart=env.npart,
+            aperture=env.aperture,
+            cumulative=env.cumulative,
+            element_maps=env.element_maps,
+            lengths_mm=env.lengths_mm,
         )
         settings = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in ele.items()}
         return BatchResult(settings, cols, env.transmission)

@@ -164,9 +164,7 @@ class PltWriter:
         self.n = int(n_particles)
         self.compressed = compressed
         self._fh = self.path.open("wb")
-        self._fh.write(
-            _HEAD.pack(b"\x00\x00", n_elements, self.n, current * 1e-3, freq, mass)
-        )
+        self._fh.write(_HEAD.pack(b"\x00\x00", n_elements, self.n, current * 1e-3, freq, mass))
 
     def add(self, rec: PltRecord) -> None:
         n = self.n

@@ -299,3 +299,38 @@ def test_every_reader_reports_missing_files_as_format_errors(tmp_path):
 
 def test_out_reader_returns_dataframe(spoke):
     assert isinstance(read_out(spoke / "partran1.out"), pd.DataFrame)
+
+
+@pytest.mark.parametrize(
+    ("name", "reader"),
+    [
+        ("part_rfq.dst", read_dst),
+        ("dtl1.plt", read_plt),
+        ("work_field_map.ini", read_ini),
+        ("tracewin.out", read_out),
+        ("Transfer_matrix1.dat", read_transfer_matrices),
+    ],
+)
+def test_every_truncation_or_corruption_is_a_format_error_or_a_clean_read(
+    tmp_path, spoke, name, reader
+):
+    """Cut the real file at many lengths and flip bytes: nothing but TraceWinFormatError."""
+    data = (spoke / name).read_bytes()
+    rng = np.random.default_rng(0)
+    cuts = sorted({0, 1, 2, 5, 33, len(data) - 1, *rng.integers(0, len(data), 40).tolist()})
+    path = tmp_path / name
+    for cut in cuts:
+        path.write_bytes(data[:cut])
+        try:
+            reader(path)
+        except TraceWinFormatError as exc:
+            assert name in str(exc)
+    for _ in range(20):
+        corrupt = bytearray(data)
+        for pos in rng.integers(0, len(data), 8):
+            corrupt[pos] = int(rng.integers(0, 256))
+        path.write_bytes(bytes(corrupt))
+        try:
+            reader(path)
+        except TraceWinFormatError:
+            pass

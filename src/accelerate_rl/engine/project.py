@@ -33,6 +33,7 @@ from typing import Any
 
 from ..tracewin.errors import TraceWinFormatError
 from ..tracewin.ini import read_ini
+from ..tracewin.project_files import find_lattice
 from .beam import Beam
 from .species import AMU, ELECTRON_MASS
 
@@ -93,30 +94,9 @@ def _load_ini(p: Path, dat_file: str | Path | None) -> Project:
         betz=ini.betz,
         n_particles=ini.n_particles,
     )
-    if dat_file is not None:
-        lattice = _resolve(p, dat_file)
-    else:
-        same = p.with_suffix(".dat")
-        dats = sorted(p.parent.glob("*.dat"))
-        if same.is_file():
-            lattice = same
-        elif len(dats) == 1:
-            lattice = dats[0]
-        else:
-            raise TraceWinFormatError(
-                f"cannot tell which lattice to use ({len(dats)} .dat files beside the "
-                "project): pass dat_file=FILE",
-                p,
-            )
+    lattice = find_lattice(p, dat_file)
+    assert lattice is not None
     return Project(p, lattice, beam)
-
-
-def _resolve(project: Path, name: str | Path) -> Path:
-    q = Path(name)
-    q = q if q.is_absolute() else project.parent / q
-    if not q.is_file():
-        raise TraceWinFormatError(f"lattice {str(name)!r} not found (looked for {q})", project)
-    return q
 
 
 def _load_toml(p: Path, dat_file: str | Path | None) -> Project:
@@ -131,7 +111,8 @@ def _load_toml(p: Path, dat_file: str | Path | None) -> Project:
         )
     if dat_file is None and "lattice" not in data:
         raise TraceWinFormatError("missing 'lattice = \"file.dat\"'", p)
-    lattice = _resolve(p, dat_file if dat_file is not None else data["lattice"])
+    lattice = find_lattice(p, dat_file if dat_file is not None else data["lattice"])
+    assert lattice is not None
     beam_data = dict(data.get("beam", {}))
     if "mass_u" in beam_data:
         mass_u = beam_data.pop("mass_u")

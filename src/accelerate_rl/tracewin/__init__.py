@@ -12,8 +12,16 @@ from .ini import IniBeam, read_ini
 from .matrices import TransferMatrices, read_transfer_matrices, write_transfer_matrices
 from .out import OUT_COLUMNS, read_out, write_out
 from .plt import Plt, PltRecord, PltWriter, read_plt, write_plt
+from .project_files import find_lattice
+from .runner import RunRecord, SimulationFailed, SimulationTimeout, TraceWin, TraceWinError
 
 __all__ = [
+    "RunRecord",
+    "SimulationFailed",
+    "SimulationTimeout",
+    "TraceWin",
+    "TraceWinError",
+    "find_lattice",
     "DatSyntaxError",
     "Distribution",
     "Element",

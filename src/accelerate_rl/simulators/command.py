@@ -1,0 +1,213 @@
+"""Any file-in/file-out simulation code as a simulator: ``CommandSimulator``.
+
+The machinery of the TraceWin runner, for any code packaged as a command line: a private
+run directory per run, input files staged into it, parameters substituted into the argv
+and into template input files, a timeout that kills the whole process group, failure
+detection (exit status, failure messages, missing outputs) and output parsers.
+
+    sim = CommandSimulator(
+        command=["my-twin", "--config", "cfg.txt", "--gain", "{gain}"],
+        inputs=["model/"],                       # staged (copied, big files linked)
+        templates={"cfg.txt": "cfg.template"},   # ${name} placeholders filled per run
+        outputs={"table": ("out.csv", pandas.read_csv)},
+        failure_patterns=["diverged"],
+    )
+    result = sim.run({"gain": 1.5}, timeout=60)
+    result.outputs["table"]
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+import string
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..tracewin.errors import InvalidParameterError
+from ..tracewin.process import run_process, tail
+from ..tracewin.runner import LINK_ABOVE, SimulationFailed, SimulationTimeout
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SAFE = re.compile(r"^[A-Za-z0-9_.+\-]+$")
+Parser = Callable[[Path], Any]
+
+
+@dataclass
+class CommandResult:
+    """One run: parsed outputs by name, exit status, elapsed time [s], output tail."""
+
+    params: dict[str, Any]
+    outputs: dict[str, Any]
+    returncode: int
+    elapsed: float
+    output: str
+    run_dir: Path | None = None
+    command: list[str] = field(default_factory=list)
+
+
+class CommandSimulator:
+    """A file-in/file-out code run in a private directory per run.
+
+    Args:
+        command: argv template; ``{name}`` is replaced by parameter ``name`` and
+            ``{run_dir}`` by the run directory. The first item is a program on PATH or a path.
+        inputs: files or folders staged into every run directory (small files copied, large
+            ones and folders linked).
+        templates: ``{run-dir file: template file}``; ``${name}`` placeholders are filled
+            with the parameters (``string.Template``; ``$$`` for a literal ``$``).
+        outputs: ``{name: (file, parser)}``; each parser gets the file's path. A missing
+            or empty file, or a parser error, fails the run.
+        parameters: the accepted parameter names (default: those the command and
+            templates use); anything else is rejected before launch.
+        failure_patterns: substrings of stdout/stderr meaning failure even with exit 0.
+        physical_patterns: those among them that mean a physical failure (beam lost).
+        timeout: default timeout [s]. debug: keep run directories.
+        workdir: where run directories go (default: the system's temp folder).
+    """
+
+    def __init__(
+        self,
+        command: Sequence[str],
+        *,
+        inputs: Sequence[str | Path] = (),
+        templates: Mapping[str, str | Path] | None = None,
+        outputs: Mapping[str, tuple[str, Parser]] | None = None,
+        parameters: Sequence[str] | None = None,
+        failure_patterns: Sequence[str] = (),
+        physical_patterns: Sequence[str] = (),
+        timeout: float | None = None,
+        debug: bool = False,
+        workdir: str | Path | None = None,
+    ) -> None:
+        if not command:
+            raise ValueError("command must be a non-empty argv list")
+        self.command = [str(c) for c in command]
+        self.inputs = [Path(p).resolve() for p in inputs]
+        for p in self.inputs:
+            if not p.exists():
+                raise FileNotFoundError(f"input {p} does not exist")
+        self.templates = {
+            name: Path(src).read_text() for name, src in (templates or {}).items()
+        }
+        self.outputs = dict(outputs or {})
+        used = set()
+        for item in self.command:
+            used |= {f for _, f, _, _ in string.Formatter().parse(item) if f}
+        for text in self.templates.values():
+            used |= {m.group("named") or m.group("braced")
+                     for m in string.Template.pattern.finditer(text)
+                     if m.group("named") or m.group("braced")}
+        used.discard("run_dir")
+        self.parameters = set(parameters) if parameters is not None else used
+        missing = used - self.parameters
+        if missing:
+            raise ValueError(f"templates use {sorted(missing)} which are not in parameters")
+        self.failure_patterns = list(failure_patterns)
+        self.physical_patterns = list(physical_patterns)
+        self.timeout = timeout
+        self.debug = debug
+        self.workdir = Path(workdir) if workdir is not None else None
+
+    def validate(self, params: Mapping[str, Any]) -> dict[str, str]:
+        """Parameters as strings; InvalidParameterError naming a bad key or value."""
+        out = {}
+        for key, value in params.items():
+            if key not in self.parameters:
+                raise InvalidParameterError(
+                    key, f"unknown parameter; this simulator takes {sorted(self.parameters)}"
+                )
+            if isinstance(value, bool):
+                raise InvalidParameterError(key, "a bool is not a valid value")
+            if isinstance(value, (int, float)):
+                if not math.isfinite(float(value)):
+                    raise InvalidParameterError(key, f"value {value!r} is not finite")
+                text = repr(value) if isinstance(value, float) else str(value)
+            else:
+                text = str(value)
+            if not _SAFE.match(text):
+                raise InvalidParameterError(
+                    key, f"value {text!r} has whitespace or shell characters"
+                )
+            out[key] = text
+        missing = self.parameters - set(out)
+        if missing:
+            raise InvalidParameterError(sorted(missing)[0], "missing parameter")
+        return out
+
+    def run(self, params: Mapping[str, Any], timeout: float | None = None) -> CommandResult:
+        """Run once in a fresh directory.
+
+        Raises:
+            InvalidParameterError: before launch, naming the key.
+            SimulationTimeout, SimulationFailed: as the TraceWin runner.
+        """
+        values = self.validate(params)
+        run_dir = Path(tempfile.mkdtemp(prefix="command-run-", dir=self.workdir))
+        try:
+            for src in self.inputs:
+                _stage(src, run_dir / src.name)
+            for name, text in self.templates.items():
+                try:
+                    rendered = string.Template(text).substitute(values)
+                except KeyError as exc:
+                    raise InvalidParameterError(str(exc.args[0]), "missing parameter") from None
+                (run_dir / name).write_text(rendered)
+            argv = [item.format(run_dir=run_dir, **values) for item in self.command]
+            if "/" not in argv[0]:
+                found = shutil.which(argv[0])
+                if found is None:
+                    raise FileNotFoundError(f"program {argv[0]!r} not found on PATH")
+                argv[0] = found
+            outcome = run_process(argv, run_dir, timeout=timeout or self.timeout)
+            text = outcome.stdout + "\n" + outcome.stderr
+            kept = run_dir if self.debug else None
+            common = dict(command=argv, output=tail(text.strip()), calc_dir=kept)
+            if outcome.timed_out:
+                raise SimulationTimeout(
+                    f"{Path(argv[0]).name} exceeded its timeout; its process group was killed",
+                    returncode=None, physical=False, **common,
+                )
+            for pattern in self.failure_patterns:
+                if pattern in text:
+                    raise SimulationFailed(
+                        f"{Path(argv[0]).name} reported {pattern!r}",
+                        returncode=outcome.returncode,
+                        physical=pattern in self.physical_patterns, **common,
+                    )
+            if outcome.returncode != 0:
+                raise SimulationFailed(
+                    f"{Path(argv[0]).name} exited with status {outcome.returncode}",
+                    returncode=outcome.returncode, physical=False, **common,
+                )
+            parsed = {}
+            for name, (filename, parser) in self.outputs.items():
+                path = run_dir / filename
+                if not path.exists() or path.stat().st_size == 0:
+                    raise SimulationFailed(
+                        f"expected output {filename} is {'empty' if path.exists() else 'missing'}",
+                        returncode=outcome.returncode, physical=False, **common,
+                    )
+                try:
+                    parsed[name] = parser(path)
+                except Exception as exc:  # a parser's own error: the output is bad
+                    raise SimulationFailed(
+                        f"output {filename} could not be parsed: {exc}",
+                        returncode=outcome.returncode, physical=False, **common,
+                    ) from exc
+            return CommandResult(dict(params), parsed, outcome.returncode, outcome.elapsed,
+                                 common["output"], kept, argv)
+        finally:
+            if not self.debug:
+                shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _stage(src: Path, dest: Path) -> None:
+    if src.is_dir() or src.stat().st_size > LINK_ABOVE:
+        dest.symlink_to(src, target_is_directory=src.is_dir())
+    else:
+        shutil.copy2(src, dest)

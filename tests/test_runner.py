@@ -165,8 +165,11 @@ def test_bad_params_are_rejected_before_anything_is_launched(project, tmp_path, 
 
 def test_executable_may_be_an_argv_list(project, tmp_path):
     log = tmp_path / "argv.txt"
-    wrapper = fake(tmp_path, f"open({str(log)!r}, 'w').write(repr(sys.argv[1:]))\n"
-                   "os.execv(sys.argv[1], sys.argv[1:])", name="wrapper")
+    wrapper = fake(
+        tmp_path,
+        f"open({str(log)!r}, 'w').write(repr(sys.argv[1:]))\nos.execv(sys.argv[1], sys.argv[1:])",
+        name="wrapper",
+    )
     tw = TraceWin(project, executable=[str(wrapper), ARL])
     tw.run({"ele[29][2]": 2500})
     argv = eval(log.read_text())
@@ -229,8 +232,12 @@ def test_exit_0_with_all_particles_lost_is_a_physical_failure(project, tmp_path)
 
 
 @pytest.mark.parametrize(
-    "message", ["Error: cannot open field map", "transport failed at element 3",
-                "Synchronous particle never reaches the end of the field map"],
+    "message",
+    [
+        "Error: cannot open field map",
+        "transport failed at element 3",
+        "Synchronous particle never reaches the end of the field map",
+    ],
 )
 def test_exit_0_with_a_failure_message_fails(project, tmp_path, message):
     exe = fake(tmp_path, f"print({message!r})")
@@ -244,7 +251,7 @@ def test_missing_and_truncated_outputs_fail(project, tmp_path):
     # a real run's tracewin.out, cut after element 20
     tw = TraceWin(project, executable=ARL, outputs=["tracewin.out"])
     tw.run()
-    lines = tw.last.outputs["tracewin.out"].read_text().splitlines()[:10 + 21]
+    lines = tw.last.outputs["tracewin.out"].read_text().splitlines()[: 10 + 21]
     source = tmp_path / "truncated.out"
     source.write_text("\n".join(lines) + "\n")
     body = (

@@ -91,17 +91,17 @@ class CommandSimulator:
         for p in self.inputs:
             if not p.exists():
                 raise FileNotFoundError(f"input {p} does not exist")
-        self.templates = {
-            name: Path(src).read_text() for name, src in (templates or {}).items()
-        }
+        self.templates = {name: Path(src).read_text() for name, src in (templates or {}).items()}
         self.outputs = dict(outputs or {})
         used = set()
         for item in self.command:
             used |= {f for _, f, _, _ in string.Formatter().parse(item) if f}
         for text in self.templates.values():
-            used |= {m.group("named") or m.group("braced")
-                     for m in string.Template.pattern.finditer(text)
-                     if m.group("named") or m.group("braced")}
+            used |= {
+                m.group("named") or m.group("braced")
+                for m in string.Template.pattern.finditer(text)
+                if m.group("named") or m.group("braced")
+            }
         used.discard("run_dir")
         self.parameters = set(parameters) if parameters is not None else used
         missing = used - self.parameters
@@ -170,19 +170,24 @@ class CommandSimulator:
             if outcome.timed_out:
                 raise SimulationTimeout(
                     f"{Path(argv[0]).name} exceeded its timeout; its process group was killed",
-                    returncode=None, physical=False, **common,
+                    returncode=None,
+                    physical=False,
+                    **common,
                 )
             for pattern in self.failure_patterns:
                 if pattern in text:
                     raise SimulationFailed(
                         f"{Path(argv[0]).name} reported {pattern!r}",
                         returncode=outcome.returncode,
-                        physical=pattern in self.physical_patterns, **common,
+                        physical=pattern in self.physical_patterns,
+                        **common,
                     )
             if outcome.returncode != 0:
                 raise SimulationFailed(
                     f"{Path(argv[0]).name} exited with status {outcome.returncode}",
-                    returncode=outcome.returncode, physical=False, **common,
+                    returncode=outcome.returncode,
+                    physical=False,
+                    **common,
                 )
             parsed = {}
             for name, (filename, parser) in self.outputs.items():
@@ -190,17 +195,28 @@ class CommandSimulator:
                 if not path.exists() or path.stat().st_size == 0:
                     raise SimulationFailed(
                         f"expected output {filename} is {'empty' if path.exists() else 'missing'}",
-                        returncode=outcome.returncode, physical=False, **common,
+                        returncode=outcome.returncode,
+                        physical=False,
+                        **common,
                     )
                 try:
                     parsed[name] = parser(path)
                 except Exception as exc:  # a parser's own error: the output is bad
                     raise SimulationFailed(
                         f"output {filename} could not be parsed: {exc}",
-                        returncode=outcome.returncode, physical=False, **common,
+                        returncode=outcome.returncode,
+                        physical=False,
+                        **common,
                     ) from exc
-            return CommandResult(dict(params), parsed, outcome.returncode, outcome.elapsed,
-                                 common["output"], kept, argv)
+            return CommandResult(
+                dict(params),
+                parsed,
+                outcome.returncode,
+                outcome.elapsed,
+                common["output"],
+                kept,
+                argv,
+            )
         finally:
             if not self.debug:
                 shutil.rmtree(run_dir, ignore_errors=True)

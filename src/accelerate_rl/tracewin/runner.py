@@ -38,17 +38,56 @@ from .process import ProcessOutcome, run_process, tail
 from .project_files import find_lattice
 
 #: Run keys TraceWin documents (``path_cal`` is set by the runner).
-RUN_KEYS = frozenset({
-    "dat_file", "nbr_thread", "partran", "toutatis", "random_seed", "part_step",
-    "tab_file", "synoptic_file", "use_dst_file", "input_dist_type", "trans_dist_mask",
-    "long_dist_mask", "picnic_2d", "picnic_3d", "lost_e_limit", "lost_p_limit",
-})
+RUN_KEYS = frozenset(
+    {
+        "dat_file",
+        "nbr_thread",
+        "partran",
+        "toutatis",
+        "random_seed",
+        "part_step",
+        "tab_file",
+        "synoptic_file",
+        "use_dst_file",
+        "input_dist_type",
+        "trans_dist_mask",
+        "long_dist_mask",
+        "picnic_2d",
+        "picnic_3d",
+        "lost_e_limit",
+        "lost_p_limit",
+    }
+)
 #: Beam keys, each for beam 1 (main) and 2: ``nbr_part1``, ``energy2`` ...
-BEAM_KEYS = frozenset({
-    "nbr_part", "energy", "current", "freq", "mass", "charge", "duty", "etnx", "etny",
-    "eln", "alpx", "betx", "alpy", "bety", "alpz", "betz", "x", "y", "xp", "yp", "z", "zp",
-    "dw", "spreadw", "dst_file",
-})
+BEAM_KEYS = frozenset(
+    {
+        "nbr_part",
+        "energy",
+        "current",
+        "freq",
+        "mass",
+        "charge",
+        "duty",
+        "etnx",
+        "etny",
+        "eln",
+        "alpx",
+        "betx",
+        "alpy",
+        "bety",
+        "alpz",
+        "betz",
+        "x",
+        "y",
+        "xp",
+        "yp",
+        "z",
+        "zp",
+        "dw",
+        "spreadw",
+        "dst_file",
+    }
+)
 FLAGS = frozenset({"hide", "cancel_matching", "cancel_matchingp"})
 #: Keys whose value is a file name rather than a number.
 FILE_KEYS = frozenset({"dat_file", "tab_file", "synoptic_file", "dst_file1", "dst_file2"})
@@ -312,12 +351,22 @@ class TraceWin:
             kept_dir = run_dir if self.debug else None
             self._check_outcome(outcome, calc, kept_dir, multiparticle)
             self._results_dir = self._keep_outputs(calc, keep)
-            self.last = RunRecord(argv, int(seed), outcome.elapsed, outcome.returncode,
-                                  multiparticle, kept_dir, {
-                                      k: self._results_dir / f for k, f in OUTPUT_FILES.items()
-                                      if (self._results_dir / f).exists()})
-            return subprocess.CompletedProcess(argv, outcome.returncode, outcome.stdout,
-                                               outcome.stderr)
+            self.last = RunRecord(
+                argv,
+                int(seed),
+                outcome.elapsed,
+                outcome.returncode,
+                multiparticle,
+                kept_dir,
+                {
+                    k: self._results_dir / f
+                    for k, f in OUTPUT_FILES.items()
+                    if (self._results_dir / f).exists()
+                },
+            )
+            return subprocess.CompletedProcess(
+                argv, outcome.returncode, outcome.stdout, outcome.stderr
+            )
         finally:
             if not self.debug:
                 shutil.rmtree(run_dir, ignore_errors=True)
@@ -332,18 +381,24 @@ class TraceWin:
             raise SimulationTimeout(
                 f"TraceWin did not finish within its timeout ({outcome.elapsed:.1f} s); its "
                 "process group was killed",
-                returncode=None, physical=False, **common,
+                returncode=None,
+                physical=False,
+                **common,
             )
         for message, physical in FAILURE_MESSAGES:
             if message.lower() in text.lower():
                 raise SimulationFailed(
                     f"TraceWin reported {message!r} (exit status {outcome.returncode})",
-                    returncode=outcome.returncode, physical=physical, **common,
+                    returncode=outcome.returncode,
+                    physical=physical,
+                    **common,
                 )
         if outcome.returncode != 0:
             raise SimulationFailed(
                 f"TraceWin exited with status {outcome.returncode}",
-                returncode=outcome.returncode, physical=False, **common,
+                returncode=outcome.returncode,
+                physical=False,
+                **common,
             )
         expected = ["tracewin.out"] + (["partran1.out"] if multiparticle else [])
         for name in expected:
@@ -351,22 +406,30 @@ class TraceWin:
             if not path.exists() or path.stat().st_size == 0:
                 raise SimulationFailed(
                     f"expected output {name} is {'empty' if path.exists() else 'missing'}",
-                    returncode=outcome.returncode, physical=False, **common,
+                    returncode=outcome.returncode,
+                    physical=False,
+                    **common,
                 )
             try:
                 table = read_out(path)
             except TraceWinFormatError as exc:
                 raise SimulationFailed(
                     f"output {name} is corrupted or truncated: {exc.reason}",
-                    returncode=outcome.returncode, physical=False, **common,
+                    returncode=outcome.returncode,
+                    physical=False,
+                    **common,
                 ) from None
-            if self.lattice is not None and len(table) and (
-                int(table["##"].iloc[-1]) != len(self.lattice)
+            if (
+                self.lattice is not None
+                and len(table)
+                and (int(table["##"].iloc[-1]) != len(self.lattice))
             ):
                 raise SimulationFailed(
                     f"output {name} is truncated: its last row is element "
                     f"{int(table['##'].iloc[-1])} of {len(self.lattice)}",
-                    returncode=outcome.returncode, physical=False, **common,
+                    returncode=outcome.returncode,
+                    physical=False,
+                    **common,
                 )
 
     def _keep_outputs(self, calc: Path, keep: tuple[str, ...] | None) -> Path:

@@ -28,9 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from ..tracewin.errors import InvalidParameterError
 from ..tracewin.process import run_process, tail
 from ..tracewin.runner import LINK_ABOVE, SimulationFailed, SimulationTimeout
+from .base import SimResult, failure, scalar_metrics
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SAFE = re.compile(r"^[A-Za-z0-9_.+\-]+$")
@@ -138,6 +141,21 @@ class CommandSimulator:
         if missing:
             raise InvalidParameterError(sorted(missing)[0], "missing parameter")
         return out
+
+    def simulate(
+        self, params: Mapping[str, Any], *, seed: int | None = None, timeout: float | None = None
+    ) -> SimResult:
+        """The Simulator protocol: scalar outputs become metrics, a DataFrame the table."""
+        try:
+            res = self.run(params, timeout=timeout)
+        except Exception as exc:
+            return failure(params, exc, seed)
+        metrics = scalar_metrics(res.outputs)
+        for name, value in res.outputs.items():
+            if isinstance(value, Mapping):
+                metrics.update({f"{name}.{k}": v for k, v in scalar_metrics(value).items()})
+        table = next((v for v in res.outputs.values() if isinstance(v, pd.DataFrame)), None)
+        return SimResult(dict(params), "ok", metrics, table, elapsed=res.elapsed, seed=seed)
 
     def run(self, params: Mapping[str, Any], timeout: float | None = None) -> CommandResult:
         """Run once in a fresh directory.

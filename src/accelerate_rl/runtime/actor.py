@@ -1,0 +1,181 @@
+"""SimulationActor: a long-lived async Ray actor with a private scratch directory and a
+pool of simulator slots.
+
+The project's files arrive once per actor as an object-store blob (a tar archive) and
+are unpacked into the scratch directory (``/dev/shm`` when present, for in-memory I/O).
+A crashed slot is restarted, not the actor; a timed-out run's process is killed; a
+cancelled request kills its slot's process. ``stats()`` reports runs, failures by status,
+busy slots, restarts and scratch usage; ``shutdown()`` removes the scratch directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import shutil
+import tarfile
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from ..simulators import make_simulator
+from ..simulators.base import SimResult
+from .metrics import ActorMetrics
+from .slots import ProcessSlot, ThreadSlot
+
+
+@dataclass(frozen=True)
+class SimulatorSpec:
+    """How an actor builds its simulator: ``kind`` ("embedded", "tracewin", a picklable
+    object with ``simulate``, or a function), the project's file name inside the shipped
+    folder, constructor options, and whether slots are processes or threads."""
+
+    kind: Any
+    project_name: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    isolation: str = "process"
+
+
+def pack_folder(folder: Path) -> bytes:
+    """A project folder as tar bytes (symlinks followed; TraceWin run outputs left out)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for entry in sorted(folder.iterdir()):
+            if entry.name.startswith((".", "tracewin-run-", "__pycache__")):
+                continue
+            tar.add(entry.resolve(), arcname=entry.name)
+    return buf.getvalue()
+
+
+def build_simulator(spec: SimulatorSpec, project: str | None, workdir: str):
+    """Module-level (picklable) factory run in slots."""
+    return make_simulator(spec.kind, project, workdir=workdir, **spec.options)
+
+
+def scratch_root(root: str | None) -> str:
+    if root:
+        return root
+    return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else (
+        tempfile.gettempdir()
+    )
+
+
+class SimulationActor:
+    """Use via ``ray.remote(SimulationActor)``; see :class:`SimulationPool`."""
+
+    def __init__(
+        self,
+        spec: SimulatorSpec,
+        project_blob: bytes | None,
+        slots: int = 1,
+        scratch: str | None = None,
+        name: str = "",
+    ) -> None:
+        self.name = name or f"sim-{os.getpid()}"
+        self.scratch = Path(tempfile.mkdtemp(prefix="accelerate-rl-", dir=scratch_root(scratch)))
+        project = None
+        if project_blob is not None:
+            folder = self.scratch / "project"
+            folder.mkdir()
+            with tarfile.open(fileobj=io.BytesIO(project_blob)) as tar:
+                tar.extractall(folder, filter="data")
+            project = str(folder / spec.project_name) if spec.project_name else str(folder)
+        runs = self.scratch / "runs"
+        runs.mkdir()
+        factory = partial(build_simulator, spec, project, str(runs))
+        slot_cls = ProcessSlot if spec.isolation == "process" else ThreadSlot
+        with ThreadPoolExecutor(max_workers=max(1, slots)) as ex:
+            self.slots = list(ex.map(lambda i: slot_cls(factory, i), range(slots)))
+        self.executor = ThreadPoolExecutor(max_workers=max(1, slots))
+        self._free: asyncio.Queue | None = None
+        self.busy = 0
+        self.runs = 0
+        self.by_status: dict[str, int] = {}
+        self.started = time.time()
+        self.metrics = ActorMetrics(self.name, len(self.slots))
+
+    def _queue(self) -> asyncio.Queue:
+        if self._free is None:
+            self._free = asyncio.Queue()
+            for slot in self.slots:
+                self._free.put_nowait(slot)
+        return self._free
+
+    async def run(self, request: dict[str, Any]) -> SimResult:
+        """Run one request: ``{"params", "seed", "timeout", "request_id", "attempts"}``."""
+        free = self._queue()
+        slot = await free.get()
+        loop = asyncio.get_running_loop()
+        self.busy += 1
+        self.metrics.busy(self.busy)
+        fut = loop.run_in_executor(
+            self.executor, slot.call, request["params"], request.get("seed"), request.get("timeout")
+        )
+
+        def release(_):
+            self.busy -= 1
+            self.metrics.busy(self.busy)
+            free.put_nowait(slot)
+
+        fut.add_done_callback(release)
+        try:
+            result = await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            slot.kill()  # the executor thread sees the dead process and restarts the slot
+            self._count("cancelled", 0.0)
+            raise
+        result.actor = self.name
+        result.slot = slot.index
+        result.request_id = request.get("request_id")
+        result.attempts = request.get("attempts", 1)
+        self._count(result.status, result.elapsed)
+        return result
+
+    def _count(self, status: str, elapsed: float) -> None:
+        self.runs += 1
+        self.by_status[status] = self.by_status.get(status, 0) + 1
+        self.metrics.request(status, elapsed)
+
+    async def ping(self) -> str:
+        return self.name
+
+    async def stats(self) -> dict[str, Any]:
+        """Runs, failures by status, busy and total slots, restarts, scratch usage [bytes]."""
+        usage = sum(p.stat().st_size for p in self.scratch.rglob("*") if p.is_file())
+        return {
+            "actor": self.name,
+            "node": os.uname().nodename,
+            "slots": len(self.slots),
+            "busy": self.busy,
+            "runs": self.runs,
+            "by_status": dict(self.by_status),
+            "failures": self.runs - self.by_status.get("ok", 0),
+            "restarts": sum(s.restarts for s in self.slots),
+            "slot_pids": [s.pid for s in self.slots],
+            "scratch": str(self.scratch),
+            "scratch_bytes": usage,
+            "uptime": time.time() - self.started,
+        }
+
+    async def health(self) -> bool:
+        """True when every slot's process is alive."""
+        return all(getattr(s, "_proc", None) is None or s._proc.is_alive() for s in self.slots)
+
+    def close(self) -> None:
+        """Stop the slots and remove the scratch directory (the actor stays)."""
+        for slot in self.slots:
+            slot.close()
+        self.executor.shutdown(wait=False)
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def shutdown(self) -> None:
+        """Clean up and exit the actor process."""
+        self.close()
+        import ray
+
+        ray.actor.exit_actor()

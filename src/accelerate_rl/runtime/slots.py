@@ -1,0 +1,162 @@
+"""Simulator slots: where one simulation runs at a time.
+
+* :class:`ProcessSlot`: a persistent worker process that builds the simulator once (the
+  embedded engine compiles the project once) and serves requests over a pipe. A crash
+  (segfault, ``os._exit``) or a timeout kills and restarts the process; the slot goes on.
+* :class:`ThreadSlot`: the simulator runs in the actor's thread pool; for simulators whose
+  work already happens in a subprocess with its own timeout (TraceWin, command codes).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from ..simulators.base import SimResult, Simulator
+
+SimulatorFactory = Callable[[], Simulator]
+
+
+def _serve(factory: SimulatorFactory, conn) -> None:  # pragma: no cover - child process
+    """Worker process main loop: build the simulator, answer requests until EOF."""
+    try:
+        sim = factory()
+        conn.send(("ready", None))
+    except BaseException:
+        conn.send(("error", traceback.format_exc()))
+        return
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        params, seed, timeout = msg
+        try:
+            result = sim.simulate(params, seed=seed, timeout=timeout)
+        except BaseException as exc:  # a simulator that breaks the protocol
+            from ..simulators.base import failure
+
+            result = failure(params, exc, seed)
+        conn.send(("result", result))
+
+
+class SlotStartError(RuntimeError):
+    """A slot's simulator could not be built (the message carries the traceback)."""
+
+
+class ProcessSlot:
+    """A persistent worker process holding one simulator instance."""
+
+    def __init__(self, factory: SimulatorFactory, index: int, start_timeout: float = 300.0):
+        self.factory = factory
+        self.index = index
+        self.start_timeout = start_timeout
+        self.restarts = 0
+        self._ctx = mp.get_context("spawn")
+        self._proc = None
+        self._conn = None
+        self._lock = threading.Lock()
+        self._start()
+
+    def _start(self) -> None:
+        parent, child = self._ctx.Pipe()
+        proc = self._ctx.Process(target=_serve, args=(self.factory, child), daemon=True)
+        proc.start()
+        child.close()
+        if not parent.poll(self.start_timeout):
+            proc.kill()
+            raise SlotStartError(f"slot {self.index}: simulator did not start within "
+                                 f"{self.start_timeout} s")
+        kind, payload = parent.recv()
+        if kind != "ready":
+            proc.join(5)
+            raise SlotStartError(f"slot {self.index}: building the simulator failed:\n{payload}")
+        self._proc, self._conn = proc, parent
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def restart(self) -> None:
+        self.kill()
+        self.restarts += 1
+        self._start()
+
+    def kill(self) -> None:
+        if self._proc is not None and self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join(5)
+        if self._conn is not None:
+            self._conn.close()
+        self._proc = self._conn = None
+
+    def call(self, params: dict[str, Any], seed: int | None, timeout: float | None) -> SimResult:
+        """Run one request; a timeout or a crash restarts the process and is reported."""
+        with self._lock:
+            t0 = time.monotonic()
+            try:
+                self._conn.send((params, seed, timeout))
+                ready = self._conn.poll(timeout) if timeout is not None else self._conn.poll(None)
+                if not ready:
+                    self.restart()
+                    return SimResult(dict(params), "timeout", seed=seed,
+                                     elapsed=time.monotonic() - t0,
+                                     error=f"no result within {timeout} s; the slot's process "
+                                     "was killed and restarted", error_type="Timeout")
+                kind, result = self._conn.recv()
+            except (EOFError, OSError, BrokenPipeError):
+                code = self._proc.exitcode if self._proc else None
+                self.restart()
+                return SimResult(dict(params), "failed", seed=seed,
+                                 elapsed=time.monotonic() - t0,
+                                 error=f"the simulator process crashed (exit code {code}); "
+                                 "the slot was restarted", error_type="SimulatorCrashed")
+            result.elapsed = result.elapsed or time.monotonic() - t0
+            return result
+
+    def close(self) -> None:
+        try:
+            if self._conn is not None:
+                self._conn.send(None)
+        except (OSError, BrokenPipeError):
+            pass
+        if self._proc is not None:
+            self._proc.join(2)
+        self.kill()
+
+
+class ThreadSlot:
+    """A slot for simulators that run their own subprocess (and own timeout)."""
+
+    def __init__(self, factory: SimulatorFactory, index: int):
+        self.index = index
+        self.restarts = 0
+        self.sim = factory()
+        self.pid = os.getpid()
+
+    def call(self, params: dict[str, Any], seed: int | None, timeout: float | None) -> SimResult:
+        t0 = time.monotonic()
+        try:
+            result = self.sim.simulate(params, seed=seed, timeout=timeout)
+        except BaseException as exc:
+            from ..simulators.base import failure
+
+            result = failure(params, exc, seed)
+        result.elapsed = result.elapsed or time.monotonic() - t0
+        return result
+
+    def kill(self) -> None:
+        pass
+
+    def restart(self) -> None:
+        self.restarts += 1
+
+    def close(self) -> None:
+        pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,11 @@ SAMPLES = SHARED / "tracewin-samples"
 SPOKE = SAMPLES / "lightwin-spoke-run"
 EXAMPLE_LINAC = SAMPLES / "lightwin-example"
 
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+# Ray 2.60 turns token auth on for local clusters: say what we want, and keep Ray's files
+# (and any token) out of the real home directory.
+os.environ["RAY_AUTH_MODE"] = "disabled"
+_HOME = Path(tempfile.mkdtemp(prefix="arl-test-home-"))
+os.environ["HOME"] = str(_HOME)
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +31,14 @@ def samples() -> Path:
 @pytest.fixture(scope="session")
 def spoke(samples: Path) -> Path:
     return samples / "lightwin-spoke-run"
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One local Ray for the whole session (start-up costs seconds)."""
+    ray = pytest.importorskip("ray")
+    if not ray.is_initialized():
+        ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False,
+                 namespace="accelerate_rl")
+    yield ray
+    ray.shutdown()

@@ -22,10 +22,12 @@ from ..simulators.base import SimResult, Simulator
 SimulatorFactory = Callable[[], Simulator]
 
 
-def _serve(factory: SimulatorFactory, conn) -> None:  # pragma: no cover - child process
+def _serve(factory_blob: bytes, conn) -> None:  # pragma: no cover - child process
     """Worker process main loop: build the simulator, answer requests until EOF."""
     try:
-        sim = factory()
+        import cloudpickle
+
+        sim = cloudpickle.loads(factory_blob)()
         conn.send(("ready", None))
     except BaseException:
         conn.send(("error", traceback.format_exc()))
@@ -38,13 +40,28 @@ def _serve(factory: SimulatorFactory, conn) -> None:  # pragma: no cover - child
         if msg is None:
             return
         params, seed, timeout = msg
+        result = _checked(sim, params, seed, timeout)
         try:
-            result = sim.simulate(params, seed=seed, timeout=timeout)
-        except BaseException as exc:  # a simulator that breaks the protocol
-            from ..simulators.base import failure
+            conn.send(("result", result))
+        except Exception as exc:  # an unpicklable result
+            conn.send(("result", SimResult(dict(params), "failed", seed=seed,
+                                           error=f"result cannot be sent: {exc!r}",
+                                           error_type=type(exc).__name__)))
 
-            result = failure(params, exc, seed)
-        conn.send(("result", result))
+
+def _checked(sim: Simulator, params: dict, seed: int | None, timeout: float | None) -> SimResult:
+    """Call the simulator; an exception or a non-SimResult becomes a failed result."""
+    from ..simulators.base import failure
+
+    try:
+        result = sim.simulate(params, seed=seed, timeout=timeout)
+    except Exception as exc:
+        return failure(params, exc, seed)
+    if not isinstance(result, SimResult):
+        return SimResult(dict(params), "failed", seed=seed,
+                         error=f"simulator returned {type(result).__name__}, not a SimResult",
+                         error_type="TypeError")
+    return result
 
 
 class SlotStartError(RuntimeError):
@@ -66,8 +83,11 @@ class ProcessSlot:
         self._start()
 
     def _start(self) -> None:
+        import cloudpickle
+
         parent, child = self._ctx.Pipe()
-        proc = self._ctx.Process(target=_serve, args=(self.factory, child), daemon=True)
+        blob = cloudpickle.dumps(self.factory)
+        proc = self._ctx.Process(target=_serve, args=(blob, child), daemon=True)
         proc.start()
         child.close()
         if not parent.poll(self.start_timeout):
@@ -143,12 +163,7 @@ class ThreadSlot:
 
     def call(self, params: dict[str, Any], seed: int | None, timeout: float | None) -> SimResult:
         t0 = time.monotonic()
-        try:
-            result = self.sim.simulate(params, seed=seed, timeout=timeout)
-        except BaseException as exc:
-            from ..simulators.base import failure
-
-            result = failure(params, exc, seed)
+        result = _checked(self.sim, params, seed, timeout)
         result.elapsed = result.elapsed or time.monotonic() - t0
         return result
 

@@ -1,0 +1,231 @@
+"""The Ray runtime on a real local Ray: pool semantics, faults, backpressure, services."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import Future
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from accelerate_rl.examples import ADIGE_DEMO
+from accelerate_rl.runtime import (
+    BeamLostError,
+    InvalidRequestError,
+    PoolFullError,
+    SimulationError,
+    SimulationPool,
+    grid,
+    run_scan,
+)
+from accelerate_rl.simulators import EmbeddedSimulator
+from accelerate_rl.simulators.testing import FaultySimulator, NoopSimulator, SleepSimulator
+
+pytestmark = pytest.mark.usefixtures("ray_session")
+
+
+@pytest.fixture(scope="module")
+def beamline():
+    with SimulationPool("embedded", ADIGE_DEMO, slots=2, max_actors=1, name="test-beamline") as p:
+        yield p
+
+
+@pytest.fixture()
+def faulty():
+    with SimulationPool(FaultySimulator(), slots=1, max_actors=1, max_retries=2) as p:
+        yield p
+
+
+def test_submit_returns_a_future_of_the_engine_result(beamline):
+    fut = beamline.submit({"ele[29][2]": 2600})
+    assert isinstance(fut, Future)
+    res = fut.result(timeout=60)
+    direct = EmbeddedSimulator(ADIGE_DEMO).simulate({"ele[29][2]": 2600})
+    assert res.ok and res.metrics["SizeX"] == pytest.approx(direct.metrics["SizeX"])
+    assert res.actor.startswith("test-beamline") and res.slot in (0, 1)
+
+
+def test_map_ordered_and_unordered_give_every_result_once(beamline):
+    requests = [{"ele[29][2]": 2000.0 + 10 * i} for i in range(60)]
+    ordered = list(beamline.map(requests))
+    assert [r.params for r in ordered] == requests
+    unordered = list(beamline.map(requests, ordered=False))
+    assert sorted(r.request_id for r in unordered) == sorted(set(r.request_id for r in unordered))
+    assert sorted(r.params["ele[29][2]"] for r in unordered) == [q["ele[29][2]"] for q in requests]
+
+
+def test_bad_params_are_rejected_before_dispatch_and_the_actors_survive(beamline):
+    runs_before = sum(a["runs"] for a in beamline.stats()["per_actor"].values())
+    with pytest.raises(ValueError, match=r"ele\[99\]\[1\].*1..37"):
+        beamline.submit({"ele[99][1]": 1.0})
+    with pytest.raises(ValueError, match="nbr_partt"):
+        beamline.submit({"nbr_partt": 3})
+    assert sum(a["runs"] for a in beamline.stats()["per_actor"].values()) == runs_before
+    assert beamline.run({"ele[29][2]": 2600}).ok
+
+
+def test_a_lost_beam_is_a_result_or_a_typed_error(beamline):
+    res = beamline.submit({"x1": 90, "partran": 1, "nbr_part1": 200}, seed=1).result()
+    assert res.status == "lost" and "element" in res.error
+    with pytest.raises(BeamLostError):
+        beamline.run({"x1": 90, "partran": 1, "nbr_part1": 200})
+    results = list(beamline.map([{"x1": 90, "partran": 1, "nbr_part1": 100}, {"x1": 0}],
+                                errors="skip"))
+    assert [r.params["x1"] for r in results] == [0]
+
+
+def test_named_service_is_reachable_from_another_process(beamline, ray_session):
+    ray = ray_session
+
+    @ray.remote(num_cpus=0)
+    def client() -> str:
+        pool = SimulationPool.connect("test-beamline")
+        res = pool.run({"ele[31][2]": -2900})
+        pool.shutdown()
+        return res.actor
+
+    actor = ray.get(client.remote(), timeout=120)
+    assert actor in {a["actor"] for a in beamline.stats()["per_actor"].values()}
+
+
+def test_connect_to_an_unknown_service_says_how_to_start_one():
+    with pytest.raises(LookupError, match="SimulationPool"):
+        SimulationPool.connect("no-such-service")
+
+
+def test_a_crashed_slot_is_restarted_not_the_actor(faulty):
+    pid0 = faulty.run({"x": 1}).metrics["pid"]
+    res = faulty.submit({"fault": "crash"}).result()
+    assert res.status == "failed" and "crashed" in res.error
+    after = faulty.run({"x": 2})
+    assert after.ok and after.metrics["pid"] != pid0
+    stats = next(iter(faulty.stats()["per_actor"].values()))
+    assert stats["restarts"] == 1
+
+
+def test_a_hung_simulator_is_killed_after_its_timeout_and_the_slot_serves_the_next(faulty):
+    t0 = time.monotonic()
+    res = faulty.submit({"fault": "hang"}, timeout=1.0).result()
+    assert res.status == "timeout" and time.monotonic() - t0 < 30
+    assert faulty.run({"x": 3}).ok
+
+
+@pytest.mark.parametrize(("fault", "status"), [("raise", "failed"), ("garbage", "failed")])
+def test_garbage_and_exceptions_become_failed_results(faulty, fault, status):
+    res = faulty.submit({"fault": fault}).result()
+    assert res.status == status and res.error
+    assert faulty.run({"x": 1}).ok
+
+
+def test_invalid_params_from_a_custom_validator(faulty):
+    with pytest.raises(ValueError, match="fault"):
+        faulty.submit({"fault": "explode"})
+
+
+def test_an_actor_killed_mid_run_loses_no_request(ray_session):
+    ray = ray_session
+    with SimulationPool(SleepSimulator(0.05), slots=2, min_actors=2, max_actors=2,
+                        max_retries=5) as pool:
+        futures = [pool.submit({"x": i}) for i in range(80)]
+        time.sleep(0.5)
+        ray.kill(pool.actors[0])
+        results = [f.result(timeout=120) for f in futures]
+        assert [r.params["x"] for r in results] == list(range(80))
+        assert all(r.ok for r in results)
+        assert len({r.request_id for r in results}) == 80
+        assert any(r.attempts > 1 for r in results)
+        deadline = time.monotonic() + 60
+        while len(pool.actors) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(pool.actors) == 2  # the dead actor was replaced
+
+
+def test_backpressure_raise_mode(ray_session):
+    with SimulationPool(SleepSimulator(0.5), slots=1, max_actors=1, max_pending=3,
+                        on_full="raise") as pool:
+        futures = [pool.submit({}) for _ in range(3)]
+        with pytest.raises(PoolFullError):
+            pool.submit({})
+        for f in futures:
+            f.result()
+        pool.submit({}).result()
+
+
+def test_map_reads_its_input_lazily_with_a_bounded_window(ray_session):
+    pulled = []
+
+    def requests():
+        for i in range(3000):
+            pulled.append(i)
+            yield {"x": i}
+
+    with SimulationPool(NoopSimulator(), slots=2, max_actors=1, max_pending=50) as pool:
+        seen = 0
+        for res in pool.map(requests(), ordered=False):
+            seen += 1
+            assert len(pulled) - seen <= 50
+        assert seen == 3000
+
+
+def test_cancelling_a_running_request(faulty):
+    fut = faulty.submit({"fault": "hang"})
+    time.sleep(1.0)
+    assert faulty.cancel(fut)
+    assert fut.result(timeout=30).status == "cancelled"
+    assert faulty.run({"x": 5}).ok
+
+
+def test_concurrent_runs_of_one_project_equal_sequential_runs(ray_session):
+    requests = [{"ele[33][1]": float(i), "partran": 1, "nbr_part1": 300} for i in range(32)]
+    with SimulationPool("embedded", ADIGE_DEMO, slots=4, max_actors=2, min_actors=2) as pool:
+        parallel = [f.result() for f in [pool.submit(r, seed=7) for r in requests]]
+    sim = EmbeddedSimulator(ADIGE_DEMO)
+    sequential = [sim.simulate(r, seed=7) for r in requests]
+    for a, b in zip(parallel, sequential):
+        assert a.metrics == pytest.approx(b.metrics)
+
+
+def test_the_pool_grows_with_backlog_and_shrinks_when_idle(ray_session):
+    with SimulationPool(SleepSimulator(0.3), slots=1, min_actors=1, max_actors=3,
+                        idle_timeout=1.0) as pool:
+        futures = [pool.submit({}) for _ in range(30)]
+        grew = 0
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not all(f.done() for f in futures):
+            grew = max(grew, len(pool.actors))
+            time.sleep(0.1)
+        assert grew == 3
+        deadline = time.monotonic() + 30
+        while len(pool.actors) > 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(pool.actors) == 1
+
+
+def test_scan_writes_parquet_incrementally_and_resumes(beamline, tmp_path):
+    axes = {"ele[29][2]": np.linspace(2000, 3000, 6), "ele[31][2]": np.linspace(-3500, -2500, 5)}
+    out = tmp_path / "scan.parquet"
+    first = run_scan(beamline, list(grid(axes))[:12], out, chunk=5, progress=False)
+    assert len(first) == 12 and len(list(out.glob("part-*.parquet"))) == 3
+    runs_before = sum(a["runs"] for a in beamline.stats()["per_actor"].values())
+    full = run_scan(beamline, grid(axes), out, chunk=5, progress=False)
+    runs_after = sum(a["runs"] for a in beamline.stats()["per_actor"].values())
+    assert runs_after - runs_before == 30 - 12
+    assert sorted(full["request_id"]) == list(range(30))
+    assert set(full["status"]) == {"ok"}
+    assert isinstance(pd.read_parquet(out), pd.DataFrame)
+
+
+def test_typed_errors_carry_the_result(faulty):
+    with pytest.raises(SimulationError) as err:
+        faulty.run({"fault": "raise"})
+    assert err.value.result.status == "failed" and "simulator bug" in err.value.result.error
+
+
+def test_a_simulator_reporting_invalid_params_gives_a_typed_error(ray_session):
+    def strict(params):
+        raise ValueError(f"bad gain {params['gain']}")
+
+    with SimulationPool(strict, max_actors=1) as pool:
+        with pytest.raises(InvalidRequestError, match="bad gain"):
+            pool.run({"gain": -1})

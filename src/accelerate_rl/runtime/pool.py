@@ -158,6 +158,8 @@ class SimulationPool:
         self._actors: dict[str, _Actor] = {}
         self._closing = False
         self._error: BaseException | None = None
+        self._start_failures = 0
+        self._last_start_failure = 0.0
         self._metrics = PoolMetrics(name or "pool")
         if _client is not None:
             self._init_client(_client)
@@ -299,8 +301,12 @@ class SimulationPool:
                 ray.get(ref)
                 actor.ready = True
                 actor.last_busy = time.monotonic()
+                self._start_failures = 0
             except RayActorError:
+                # e.g. placed on a node that was dying; _scale starts another after a pause
                 self._actors.pop(actor.name, None)
+                self._start_failures = self._start_failures + 1
+                self._last_start_failure = time.monotonic()
         if ready:
             self._publish()
 
@@ -535,9 +541,7 @@ class SimulationPool:
                 ray.kill(actor.handle)
             except Exception:
                 pass
-            if not self._closing and len(self._actors) < max(1, self.min_actors):
-                self._start_actor()
-            self._publish()
+            self._publish()  # _scale starts the replacement
         else:
             self._refresh_from_registry()
 
@@ -576,6 +580,14 @@ class SimulationPool:
         if self._fixed_max is None:
             self.max_actors = max(self.min_actors, self._cluster_max())
         starting = sum(not a.ready for a in self._actors.values())
+        failures = self._start_failures
+        backoff = min(30.0, 0.5 * 2 ** failures) if failures else 0.0
+        if now - self._last_start_failure < backoff:
+            return
+        # keep min_actors (replacing actors lost with their node), then follow the backlog
+        while len(self._actors) < max(1, self.min_actors):
+            self._start_actor()
+            starting += 1
         busy = all(a.in_flight >= self.slots for a in self._actors.values() if a.ready)
         if self._pending and busy and starting == 0 and len(self._actors) < self.max_actors:
             self._start_actor()

@@ -1,0 +1,80 @@
+"""Multi-node behaviour with ray.cluster_utils.Cluster (its own Ray, in a subprocess so the
+session's Ray is untouched): a node removed mid-scan loses no request."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+SCRIPT = textwrap.dedent(
+    """
+    import json, os, signal, time
+    import ray
+    from ray.cluster_utils import Cluster
+    from accelerate_rl.runtime import SimulationPool
+    from accelerate_rl.simulators.testing import SleepSimulator
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+    doomed = cluster.add_node(num_cpus=2)
+    cluster.add_node(num_cpus=2)
+    ray.init(address=cluster.address, namespace="accelerate_rl", log_to_driver=False)
+    cluster.wait_for_nodes()
+    pool = SimulationPool(SleepSimulator(0.05), slots=1, num_cpus_per_slot=1,
+                          min_actors=4, max_actors=4, max_retries=10, max_pending=1000)
+    deadline = time.monotonic() + 120
+    while len(pool.actors) < 4 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    from ray.util.state import list_actors
+    on_doomed = [a.pid for a in list_actors(filters=[("state", "=", "ALIVE")])
+                 if a.class_name == "SimulationActor" and a.node_id == doomed.node_id]
+    futures = [pool.submit({"x": i}) for i in range(600)]
+    time.sleep(1.0)
+    # a lost machine: every process on it is gone, then its raylet
+    for pid in on_doomed:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    cluster.remove_node(doomed, allow_graceful=False)
+    time.sleep(1.0)
+    cluster.add_node(num_cpus=2)  # capacity comes back: replacements can start
+    results = [f.result(timeout=300) for f in futures]
+    out = {
+        "killed": len(on_doomed),
+        "n": len(results),
+        "xs_in_order": [r.params["x"] for r in results] == list(range(600)),
+        "statuses": sorted({r.status for r in results}),
+        "unique_ids": len({r.request_id for r in results}),
+        "retried": sum(r.attempts > 1 for r in results),
+        "actors_used": len({r.actor for r in results}),
+    }
+    deadline = time.monotonic() + 60
+    while len(pool.actors) < 4 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    out["actors_after"] = len(pool.actors)
+    pool.shutdown()
+    ray.shutdown()
+    cluster.shutdown()
+    print("RESULT " + json.dumps(out))
+    """
+)
+
+
+@pytest.mark.slow
+def test_a_node_removed_mid_scan_loses_no_request(tmp_path):
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "HOME": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
+                          timeout=600, env=env, cwd=tmp_path)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert lines, f"no result; stderr tail:\n{proc.stderr[-3000:]}"
+    out = json.loads(lines[-1][len("RESULT "):])
+    assert out["n"] == 600 and out["xs_in_order"] and out["unique_ids"] == 600
+    assert out["statuses"] == ["ok"]
+    assert out["killed"] == 2  # two of the four actors were on the lost node
+    assert out["retried"] > 0 and out["actors_used"] >= 4
+    assert out["actors_after"] == 4

@@ -38,7 +38,8 @@ def ray_session():
     """One local Ray for the whole session (start-up costs seconds)."""
     ray = pytest.importorskip("ray")
     if not ray.is_initialized():
-        ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False,
-                 namespace="accelerate_rl")
+        ray.init(
+            num_cpus=4, include_dashboard=False, log_to_driver=False, namespace="accelerate_rl"
+        )
     yield ray
     ray.shutdown()

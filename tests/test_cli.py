@@ -18,8 +18,9 @@ def cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
     exe = shutil.which("accelerate-rl")
     cmd = [exe] if exe else [sys.executable, "-m", "accelerate_rl.cli"]
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=600,
-                          env=env, cwd=cwd)
+    return subprocess.run(
+        [*cmd, *args], capture_output=True, text=True, timeout=600, env=env, cwd=cwd
+    )
 
 
 def test_demo_runs_the_main_job_and_writes_its_outputs(tmp_path):
@@ -44,8 +45,17 @@ def test_simulate_prints_metrics_and_rejects_bad_keys():
 
 def test_scan_writes_parquet_and_resumes(tmp_path):
     out = tmp_path / "scan.parquet"
-    args = ("scan", str(ADIGE_DEMO), "--param", "ele[29][2]=2000:3000:4",
-            "--param", "ele[31][2]=-3500:-2500:3", "--out", str(out), "--quiet")
+    args = (
+        "scan",
+        str(ADIGE_DEMO),
+        "--param",
+        "ele[29][2]=2000:3000:4",
+        "--param",
+        "ele[31][2]=-3500:-2500:3",
+        "--out",
+        str(out),
+        "--quiet",
+    )
     first = cli(*args)
     assert first.returncode == 0, first.stderr[-2000:]
     df = pd.read_parquet(out)
@@ -57,8 +67,19 @@ def test_scan_writes_parquet_and_resumes(tmp_path):
 
 def test_random_scan(tmp_path):
     out = tmp_path / "rnd.parquet"
-    proc = cli("scan", str(ADIGE_DEMO), "--param", "ele[5][1]=-100:100:2", "--random", "20",
-               "--seed", "3", "--out", str(out), "--quiet")
+    proc = cli(
+        "scan",
+        str(ADIGE_DEMO),
+        "--param",
+        "ele[5][1]=-100:100:2",
+        "--random",
+        "20",
+        "--seed",
+        "3",
+        "--out",
+        str(out),
+        "--quiet",
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     df = pd.read_parquet(out)
     assert len(df) == 20 and df["ele[5][1]"].between(-100, 100).all()

@@ -68,11 +68,17 @@ SCRIPT = textwrap.dedent(
 @pytest.mark.slow
 def test_a_node_removed_mid_scan_loses_no_request(tmp_path):
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "HOME": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
-                          timeout=600, env=env, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=tmp_path,
+    )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert lines, f"no result; stderr tail:\n{proc.stderr[-3000:]}"
-    out = json.loads(lines[-1][len("RESULT "):])
+    out = json.loads(lines[-1][len("RESULT ") :])
     assert out["n"] == 600 and out["xs_in_order"] and out["unique_ids"] == 600
     assert out["statuses"] == ["ok"]
     assert out["killed"] == 2  # two of the four actors were on the lost node

@@ -70,8 +70,9 @@ def test_a_lost_beam_is_a_result_or_a_typed_error(beamline):
     assert res.status == "lost" and "element" in res.error
     with pytest.raises(BeamLostError):
         beamline.run({"x1": 90, "partran": 1, "nbr_part1": 200})
-    results = list(beamline.map([{"x1": 90, "partran": 1, "nbr_part1": 100}, {"x1": 0}],
-                                errors="skip"))
+    results = list(
+        beamline.map([{"x1": 90, "partran": 1, "nbr_part1": 100}, {"x1": 0}], errors="skip")
+    )
     assert [r.params["x1"] for r in results] == [0]
 
 
@@ -125,8 +126,9 @@ def test_invalid_params_from_a_custom_validator(faulty):
 
 def test_an_actor_killed_mid_run_loses_no_request(ray_session):
     ray = ray_session
-    with SimulationPool(SleepSimulator(0.05), slots=2, min_actors=2, max_actors=2,
-                        max_retries=5) as pool:
+    with SimulationPool(
+        SleepSimulator(0.05), slots=2, min_actors=2, max_actors=2, max_retries=5
+    ) as pool:
         futures = [pool.submit({"x": i}) for i in range(80)]
         time.sleep(0.5)
         ray.kill(pool.actors[0])
@@ -142,8 +144,9 @@ def test_an_actor_killed_mid_run_loses_no_request(ray_session):
 
 
 def test_backpressure_raise_mode(ray_session):
-    with SimulationPool(SleepSimulator(0.5), slots=1, max_actors=1, max_pending=3,
-                        on_full="raise") as pool:
+    with SimulationPool(
+        SleepSimulator(0.5), slots=1, max_actors=1, max_pending=3, on_full="raise"
+    ) as pool:
         futures = [pool.submit({}) for _ in range(3)]
         with pytest.raises(PoolFullError):
             pool.submit({})
@@ -162,7 +165,7 @@ def test_map_reads_its_input_lazily_with_a_bounded_window(ray_session):
 
     with SimulationPool(NoopSimulator(), slots=2, max_actors=1, max_pending=50) as pool:
         seen = 0
-        for res in pool.map(requests(), ordered=False):
+        for _ in pool.map(requests(), ordered=False):
             seen += 1
             assert len(pulled) - seen <= 50
         assert seen == 3000
@@ -187,8 +190,9 @@ def test_concurrent_runs_of_one_project_equal_sequential_runs(ray_session):
 
 
 def test_the_pool_grows_with_backlog_and_shrinks_when_idle(ray_session):
-    with SimulationPool(SleepSimulator(0.3), slots=1, min_actors=1, max_actors=3,
-                        idle_timeout=1.0) as pool:
+    with SimulationPool(
+        SleepSimulator(0.3), slots=1, min_actors=1, max_actors=3, idle_timeout=1.0
+    ) as pool:
         futures = [pool.submit({}) for _ in range(30)]
         grew = 0
         deadline = time.monotonic() + 60

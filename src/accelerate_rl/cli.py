@@ -49,8 +49,13 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     if args.address:
         from .runtime import SimulationPool
 
-        with SimulationPool(args.simulator, args.project, address=args.address,
-                            simulator_options=options, max_actors=1) as pool:
+        with SimulationPool(
+            args.simulator,
+            args.project,
+            address=args.address,
+            simulator_options=options,
+            max_actors=1,
+        ) as pool:
             sim = pool
             result = pool.submit(params, seed=args.seed, timeout=args.timeout).result()
     else:
@@ -91,11 +96,22 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     if not ray.is_initialized():
         ray.init(address=args.address, log_to_driver=False, namespace="accelerate_rl")
     t0 = time.perf_counter()
-    with SimulationPool(args.simulator, args.project, slots=args.slots,
-                        max_actors=args.max_actors, timeout=args.timeout,
-                        simulator_options=_simulator_options(args)) as pool:
-        df = run_scan(pool, requests, args.out, resume=not args.no_resume, total=total,
-                      progress=not args.quiet)
+    with SimulationPool(
+        args.simulator,
+        args.project,
+        slots=args.slots,
+        max_actors=args.max_actors,
+        timeout=args.timeout,
+        simulator_options=_simulator_options(args),
+    ) as pool:
+        df = run_scan(
+            pool,
+            requests,
+            args.out,
+            resume=not args.no_resume,
+            total=total,
+            progress=not args.quiet,
+        )
     elapsed = time.perf_counter() - t0
     _report(df, elapsed, args.out)
     print(summarize(df).to_string())
@@ -104,8 +120,10 @@ def _cmd_scan(args: argparse.Namespace) -> int:
 
 def _report(df: pd.DataFrame, elapsed: float, out) -> None:
     ok = df[df["status"] == "ok"]
-    print(f"{len(df)} runs in {elapsed:.1f} s ({len(df) / max(elapsed, 1e-9):,.0f} runs/s)"
-          + (f" -> {out}" if out else ""))
+    print(
+        f"{len(df)} runs in {elapsed:.1f} s ({len(df) / max(elapsed, 1e-9):,.0f} runs/s)"
+        + (f" -> {out}" if out else "")
+    )
     cols = [c for c in ("SizeX", "SizeY", "x0", "y0", "transmission") if c in ok]
     if len(ok) and cols:
         print(ok[cols].describe().loc[["min", "50%", "max"]].to_string())
@@ -126,8 +144,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     project = load_project(ADIGE_DEMO)
     engine = Engine(project.lattice, project.beam)
     b = project.beam
-    print(f"project {project.path.name}: {len(engine.lattice)} elements, beam {b.energy} MeV, "
-          f"charge {b.charge:g}, mass {b.mass:.1f} MeV")
+    print(
+        f"project {project.path.name}: {len(engine.lattice)} elements, beam {b.energy} MeV, "
+        f"charge {b.charge:g}, mass {b.mass:.1f} MeV"
+    )
     env = engine.run()
     write_envelope(env, out)
     plot_envelope(env.table, out / "envelope.png", title="ADIGE-like demo beamline (envelope)")
@@ -135,41 +155,59 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     write_multiparticle(part, out)
     for res in (env, part):
         s = res.summary
-        print(f"  {res.mode:13s} final SizeX {s['SizeX']:.3f} mm, SizeY {s['SizeY']:.3f} mm, "
-              f"ex {s['ex']:.4f} mm.mrad, transmission {s['transmission']:.4f}")
+        print(
+            f"  {res.mode:13s} final SizeX {s['SizeX']:.3f} mm, SizeY {s['SizeY']:.3f} mm, "
+            f"ex {s['ex']:.4f} mm.mrad, transmission {s['transmission']:.4f}"
+        )
 
     keys = ("ele[29][2]", "ele[31][2]")  # AD.1EQ.03, AD.1EQ.04 voltages [V]
     nominal = [engine.lattice.element(29).param(2), engine.lattice.element(31).param(2)]
-    axes = {keys[0]: np.linspace(0.5, 1.5, args.points) * nominal[0],
-            keys[1]: np.linspace(0.5, 1.5, args.points) * nominal[1]}
+    axes = {
+        keys[0]: np.linspace(0.5, 1.5, args.points) * nominal[0],
+        keys[1]: np.linspace(0.5, 1.5, args.points) * nominal[1],
+    }
     if not ray.is_initialized():
         ray.init(address=args.address, log_to_driver=False, namespace="accelerate_rl")
     t0 = time.perf_counter()
     with SimulationPool("embedded", ADIGE_DEMO, slots=args.slots) as pool:
-        df = run_scan(pool, grid(axes), out / "scan.parquet", resume=False,
-                      total=args.points**2, progress=not args.quiet)
+        df = run_scan(
+            pool,
+            grid(axes),
+            out / "scan.parquet",
+            resume=False,
+            total=args.points**2,
+            progress=not args.quiet,
+        )
     elapsed = time.perf_counter() - t0
     df["spot"] = np.hypot(df["SizeX"], df["SizeY"])
     _report(df, elapsed, out / "scan.parquet")
     best = df.loc[df["spot"].idxmin()]
-    print(f"  best spot {best['spot']:.3f} mm at {keys[0]}={best[keys[0]]:.0f} V, "
-          f"{keys[1]}={best[keys[1]]:.0f} V (transmission {best['transmission']:.4f})")
+    print(
+        f"  best spot {best['spot']:.3f} mm at {keys[0]}={best[keys[0]]:.0f} V, "
+        f"{keys[1]}={best[keys[1]]:.0f} V (transmission {best['transmission']:.4f})"
+    )
     print(summarize(df).to_string())
-    print(f"outputs in {out}/: tracewin.out partran1.out Transfer_matrix1.dat dtl1.plt "
-          "part_rfq.dst part_dtl1.dst envelope.png scan.parquet/")
+    print(
+        f"outputs in {out}/: tracewin.out partran1.out Transfer_matrix1.dat dtl1.plt "
+        "part_rfq.dst part_dtl1.dst envelope.png scan.parquet/"
+    )
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="accelerate-rl", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="accelerate-rl",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("project", help="TOML project or TraceWin .ini")
         p.add_argument("--simulator", choices=SIMULATORS, default="embedded")
-        p.add_argument("--executable", default="TraceWin",
-                       help="TraceWin command for --simulator tracewin (e.g. 'xvfb-run -a TraceWin')")
+        p.add_argument(
+            "--executable", default="TraceWin", help="TraceWin command, e.g. 'xvfb-run -a TraceWin'"
+        )
         p.add_argument("--mode", choices=("envelope", "multiparticle"), default=None)
         p.add_argument("--timeout", type=float, default=None, help="per run [s]")
         p.add_argument("--address", default=None, help="Ray address (default: a local Ray)")
@@ -182,10 +220,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     scan = sub.add_parser("scan", help="run a grid or random scan on Ray")
     common(scan)
-    scan.add_argument("--param", action="append", default=[],
-                      help="KEY=start:stop:num or KEY=v1,v2,... (repeat per knob)")
-    scan.add_argument("--random", type=int, default=0,
-                      help="N random points within the --param ranges instead of a grid")
+    scan.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        help="KEY=start:stop:num or KEY=v1,v2,... (repeat per knob)",
+    )
+    scan.add_argument(
+        "--random",
+        type=int,
+        default=0,
+        help="N random points within the --param ranges instead of a grid",
+    )
     scan.add_argument("--out", type=Path, default=None, help="Parquet dataset folder")
     scan.add_argument("--no-resume", action="store_true", help="start over")
     scan.add_argument("--slots", type=int, default=1, help="simulator slots per actor")

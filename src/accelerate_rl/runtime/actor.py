@@ -60,8 +60,10 @@ def build_simulator(spec: SimulatorSpec, project: str | None, workdir: str):
 def scratch_root(root: str | None) -> str:
     if root:
         return root
-    return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else (
-        tempfile.gettempdir()
+    return (
+        "/dev/shm"
+        if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK)
+        else (tempfile.gettempdir())
     )
 
 
@@ -135,6 +137,10 @@ class SimulationActor:
         result.attempts = request.get("attempts", 1)
         self._count(result.status, result.elapsed)
         return result
+
+    async def run_many(self, requests: list[dict[str, Any]]) -> list[SimResult]:
+        """Several requests in one call (the pool batches when its queue is deep)."""
+        return list(await asyncio.gather(*(self.run(r) for r in requests)))
 
     def _count(self, status: str, elapsed: float) -> None:
         self.runs += 1

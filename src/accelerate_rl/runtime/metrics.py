@@ -23,14 +23,20 @@ class ActorMetrics:
         self.enabled = m is not None
         if not self.enabled:
             return
-        self.requests = m.Counter("accelerate_rl_requests_total",
-                                  "simulation requests by final status",
-                                  tag_keys=("actor", "status"))
-        self.latency = m.Histogram("accelerate_rl_request_seconds",
-                                   "simulation wall time per request [s]",
-                                   boundaries=LATENCY_BOUNDARIES, tag_keys=("actor",))
-        self.busy_slots = m.Gauge("accelerate_rl_busy_slots", "slots running a simulation",
-                                  tag_keys=("actor",))
+        self.requests = m.Counter(
+            "accelerate_rl_requests_total",
+            "simulation requests by final status",
+            tag_keys=("actor", "status"),
+        )
+        self.latency = m.Histogram(
+            "accelerate_rl_request_seconds",
+            "simulation wall time per request [s]",
+            boundaries=LATENCY_BOUNDARIES,
+            tag_keys=("actor",),
+        )
+        self.busy_slots = m.Gauge(
+            "accelerate_rl_busy_slots", "slots running a simulation", tag_keys=("actor",)
+        )
         self.slots = m.Gauge("accelerate_rl_slots", "simulator slots", tag_keys=("actor",))
         self.slots.set(slots, tags=self.tags)
 
@@ -54,10 +60,12 @@ class PoolMetrics:
         if not self.enabled:
             return
         try:
-            self.in_flight = m.Gauge("accelerate_rl_in_flight", "requests dispatched to actors",
-                                     tag_keys=("pool",))
-            self.queue = m.Gauge("accelerate_rl_queue_depth", "requests waiting for a slot",
-                                 tag_keys=("pool",))
+            self.in_flight = m.Gauge(
+                "accelerate_rl_in_flight", "requests dispatched to actors", tag_keys=("pool",)
+            )
+            self.queue = m.Gauge(
+                "accelerate_rl_queue_depth", "requests waiting for a slot", tag_keys=("pool",)
+            )
         except Exception:  # pragma: no cover - metrics unavailable in this process
             self.enabled = False
 

@@ -52,6 +52,8 @@ from .errors import PoolFullError, error_for
 from .metrics import PoolMetrics
 
 NAMESPACE = "accelerate_rl"
+#: Simulations faster than this [s] are batched deeply (see ``_capacity``).
+FAST_SIMULATION = 0.005
 _ERRORS = ("raise", "return", "skip")
 
 
@@ -116,6 +118,8 @@ class SimulationPool:
         simulator_options: constructor options of the simulator.
         scratch: the actors' scratch root (default ``/dev/shm`` when present).
         idle_timeout: seconds before an idle actor above ``min_actors`` is removed.
+        max_batch: requests sent to an actor in one call when the queue is deep (a lone
+            request always goes alone, so latency does not change).
         address: Ray address when Ray is not initialised yet (default: a local Ray).
     """
 
@@ -138,6 +142,7 @@ class SimulationPool:
         simulator_options: Mapping[str, Any] | None = None,
         scratch: str | None = None,
         idle_timeout: float = 60.0,
+        max_batch: int = 16,
         address: str | None = None,
         _client: dict[str, Any] | None = None,
     ) -> None:
@@ -150,23 +155,32 @@ class SimulationPool:
         self.timeout = timeout
         self.on_full = on_full
         self.idle_timeout = idle_timeout
+        self.max_batch = max(1, int(max_batch))
         self._owner = _client is None
         self._ids = itertools.count()
         self._lock = threading.Condition()
         self._pending: collections.deque[_Request] = collections.deque()
-        self._inflight: dict[Any, tuple[_Request, _Actor]] = {}
+        self._inflight: dict[Any, tuple[list[_Request], _Actor]] = {}
         self._actors: dict[str, _Actor] = {}
         self._closing = False
         self._error: BaseException | None = None
         self._start_failures = 0
         self._last_start_failure = 0.0
+        self._ewma_elapsed = 1.0  # [s]; conservative until results come in
         self._metrics = PoolMetrics(name or "pool")
         if _client is not None:
             self._init_client(_client)
         else:
             self._init_owner(
-                simulator, project, min_actors, max_actors, num_cpus_per_slot,
-                resources_per_slot, isolation, dict(simulator_options or {}), scratch,
+                simulator,
+                project,
+                min_actors,
+                max_actors,
+                num_cpus_per_slot,
+                resources_per_slot,
+                isolation,
+                dict(simulator_options or {}),
+                scratch,
             )
         if max_pending is None:
             max_pending = max(64, 4 * self.slots * max(1, self.max_actors))
@@ -176,8 +190,18 @@ class SimulationPool:
         self._thread.start()
 
     # -- construction ------------------------------------------------------------------
-    def _init_owner(self, simulator, project, min_actors, max_actors, cpus, resources,
-                    isolation, options, scratch) -> None:
+    def _init_owner(
+        self,
+        simulator,
+        project,
+        min_actors,
+        max_actors,
+        cpus,
+        resources,
+        isolation,
+        options,
+        scratch,
+    ) -> None:
         kind = simulator
         is_named_kind = isinstance(kind, str)
         if isolation is None:
@@ -186,12 +210,11 @@ class SimulationPool:
         if is_named_kind and project_path is None:
             raise ValueError(f"the {kind!r} simulator needs project=")
         # validate requests on the driver before dispatch (cheap: compile / read lattice)
-        self._validator = (
-            make_simulator(kind, project_path, **options) if is_named_kind else kind
-        )
+        self._validator = make_simulator(kind, project_path, **options) if is_named_kind else kind
         blob_ref = ray.put(pack_folder(project_path.parent)) if project_path else None
-        self._spec = SimulatorSpec(kind, project_path.name if project_path else None, options,
-                                   isolation)
+        self._spec = SimulatorSpec(
+            kind, project_path.name if project_path else None, options, isolation
+        )
         self._blob = blob_ref
         self._scratch = scratch
         self.min_actors = max(0, int(min_actors))
@@ -208,12 +231,17 @@ class SimulationPool:
         )
         self._registry = None
         if self.name:
-            info = {"spec": self._spec, "project": str(project_path) if project_path else None,
-                    "slots": self.slots, "options": options}
+            info = {
+                "spec": self._spec,
+                "project": str(project_path) if project_path else None,
+                "slots": self.slots,
+                "options": options,
+            }
             self._registry = (
                 ray.remote(_Registry)
-                .options(name=self.name, namespace=NAMESPACE, num_cpus=0,
-                         scheduling_strategy="DEFAULT")
+                .options(
+                    name=self.name, namespace=NAMESPACE, num_cpus=0, scheduling_strategy="DEFAULT"
+                )
                 .remote(info)
             )
         for _ in range(max(1, self.min_actors)):
@@ -354,16 +382,22 @@ class SimulationPool:
         elif not self._room.acquire(timeout=float(self.on_full)):
             raise PoolFullError(f"no room within {self.on_full} s ({self.max_pending} pending)")
         fut: Future = Future()
-        req = _Request(next(self._ids), dict(params), seed,
-                       timeout if timeout is not None else self.timeout, fut)
+        req = _Request(
+            next(self._ids),
+            dict(params),
+            seed,
+            timeout if timeout is not None else self.timeout,
+            fut,
+        )
         fut.request_id = req.id  # type: ignore[attr-defined]
         with self._lock:
             self._pending.append(req)
             self._lock.notify()
         return fut
 
-    def run(self, params: Mapping[str, Any], *, seed: int | None = None,
-            timeout: float | None = None) -> SimResult:
+    def run(
+        self, params: Mapping[str, Any], *, seed: int | None = None, timeout: float | None = None
+    ) -> SimResult:
         """Submit and wait; a non-ok result raises its typed ``SimulationError``."""
         result = self.submit(params, seed=seed, timeout=timeout).result()
         if not result.ok:
@@ -436,15 +470,16 @@ class SimulationPool:
                 bar.close()
 
     def cancel(self, future: Future) -> bool:
-        """Cancel a request: dropped if still queued, its slot killed if running."""
+        """Cancel a request: dropped if still queued, its slot killed if running (a request
+        dispatched inside a batch runs to its end). True if it will be cancelled."""
         if future.cancel():
             return True
         with self._lock:
-            for ref, (req, _) in self._inflight.items():
-                if req.future is future:
+            for ref, (batch, _) in self._inflight.items():
+                if len(batch) == 1 and batch[0].future is future:
                     ray.cancel(ref)
                     return True
-        return False
+        return False  # done, unknown, or running inside a batch (not cancellable alone)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop accepting requests; with ``wait`` finish the queued ones; then stop the
@@ -454,8 +489,12 @@ class SimulationPool:
             if cancel_futures:
                 while self._pending:
                     req = self._pending.popleft()
-                    self._complete(req, SimResult(req.params, "cancelled",
-                                                  error="pool shut down", request_id=req.id))
+                    self._complete(
+                        req,
+                        SimResult(
+                            req.params, "cancelled", error="pool shut down", request_id=req.id
+                        ),
+                    )
             self._lock.notify()
         if wait:
             self._thread.join()
@@ -486,8 +525,12 @@ class SimulationPool:
     def stats(self) -> dict[str, Any]:
         """Pool counters and every actor's ``stats()``."""
         with self._lock:
-            summary = {"queued": len(self._pending), "in_flight": len(self._inflight),
-                       "actors": len(self._actors), "max_actors": self.max_actors}
+            summary = {
+                "queued": len(self._pending),
+                "in_flight": len(self._inflight),
+                "actors": len(self._actors),
+                "max_actors": self.max_actors,
+            }
         refs = {a.name: a.handle.stats.remote() for a in self._actors.values() if a.ready}
         per_actor = {}
         for name, ref in refs.items():
@@ -500,7 +543,12 @@ class SimulationPool:
 
     # -- dispatcher ----------------------------------------------------------------------
     def _capacity(self, actor: _Actor) -> int:
-        return 2 * self.slots  # one running per slot plus one queued in the actor
+        """Requests an actor may hold: one running per slot plus one waiting; deep batches
+        only for fast simulations (< 5 ms), where Ray's per-call cost dominates and
+        batching cannot starve other actors of work."""
+        if self._ewma_elapsed < FAST_SIMULATION:
+            return max(2 * self.slots, self.max_batch)
+        return 2 * self.slots
 
     def _dispatch(self) -> None:
         while self._pending:
@@ -508,23 +556,43 @@ class SimulationPool:
             if not ready:
                 return
             actor = min(ready, key=lambda a: a.in_flight)
-            if actor.in_flight >= self._capacity(actor):
+            room = self._capacity(actor) - actor.in_flight
+            if room <= 0:
                 return
-            req = self._pending.popleft()
-            if req.attempts == 0 and not req.future.set_running_or_notify_cancel():
-                self._room.release()  # cancelled while queued
+            share = -(-len(self._pending) // len(ready))  # ceil: spread a deep queue evenly
+            size = max(1, min(room, share, self.max_batch))
+            batch: list[_Request] = []
+            while self._pending and len(batch) < size:
+                req = self._pending.popleft()
+                if req.attempts == 0 and not req.future.set_running_or_notify_cancel():
+                    self._room.release()  # cancelled while queued
+                    continue
+                req.attempts += 1
+                req.dispatched = time.monotonic()
+                batch.append(req)
+            if not batch:
                 continue
-            req.attempts += 1
-            req.dispatched = time.monotonic()
-            ref = actor.handle.run.remote({
-                "params": req.params, "seed": req.seed, "timeout": req.timeout,
-                "request_id": req.id, "attempts": req.attempts,
-            })
-            actor.in_flight += 1
+            payload = [
+                {
+                    "params": r.params,
+                    "seed": r.seed,
+                    "timeout": r.timeout,
+                    "request_id": r.id,
+                    "attempts": r.attempts,
+                }
+                for r in batch
+            ]
+            if len(batch) == 1:
+                ref = actor.handle.run.remote(payload[0])
+            else:
+                ref = actor.handle.run_many.remote(payload)
+            actor.in_flight += len(batch)
             actor.last_busy = time.monotonic()
-            self._inflight[ref] = (req, actor)
+            self._inflight[ref] = (batch, actor)
 
     def _complete(self, req: _Request, result: SimResult) -> None:
+        if result.elapsed > 0:
+            self._ewma_elapsed = 0.9 * self._ewma_elapsed + 0.1 * result.elapsed
         result.request_id = req.id
         result.attempts = max(result.attempts, req.attempts)
         if not req.future.done():
@@ -553,25 +621,46 @@ class SimulationPool:
         self._set_client_actors(actors)
 
     def _handle_ready(self, ref: Any) -> None:
-        req, actor = self._inflight.pop(ref)
-        actor.in_flight -= 1
+        batch, actor = self._inflight.pop(ref)
+        actor.in_flight -= len(batch)
         actor.last_busy = time.monotonic()
         try:
-            result: SimResult = ray.get(ref)
+            value = ray.get(ref)
+            results = value if isinstance(value, list) else [value]
         except TaskCancelledError:
-            result = SimResult(req.params, "cancelled", error="cancelled", seed=req.seed)
+            results = [
+                SimResult(r.params, "cancelled", error="cancelled", seed=r.seed) for r in batch
+            ]
         except RayActorError as exc:
             self._actor_died(actor)
-            if req.attempts <= self.max_retries:
-                self._pending.appendleft(req)
-                return
-            result = SimResult(req.params, "actor_died", seed=req.seed,
-                               error=f"actor died {req.attempts} times: {exc}",
-                               error_type=type(exc).__name__)
+            for req in reversed(batch):
+                if req.attempts <= self.max_retries:
+                    self._pending.appendleft(req)
+                else:
+                    self._complete(
+                        req,
+                        SimResult(
+                            req.params,
+                            "actor_died",
+                            seed=req.seed,
+                            error=f"actor died {req.attempts} times: {exc}",
+                            error_type=type(exc).__name__,
+                        ),
+                    )
+            return
         except RayTaskError as exc:  # the actor method itself raised
-            result = SimResult(req.params, "failed", seed=req.seed, error=str(exc)[-2000:],
-                               error_type=type(exc).__name__)
-        self._complete(req, result)
+            results = [
+                SimResult(
+                    r.params,
+                    "failed",
+                    seed=r.seed,
+                    error=str(exc)[-2000:],
+                    error_type=type(exc).__name__,
+                )
+                for r in batch
+            ]
+        for req, result in zip(batch, results):
+            self._complete(req, result)
 
     def _scale(self) -> None:
         if not self._owner or self._closing:
@@ -581,18 +670,23 @@ class SimulationPool:
             self.max_actors = max(self.min_actors, self._cluster_max())
         starting = sum(not a.ready for a in self._actors.values())
         failures = self._start_failures
-        backoff = min(30.0, 0.5 * 2 ** failures) if failures else 0.0
+        backoff = min(30.0, 0.5 * 2**failures) if failures else 0.0
         if now - self._last_start_failure < backoff:
             return
         # keep min_actors (replacing actors lost with their node), then follow the backlog
         while len(self._actors) < max(1, self.min_actors):
             self._start_actor()
             starting += 1
-        busy = all(a.in_flight >= self.slots for a in self._actors.values() if a.ready)
-        if self._pending and busy and starting == 0 and len(self._actors) < self.max_actors:
+        ready = [a for a in self._actors.values() if a.ready]
+        busy = all(a.in_flight >= self.slots for a in ready)
+        waiting = len(self._pending) + sum(max(0, a.in_flight - self.slots) for a in ready)
+        if waiting and busy and starting == 0 and len(self._actors) < self.max_actors:
             self._start_actor()
-        idle = [a for a in self._actors.values()
-                if a.ready and a.in_flight == 0 and now - a.last_busy > self.idle_timeout]
+        idle = [
+            a
+            for a in self._actors.values()
+            if a.ready and a.in_flight == 0 and now - a.last_busy > self.idle_timeout
+        ]
         for actor in idle:
             if len(self._actors) <= max(1, self.min_actors):
                 break
@@ -626,8 +720,9 @@ class SimulationPool:
                     if not refs:
                         self._lock.wait(timeout=0.05)
                         continue
-                ready, _ = ray.wait(refs, num_returns=min(len(refs), 256), timeout=0.01,
-                                    fetch_local=True)
+                ready, _ = ray.wait(
+                    refs, num_returns=min(len(refs), 256), timeout=0.01, fetch_local=True
+                )
                 if ready:
                     with self._lock:
                         for ref in ready:
@@ -635,9 +730,10 @@ class SimulationPool:
         except BaseException as exc:  # pragma: no cover - surfaced to callers
             self._error = exc
             with self._lock:
-                for req, _ in list(self._inflight.values()):
-                    if not req.future.done():
-                        req.future.set_exception(exc)
+                for batch, _ in list(self._inflight.values()):
+                    for req in batch:
+                        if not req.future.done():
+                            req.future.set_exception(exc)
                 for req in self._pending:
                     if not req.future.done():
                         req.future.set_exception(exc)
@@ -655,4 +751,3 @@ def _len(iterable: Iterable) -> int | None:
         return len(iterable)  # type: ignore[arg-type]
     except TypeError:
         return None
-

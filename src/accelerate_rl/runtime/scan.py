@@ -136,8 +136,7 @@ def run_scan(
             yield params
 
     remaining = None if total is None else total - len(skip)
-    results = pool.map(tagged(), ordered=True, errors="return", progress=progress,
-                       total=remaining)
+    results = pool.map(tagged(), ordered=True, errors="return", progress=progress, total=remaining)
     for k, res in enumerate(results):
         row = _row(res, ids[k])
         if writer is not None:

@@ -44,9 +44,18 @@ def _serve(factory_blob: bytes, conn) -> None:  # pragma: no cover - child proce
         try:
             conn.send(("result", result))
         except Exception as exc:  # an unpicklable result
-            conn.send(("result", SimResult(dict(params), "failed", seed=seed,
-                                           error=f"result cannot be sent: {exc!r}",
-                                           error_type=type(exc).__name__)))
+            conn.send(
+                (
+                    "result",
+                    SimResult(
+                        dict(params),
+                        "failed",
+                        seed=seed,
+                        error=f"result cannot be sent: {exc!r}",
+                        error_type=type(exc).__name__,
+                    ),
+                )
+            )
 
 
 def _checked(sim: Simulator, params: dict, seed: int | None, timeout: float | None) -> SimResult:
@@ -58,9 +67,13 @@ def _checked(sim: Simulator, params: dict, seed: int | None, timeout: float | No
     except Exception as exc:
         return failure(params, exc, seed)
     if not isinstance(result, SimResult):
-        return SimResult(dict(params), "failed", seed=seed,
-                         error=f"simulator returned {type(result).__name__}, not a SimResult",
-                         error_type="TypeError")
+        return SimResult(
+            dict(params),
+            "failed",
+            seed=seed,
+            error=f"simulator returned {type(result).__name__}, not a SimResult",
+            error_type="TypeError",
+        )
     return result
 
 
@@ -92,8 +105,9 @@ class ProcessSlot:
         child.close()
         if not parent.poll(self.start_timeout):
             proc.kill()
-            raise SlotStartError(f"slot {self.index}: simulator did not start within "
-                                 f"{self.start_timeout} s")
+            raise SlotStartError(
+                f"slot {self.index}: simulator did not start within {self.start_timeout} s"
+            )
         kind, payload = parent.recv()
         if kind != "ready":
             proc.join(5)
@@ -126,18 +140,28 @@ class ProcessSlot:
                 ready = self._conn.poll(timeout) if timeout is not None else self._conn.poll(None)
                 if not ready:
                     self.restart()
-                    return SimResult(dict(params), "timeout", seed=seed,
-                                     elapsed=time.monotonic() - t0,
-                                     error=f"no result within {timeout} s; the slot's process "
-                                     "was killed and restarted", error_type="Timeout")
+                    return SimResult(
+                        dict(params),
+                        "timeout",
+                        seed=seed,
+                        elapsed=time.monotonic() - t0,
+                        error=f"no result within {timeout} s; the slot's process "
+                        "was killed and restarted",
+                        error_type="Timeout",
+                    )
                 kind, result = self._conn.recv()
             except (EOFError, OSError, BrokenPipeError):
                 code = self._proc.exitcode if self._proc else None
                 self.restart()
-                return SimResult(dict(params), "failed", seed=seed,
-                                 elapsed=time.monotonic() - t0,
-                                 error=f"the simulator process crashed (exit code {code}); "
-                                 "the slot was restarted", error_type="SimulatorCrashed")
+                return SimResult(
+                    dict(params),
+                    "failed",
+                    seed=seed,
+                    elapsed=time.monotonic() - t0,
+                    error=f"the simulator process crashed (exit code {code}); "
+                    "the slot was restarted",
+                    error_type="SimulatorCrashed",
+                )
             result.elapsed = result.elapsed or time.monotonic() - t0
             return result
 

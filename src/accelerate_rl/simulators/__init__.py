@@ -32,8 +32,10 @@ def make_simulator(
             return EmbeddedSimulator(project, **options)
         if spec == "tracewin":
             return TraceWinSimulator(project, workdir=workdir, **options)
-        raise ValueError(f"unknown simulator {spec!r}: use 'embedded', 'tracewin', an object "
-                         "with simulate(), or a function")
+        raise ValueError(
+            f"unknown simulator {spec!r}: use 'embedded', 'tracewin', an object "
+            "with simulate(), or a function"
+        )
     if hasattr(spec, "simulate"):
         return spec  # type: ignore[return-value]
     if callable(spec):

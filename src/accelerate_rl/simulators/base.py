@@ -62,8 +62,13 @@ class SimResult:
         row.update(self.params)
         row.update(self.metrics)
         row.update(
-            status=self.status, error=self.error, elapsed=self.elapsed, actor=self.actor,
-            slot=self.slot, seed=self.seed, attempts=self.attempts,
+            status=self.status,
+            error=self.error,
+            elapsed=self.elapsed,
+            actor=self.actor,
+            slot=self.slot,
+            seed=self.seed,
+            attempts=self.attempts,
         )
         return row
 
@@ -92,8 +97,10 @@ def failure(params: Mapping[str, Any], exc: BaseException, seed: int | None = No
         status = "invalid"
     else:
         status = "failed"
-    text = str(exc) if status != "failed" or isinstance(exc, TraceWinError) else (
-        "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    text = (
+        str(exc)
+        if status != "failed" or isinstance(exc, TraceWinError)
+        else ("".join(traceback.format_exception_only(type(exc), exc)).strip())
     )
     return SimResult(dict(params), status, seed=seed, error=text, error_type=type(exc).__name__)
 

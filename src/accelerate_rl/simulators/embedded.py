@@ -53,7 +53,8 @@ class EmbeddedSimulator:
         try:
             res = self.engine.run(
                 {**{k: v for k, v in self.defaults.items() if k != "random_seed"}, **params},
-                mode=self.mode if "partran" not in params else None, seed=seed,
+                mode=self.mode if "partran" not in params else None,
+                seed=seed,
             )
         except Exception as exc:
             return failure(params, exc, seed)
@@ -64,5 +65,11 @@ class EmbeddedSimulator:
                 metrics[f"{name}@{n}"] = float(cols[name][n])
         status = "lost" if res.beam_lost else "ok"
         error = f"beam lost at element {res.lost_at}" if res.beam_lost else None
-        return SimResult(dict(params), status, metrics, res.table if self.table else None,
-                         seed=res.seed, error=error)
+        return SimResult(
+            dict(params),
+            status,
+            metrics,
+            res.table if self.table else None,
+            seed=res.seed,
+            error=error,
+        )

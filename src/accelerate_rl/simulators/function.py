@@ -25,7 +25,11 @@ class FunctionSimulator:
         if isinstance(out, SimResult):
             return out
         if not isinstance(out, Mapping):
-            return SimResult(dict(params), "failed", seed=seed,
-                             error=f"simulator returned {type(out).__name__}, expected a mapping",
-                             error_type="TypeError")
+            return SimResult(
+                dict(params),
+                "failed",
+                seed=seed,
+                error=f"simulator returned {type(out).__name__}, expected a mapping",
+                error_type="TypeError",
+            )
         return SimResult(dict(params), "ok", scalar_metrics(out), seed=seed)

@@ -27,8 +27,12 @@ class SleepSimulator:
 
     def simulate(self, params: Mapping[str, Any], *, seed=None, timeout=None) -> SimResult:
         time.sleep(float(params.get("sleep", self.default)))
-        return SimResult(dict(params), "ok", {"x": float(params.get("x", 0.0)),
-                                              "pid": float(os.getpid())}, seed=seed)
+        return SimResult(
+            dict(params),
+            "ok",
+            {"x": float(params.get("x", 0.0)), "pid": float(os.getpid())},
+            seed=seed,
+        )
 
 
 class FaultySimulator:

@@ -31,8 +31,9 @@ class TraceWinSimulator:
         workdir: str | Path | None = None,
     ) -> None:
         keep = ["tracewin.out", "partran1.out"]
-        self.runner = TraceWin(project, executable, hide=True, dat_file=dat_file,
-                               outputs=keep, workdir=workdir)
+        self.runner = TraceWin(
+            project, executable, hide=True, dat_file=dat_file, outputs=keep, workdir=workdir
+        )
         self.table = table
 
     def validate(self, params: Mapping[str, Any]) -> None:
@@ -54,5 +55,10 @@ class TraceWinSimulator:
         n0 = float(df["npart"].iloc[0]) or 1.0
         metrics["transmission"] = float(last["npart"]) / n0
         metrics["length"] = float(last["z(m)"])
-        return SimResult(dict(params), "ok", metrics, df if self.table else None,
-                         seed=self.runner.last.seed if self.runner.last else seed)
+        return SimResult(
+            dict(params),
+            "ok",
+            metrics,
+            df if self.table else None,
+            seed=self.runner.last.seed if self.runner.last else seed,
+        )

@@ -84,3 +84,42 @@ def test_a_node_removed_mid_scan_loses_no_request(tmp_path):
     assert out["killed"] == 2  # two of the four actors were on the lost node
     assert out["retried"] > 0 and out["actors_used"] >= 4
     assert out["actors_after"] == 4
+
+
+LICENCE_SCRIPT = textwrap.dedent(
+    """
+    import json, time
+    import ray
+    from ray.cluster_utils import Cluster
+    from accelerate_rl.runtime import SimulationPool
+    from accelerate_rl.simulators.testing import SleepSimulator
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2})
+    cluster.add_node(num_cpus=2, resources={"tracewin_licence": 2})
+    ray.init(address=cluster.address, namespace="accelerate_rl", log_to_driver=False)
+    cluster.wait_for_nodes()
+    pool = SimulationPool(SleepSimulator(0.2), slots=1, max_actors=6,
+                          resources_per_slot={"tracewin_licence": 1}, isolation="thread")
+    most = 0
+    futures = [pool.submit({}) for _ in range(30)]
+    while not all(f.done() for f in futures):
+        most = max(most, sum(1 for a in pool._actors.values() if a.ready))
+        time.sleep(0.05)
+    print("RESULT " + json.dumps({"most_actors": most,
+                                  "ok": all(f.result().ok for f in futures)}))
+    pool.shutdown()
+    ray.shutdown()
+    cluster.shutdown()
+    """
+)
+
+
+@pytest.mark.slow
+def test_a_licence_resource_caps_concurrent_runs_cluster_wide(tmp_path):
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "HOME": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-c", LICENCE_SCRIPT], capture_output=True,
+                          text=True, timeout=600, env=env, cwd=tmp_path)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert lines, f"no result; stderr tail:\n{proc.stderr[-3000:]}"
+    out = json.loads(lines[-1][len("RESULT "):])
+    assert out["ok"] and out["most_actors"] == 2  # two licences, two actors at most

@@ -233,3 +233,43 @@ def test_a_simulator_reporting_invalid_params_gives_a_typed_error(ray_session):
     with SimulationPool(strict, max_actors=1) as pool:
         with pytest.raises(InvalidRequestError, match="bad gain"):
             pool.run({"gain": -1})
+
+
+def test_tracewin_and_command_simulators_through_the_pool(tmp_path):
+    """The path a licensed user takes: TraceWin's command line (here arl-tracewin) in
+    thread slots, one subprocess per run, in the actors' scratch directories."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    from accelerate_rl.simulators import CommandSimulator
+    from accelerate_rl.tracewin import read_out
+
+    arl = shutil.which("arl-tracewin") or str(Path(sys.executable).parent / "arl-tracewin")
+    with SimulationPool("tracewin", ADIGE_DEMO, slots=2, max_actors=1,
+                        simulator_options={"executable": arl}) as pool:
+        assert pool._spec.isolation == "thread"
+        res = pool.run({"ele[29][2]": 2600, "partran": 1, "nbr_part1": 500}, seed=4)
+        direct = EmbeddedSimulator(ADIGE_DEMO).simulate({"ele[29][2]": 2600})
+        assert res.metrics["x0"] == pytest.approx(direct.metrics["x0"], abs=0.1)
+        assert res.metrics["transmission"] == 1.0 and res.seed == 4
+        with pytest.raises(ValueError, match="nbr_partt1"):
+            pool.submit({"nbr_partt1": 10})
+    cmd = CommandSimulator([arl, str(ADIGE_DEMO), "path_cal={run_dir}", "ele[29][2]={v}"],
+                           outputs={"table": ("tracewin.out", read_out)})
+    with SimulationPool(cmd, slots=2, max_actors=1) as pool:
+        results = list(pool.map([{"v": 2000 + 100 * i} for i in range(6)]))
+        assert all(r.ok and r.table is not None for r in results)
+
+
+def test_shutdown_removes_the_actors_scratch_directories():
+    from pathlib import Path
+
+    pool = SimulationPool(NoopSimulator(), slots=1, max_actors=1)
+    scratch = [Path(a["scratch"]) for a in pool.stats()["per_actor"].values()]
+    assert scratch and all(p.exists() for p in scratch)
+    pool.shutdown()
+    deadline = time.monotonic() + 30
+    while any(p.exists() for p in scratch) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(p.exists() for p in scratch)

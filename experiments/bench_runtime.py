@@ -9,6 +9,8 @@
   at 64 slots.
 * embedded: envelope runs/s of the example beamline through the pool (process slots)
   against the engine called in-process.
+* memory: the driver's peak Python memory (tracemalloc) during lazy scans of N/4 and N
+  no-op requests: flat means the peak does not grow with N.
 
     python experiments/bench_runtime.py [--repeats 3] [--requests 5000] [--no-dask]
 """
@@ -140,12 +142,36 @@ def embedded(n: int, repeats: int) -> dict:
     }
 
 
+def memory(n: int) -> dict:
+    import tracemalloc
+
+    out = {}
+    with SimulationPool(
+        NoopSimulator(), slots=2, min_actors=2, max_actors=2, isolation="thread"
+    ) as pool:
+        for count in (n // 4, n):
+            tracemalloc.start()
+            done = sum(1 for _ in pool.map(({"x": i} for i in range(count)), ordered=False))
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            out[f"peak_mb_{count}"] = peak / 1e6
+            assert done == count
+    out["growth_ratio"] = out[f"peak_mb_{n}"] / out[f"peak_mb_{n // 4}"]
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--requests", type=int, default=5000)
     ap.add_argument("--no-dask", action="store_true")
     ap.add_argument("--sleep", type=float, default=1.0, help="sleeping simulator [s]")
+    ap.add_argument(
+        "--memory-requests",
+        type=int,
+        default=100_000,
+        help="largest lazy scan for the memory check (1000000 for the full drill)",
+    )
     args = ap.parse_args()
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     if not ray.is_initialized():
@@ -159,6 +185,7 @@ def main() -> None:
             scaling(256, 16, args.sleep, 4, args.repeats),
         ],
         "embedded": embedded(min(args.requests, 3000), args.repeats),
+        "memory": memory(args.memory_requests),
         "goals": {
             "ratio_vs_raw_ray": ">= 0.8",
             "ratio_vs_dask": ">= 4",

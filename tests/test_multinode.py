@@ -117,9 +117,15 @@ LICENCE_SCRIPT = textwrap.dedent(
 @pytest.mark.slow
 def test_a_licence_resource_caps_concurrent_runs_cluster_wide(tmp_path):
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "HOME": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-c", LICENCE_SCRIPT], capture_output=True,
-                          text=True, timeout=600, env=env, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-c", LICENCE_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=tmp_path,
+    )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert lines, f"no result; stderr tail:\n{proc.stderr[-3000:]}"
-    out = json.loads(lines[-1][len("RESULT "):])
+    out = json.loads(lines[-1][len("RESULT ") :])
     assert out["ok"] and out["most_actors"] == 2  # two licences, two actors at most

@@ -246,8 +246,9 @@ def test_tracewin_and_command_simulators_through_the_pool(tmp_path):
     from accelerate_rl.tracewin import read_out
 
     arl = shutil.which("arl-tracewin") or str(Path(sys.executable).parent / "arl-tracewin")
-    with SimulationPool("tracewin", ADIGE_DEMO, slots=2, max_actors=1,
-                        simulator_options={"executable": arl}) as pool:
+    with SimulationPool(
+        "tracewin", ADIGE_DEMO, slots=2, max_actors=1, simulator_options={"executable": arl}
+    ) as pool:
         assert pool._spec.isolation == "thread"
         res = pool.run({"ele[29][2]": 2600, "partran": 1, "nbr_part1": 500}, seed=4)
         direct = EmbeddedSimulator(ADIGE_DEMO).simulate({"ele[29][2]": 2600})
@@ -255,8 +256,10 @@ def test_tracewin_and_command_simulators_through_the_pool(tmp_path):
         assert res.metrics["transmission"] == 1.0 and res.seed == 4
         with pytest.raises(ValueError, match="nbr_partt1"):
             pool.submit({"nbr_partt1": 10})
-    cmd = CommandSimulator([arl, str(ADIGE_DEMO), "path_cal={run_dir}", "ele[29][2]={v}"],
-                           outputs={"table": ("tracewin.out", read_out)})
+    cmd = CommandSimulator(
+        [arl, str(ADIGE_DEMO), "path_cal={run_dir}", "ele[29][2]={v}"],
+        outputs={"table": ("tracewin.out", read_out)},
+    )
     with SimulationPool(cmd, slots=2, max_actors=1) as pool:
         results = list(pool.map([{"v": 2000 + 100 * i} for i in range(6)]))
         assert all(r.ok and r.table is not None for r in results)

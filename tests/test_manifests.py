@@ -1,0 +1,143 @@
+"""Every manifest in cluster/ validated offline against KubeRay v1.7's CRD schemas (unknown
+fields rejected) and against our sanity rules."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+yaml = pytest.importorskip("yaml")
+jsonschema = pytest.importorskip("jsonschema")
+
+ROOT = Path(__file__).resolve().parents[1]
+CRDS = ROOT.parent / "shared" / "kuberay-crds"
+MANIFESTS = sorted((ROOT / "cluster").glob("*.yaml"))
+CRD_FILES = {"RayCluster": "ray.io_rayclusters.yaml", "RayJob": "ray.io_rayjobs.yaml"}
+
+
+def strict(schema: dict) -> dict:
+    """The CRD schema with additionalProperties: false wherever properties are listed and
+    unknown fields are not explicitly preserved (what `kubectl --validate=strict` does)."""
+    schema = copy.deepcopy(schema)
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("x-kubernetes-int-or-string"):
+                node.pop("type", None)
+                node["anyOf"] = [{"type": "integer"}, {"type": "string"}]
+            if (
+                "properties" in node
+                and "additionalProperties" not in node
+                and not node.get("x-kubernetes-preserve-unknown-fields")
+            ):
+                node["additionalProperties"] = False
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    return schema
+
+
+@pytest.fixture(scope="module")
+def schemas():
+    if not CRDS.is_dir():
+        pytest.skip(f"KubeRay CRDs not found at {CRDS} (../shared is absent)")
+    out = {}
+    for kind, name in CRD_FILES.items():
+        crd = yaml.safe_load((CRDS / name).read_text())
+        v1 = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
+        out[kind] = strict(v1["schema"]["openAPIV3Schema"])
+    return out
+
+
+def documents():
+    for path in MANIFESTS:
+        for i, doc in enumerate(yaml.safe_load_all(path.read_text())):
+            if doc:
+                yield pytest.param(doc, id=f"{path.name}#{i}")
+
+
+def test_there_are_manifests():
+    names = {p.name for p in MANIFESTS}
+    assert {"raycluster.yaml", "rayjob-scan.yaml"} <= names
+
+
+@pytest.mark.parametrize("doc", list(documents()))
+def test_manifest_matches_the_crd_schema(schemas, doc):
+    assert doc["apiVersion"] == "ray.io/v1"
+    jsonschema.validate(doc, schemas[doc["kind"]])
+
+
+def test_an_unknown_field_is_rejected(schemas):
+    doc = yaml.safe_load((ROOT / "cluster/raycluster.yaml").read_text())
+    doc["spec"]["headGroupSpec"]["rayStartParam"] = {"num-cpus": "0"}  # a typo
+    with pytest.raises(jsonschema.ValidationError, match="rayStartParam"):
+        jsonschema.validate(doc, schemas["RayCluster"])
+
+
+def cluster_specs(doc):
+    if doc["kind"] == "RayCluster":
+        return [doc["spec"]]
+    return [doc["spec"]["rayClusterSpec"]] if "rayClusterSpec" in doc["spec"] else []
+
+
+def pod_specs(spec):
+    yield "head", spec["headGroupSpec"]["template"]["spec"]
+    for group in spec.get("workerGroupSpecs", []):
+        yield group["groupName"], group["template"]["spec"]
+
+
+def walk_keys(node, key):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == key:
+                yield v
+            yield from walk_keys(v, key)
+    elif isinstance(node, list):
+        for v in node:
+            yield from walk_keys(v, key)
+
+
+@pytest.mark.parametrize("doc", list(documents()))
+def test_sanity_rules(doc):
+    specs = cluster_specs(doc)
+    assert specs, "a RayJob must bring its own cluster (rayClusterSpec)"
+    for spec in specs:
+        assert spec["headGroupSpec"]["rayStartParams"]["num-cpus"] == "0"
+        assert spec["enableInTreeAutoscaling"] is True
+        assert spec["authOptions"]["mode"] == "token"
+        assert spec["headGroupSpec"].get("serviceType", "ClusterIP") == "ClusterIP"
+        assert spec["autoscalerOptions"].get("idleTimeoutSeconds", 0) > 0
+        for group in spec.get("workerGroupSpecs", []):
+            assert group["minReplicas"] == 0 < group["maxReplicas"]
+        for name, pod in pod_specs(spec):
+            assert pod["securityContext"]["runAsNonRoot"] is True, name
+            assert pod["securityContext"]["runAsUser"] != 0, name
+            for c in pod["containers"]:
+                image = c["image"]
+                tag = image.rsplit(":", 1)[-1] if ":" in image.rsplit("/", 1)[-1] else ""
+                assert tag and tag != "latest", f"{name}: image {image} is not pinned"
+                res = c["resources"]
+                assert res["limits"] == res["requests"], f"{name}: limits != requests"
+                assert {"cpu", "memory"} <= set(res["limits"]), name
+                assert c.get("securityContext", {}).get("allowPrivilegeEscalation") is False
+    assert not list(walk_keys(doc, "nodePort")), "no NodePort exposure"
+    assert "NodePort" not in list(walk_keys(doc, "serviceType"))
+    if doc["kind"] == "RayJob":
+        assert doc["spec"]["shutdownAfterJobFinishes"] is True
+        assert doc["spec"]["ttlSecondsAfterFinished"] > 0
+
+
+def test_entrypoints_exist():
+    for path in MANIFESTS:
+        for doc in yaml.safe_load_all(path.read_text()):
+            entry = (doc or {}).get("spec", {}).get("entrypoint", "")
+            for token in entry.split():
+                if token.endswith(".py"):
+                    rel = token.split("/accelerate-rl/", 1)[-1]
+                    assert (ROOT / rel).is_file(), f"{path.name}: {token} does not exist"

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -31,17 +30,31 @@ from test_job_submit import RAY, free_port, kill_cluster  # noqa: E402
 DEFAULTS = {
     "cluster_name": "fake_multinode",
     "max_workers": 8,
-    "provider": {"type": "fake_multinode", "use_node_id_as_ip": True,
-                 "disable_node_updaters": True, "disable_launch_config_check": True},
+    "provider": {
+        "type": "fake_multinode",
+        "use_node_id_as_ip": True,
+        "disable_node_updaters": True,
+        "disable_launch_config_check": True,
+    },
     "available_node_types": {
         "ray.head.default": {"resources": {"CPU": 1}, "node_config": {}, "max_workers": 0},
     },
     "head_node_type": "ray.head.default",
-    "auth": {}, "upscaling_speed": 1.0, "idle_timeout_minutes": 0.1, "docker": {},
-    "initialization_commands": [], "setup_commands": [], "head_setup_commands": [],
-    "worker_setup_commands": [], "head_start_ray_commands": [],
-    "worker_start_ray_commands": [], "file_mounts": {}, "cluster_synced_files": [],
-    "file_mounts_sync_continuously": False, "rsync_exclude": [], "rsync_filter": [],
+    "auth": {},
+    "upscaling_speed": 1.0,
+    "idle_timeout_minutes": 0.1,
+    "docker": {},
+    "initialization_commands": [],
+    "setup_commands": [],
+    "head_setup_commands": [],
+    "worker_setup_commands": [],
+    "head_start_ray_commands": [],
+    "worker_start_ray_commands": [],
+    "file_mounts": {},
+    "cluster_synced_files": [],
+    "file_mounts_sync_continuously": False,
+    "rsync_exclude": [],
+    "rsync_filter": [],
 }
 
 SCRIPT = textwrap.dedent(
@@ -87,8 +100,12 @@ def autoscaling_head(tmp_path):
     config = dict(DEFAULTS)
     config["available_node_types"] = {
         "ray.head.default": {"resources": {"CPU": 1}, "node_config": {}, "max_workers": 0},
-        "sim.worker": {"resources": {"CPU": 1, "sim_slot": 2}, "node_config": {},
-                       "min_workers": 0, "max_workers": 3},
+        "sim.worker": {
+            "resources": {"CPU": 1, "sim_slot": 2},
+            "node_config": {},
+            "min_workers": 0,
+            "max_workers": 3,
+        },
     }
     config["max_workers"] = 3
     gcs = free_port()
@@ -101,15 +118,31 @@ def autoscaling_head(tmp_path):
     home.mkdir()
     temp_dir = Path(tempfile.mkdtemp(prefix="arl-as-", dir="/tmp"))
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    env = {**os.environ, "HOME": str(home), "RAY_AUTH_MODE": "disabled", "PATH": path,
-           "AUTOSCALER_UPDATE_INTERVAL_S": "1", "RAY_FAKE_CLUSTER": "1"}
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "RAY_AUTH_MODE": "disabled",
+        "PATH": path,
+        "AUTOSCALER_UPDATE_INTERVAL_S": "1",
+        "RAY_FAKE_CLUSTER": "1",
+    }
     env.pop("RAY_ADDRESS", None)
-    cmd = [str(RAY), "start", "--head", f"--port={gcs}", "--num-cpus=1",
-           f"--autoscaling-config={cfg}", f"--temp-dir={temp_dir}", "--include-dashboard=false",
-           f"--ray-client-server-port={free_port()}",
-           f"--dashboard-agent-listen-port={free_port()}",
-           f"--dashboard-agent-grpc-port={free_port()}", f"--metrics-export-port={free_port()}",
-           f"--runtime-env-agent-port={free_port()}", "--disable-usage-stats"]
+    cmd = [
+        str(RAY),
+        "start",
+        "--head",
+        f"--port={gcs}",
+        "--num-cpus=1",
+        f"--autoscaling-config={cfg}",
+        f"--temp-dir={temp_dir}",
+        "--include-dashboard=false",
+        f"--ray-client-server-port={free_port()}",
+        f"--dashboard-agent-listen-port={free_port()}",
+        f"--dashboard-agent-grpc-port={free_port()}",
+        f"--metrics-export-port={free_port()}",
+        f"--runtime-env-agent-port={free_port()}",
+        "--disable-usage-stats",
+    ]
     try:
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
         assert proc.returncode == 0, proc.stderr[-2000:]
@@ -122,11 +155,17 @@ def autoscaling_head(tmp_path):
 @pytest.mark.slow
 def test_workers_appear_with_queued_work_and_leave_when_idle(autoscaling_head, tmp_path):
     address, env = autoscaling_head
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, address], env=env,
-                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT, address],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert lines, f"no result; stderr tail:\n{proc.stderr[-3000:]}"
-    out = json.loads(lines[-1][len("RESULT "):])
+    out = json.loads(lines[-1][len("RESULT ") :])
     assert out["start"] == 0, "no worker node before there is work"
     assert out["ok"]
     assert out["most"] >= 2 and out["most_actors"] >= 3, out  # scaled out with the backlog

@@ -13,23 +13,7 @@ from accelerate_rl.tracewin import parse_dat_text, read_ini, read_out, read_tran
 def spoke_result(spoke):
     text = (spoke / "work_field_map.dat").read_text()
     head = text.split("DRIFT 589.42")[0] + "END\n"  # elements 1-4: QUAD DRIFT QUAD DRIFT
-    ini = read_ini(spoke / "work_field_map.ini")
-    beam = Beam(
-        energy=ini.energy,
-        mass=ini.mass,
-        charge=ini.charge,
-        current=ini.current,
-        freq=ini.freq,
-        etnx=ini.etnx,
-        etny=ini.etny,
-        eln=ini.eln,
-        alpx=ini.alpx,
-        betx=ini.betx,
-        alpy=ini.alpy,
-        bety=ini.bety,
-        alpz=ini.alpz,
-        betz=ini.betz,
-    )
+    beam = Beam.from_ini(read_ini(spoke / "work_field_map.ini"))
     return Engine(parse_dat_text(head, "head.dat"), beam).run()
 
 

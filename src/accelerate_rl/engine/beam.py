@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..tracewin.ini import IniBeam
 from .species import C_LIGHT, Kinematics, Species
 
 #: TraceWin command-line beam keys (main beam, suffix 1) -> Beam field and unit factor.
@@ -117,6 +118,27 @@ class Beam:
             )
 
     # -- construction ------------------------------------------------------------------
+    @classmethod
+    def from_ini(cls, ini: IniBeam) -> Beam:
+        """The beam of a TraceWin ``.ini`` project (see ``accelerate_rl.tracewin.read_ini``)."""
+        return cls(
+            energy=ini.energy,
+            mass=ini.mass,
+            charge=ini.charge,
+            current=ini.current,
+            freq=ini.freq,
+            etnx=ini.etnx,
+            etny=ini.etny,
+            eln=ini.eln,
+            alpx=ini.alpx,
+            betx=ini.betx,
+            alpy=ini.alpy,
+            bety=ini.bety,
+            alpz=ini.alpz,
+            betz=ini.betz,
+            n_particles=ini.n_particles,
+        )
+
     def with_tracewin_keys(self, params: dict[str, Any]) -> Beam:
         """Apply TraceWin command-line beam keys (``energy1``, ``mass1`` [eV], ``etnx1`` ...).
 

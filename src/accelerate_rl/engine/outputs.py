@@ -15,37 +15,30 @@ from ..tracewin.out import write_out
 from .simulation import EngineResult
 
 
+def _write_table(result: EngineResult, path: Path) -> Path:
+    b = result.beam
+    return write_out(
+        path,
+        result.table,
+        mc2=b.mass,
+        freq=b.freq,
+        charge=b.charge,
+        current=b.current,
+        npart=b.n_particles,
+    )
+
+
 def write_envelope(result: EngineResult, path_cal: str | Path) -> list[Path]:
     d = Path(path_cal)
-    b = result.beam
     return [
-        write_out(
-            d / "tracewin.out",
-            result.table,
-            mc2=b.mass,
-            freq=b.freq,
-            charge=b.charge,
-            current=b.current,
-            npart=b.n_particles,
-        ),
+        _write_table(result, d / "tracewin.out"),
         write_transfer_matrices(d / "Transfer_matrix1.dat", result.transfer_matrices),
     ]
 
 
 def write_multiparticle(result: EngineResult, path_cal: str | Path) -> list[Path]:
     d = Path(path_cal)
-    b = result.beam
-    written = [
-        write_out(
-            d / "partran1.out",
-            result.table,
-            mc2=b.mass,
-            freq=b.freq,
-            charge=b.charge,
-            current=b.current,
-            npart=b.n_particles,
-        )
-    ]
+    written = [_write_table(result, d / "partran1.out")]
     if result.initial is not None:
         written.append(write_dst(d / "part_rfq.dst", result.initial))
     if result.final is not None:

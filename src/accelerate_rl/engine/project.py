@@ -76,24 +76,7 @@ def load_project(path: str | Path, dat_file: str | Path | None = None) -> Projec
 
 
 def _load_ini(p: Path, dat_file: str | Path | None) -> Project:
-    ini = read_ini(p)
-    beam = Beam(
-        energy=ini.energy,
-        mass=ini.mass,
-        charge=ini.charge,
-        current=ini.current,
-        freq=ini.freq,
-        etnx=ini.etnx,
-        etny=ini.etny,
-        eln=ini.eln,
-        alpx=ini.alpx,
-        betx=ini.betx,
-        alpy=ini.alpy,
-        bety=ini.bety,
-        alpz=ini.alpz,
-        betz=ini.betz,
-        n_particles=ini.n_particles,
-    )
+    beam = Beam.from_ini(read_ini(p))
     lattice = find_lattice(p, dat_file)
     assert lattice is not None
     return Project(p, lattice, beam)

@@ -199,6 +199,26 @@ def split_params(params: Mapping[str, Any]) -> tuple[dict, dict, dict, list[str]
     return ele, beam, run, ignored
 
 
+def _track_columns(track: Track, env: Track, kin, freq: float) -> dict[str, np.ndarray]:
+    """Output columns of ``track`` (moments), with maps and lengths from the envelope."""
+    return columns(
+        numbers=track.numbers,
+        z=track.z,
+        centroid=track.centroid,
+        sigma=track.sigma,
+        kin=kin,
+        freq=freq,
+        npart=track.npart,
+        aperture=track.aperture,
+        cumulative=env.cumulative,
+        element_maps=env.element_maps,
+        lengths_mm=env.lengths_mm,
+        xmax=track.xmax,
+        ymax=track.ymax,
+        powlost=track.powlost,
+    )
+
+
 def _summary(track: Track, env: Track, kin, beam: Beam, mode: str) -> dict:
     """Final-row values (or those just before the beam was lost), from one table row."""
     trans = track.transmission[:, 0]
@@ -322,22 +342,7 @@ class Engine:
         freq = beam.freq
 
         def all_columns() -> dict[str, np.ndarray]:
-            cols = columns(
-                numbers=track.numbers,
-                z=track.z,
-                centroid=track.centroid,
-                sigma=track.sigma,
-                kin=kin,
-                freq=freq,
-                npart=track.npart,
-                aperture=track.aperture,
-                cumulative=env.cumulative,
-                element_maps=env.element_maps,
-                lengths_mm=env.lengths_mm,
-                xmax=track.xmax,
-                ymax=track.ymax,
-                powlost=track.powlost,
-            )
+            cols = _track_columns(track, env, kin, freq)
             return {name: col[:, 0] for name, col in cols.items()}
 
         summary = _summary(track, env, kin, beam, mode)
@@ -489,18 +494,6 @@ class Engine:
             self._base_maps(beam),
             fresh,
         )
-        cols = columns(
-            numbers=env.numbers,
-            z=env.z,
-            centroid=env.centroid,
-            sigma=env.sigma,
-            kin=kin,
-            freq=beam.freq,
-            npart=env.npart,
-            aperture=env.aperture,
-            cumulative=env.cumulative,
-            element_maps=env.element_maps,
-            lengths_mm=env.lengths_mm,
-        )
+        cols = _track_columns(env, env, kin, beam.freq)
         settings = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in ele.items()}
         return BatchResult(settings, cols, env.transmission)

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..engine.project import load_project
 from ..engine.simulation import Engine, split_params
+from ..tracewin.out import OUT_COLUMNS
 from .base import SimResult, failure
 
 
@@ -38,8 +39,11 @@ class EmbeddedSimulator:
         self.table = table
         self.observe = list(observe)
         self.defaults = dict(self.project.run)
-        for _, n in self.observe:
-            self.engine.lattice.element(n) if n > 0 else None
+        for column, n in self.observe:  # fail now, naming the element, not at every run
+            if n > 0:
+                self.engine.lattice.element(n)
+            if column not in OUT_COLUMNS:
+                raise ValueError(f"observe: unknown column {column!r}; valid: {OUT_COLUMNS}")
 
     def validate(self, params: Mapping[str, Any]) -> None:
         """Raise InvalidParameterError naming the first bad key."""

@@ -56,7 +56,6 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             simulator_options=options,
             max_actors=1,
         ) as pool:
-            sim = pool
             result = pool.submit(params, seed=args.seed, timeout=args.timeout).result()
     else:
         sim = make_simulator(args.simulator, args.project, **options)
@@ -64,7 +63,6 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         if check:
             check(params)
         result = sim.simulate(params, seed=args.seed, timeout=args.timeout)
-    del sim
     if args.json:
         print(json.dumps(result.to_row(), default=str))
     else:

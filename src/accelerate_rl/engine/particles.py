@@ -163,8 +163,8 @@ class _Tracker:
             self.r_max = None  # degenerate beam: always test positions
 
     def materialise(self) -> None:
-        if self.x.shape[1] and not (self.o.any() or not np.array_equal(self.p, np.eye(6))):
-            return
+        if not self.o.any() and np.array_equal(self.p, np.eye(6)):
+            return  # nothing composed since the last materialisation
         if self.x.shape[1]:
             x = self.p @ self.x
             x += self.o[:, None]

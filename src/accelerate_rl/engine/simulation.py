@@ -250,7 +250,8 @@ class Engine:
         self._cache: dict[tuple, BaseMaps] = {}
 
     # -- helpers ---------------------------------------------------------------------
-    def _beam_for(self, beam_keys: Mapping[str, Any]) -> Beam:
+    def beam_for(self, beam_keys: Mapping[str, Any]) -> Beam:
+        """The input beam with TraceWin beam keys applied; InvalidParameterError if bad."""
         try:
             return self.beam.with_tracewin_keys(dict(beam_keys))
         except ValueError as exc:
@@ -309,7 +310,7 @@ class Engine:
                 seed = int(float(run_keys["random_seed"]))
             except ValueError:
                 raise InvalidParameterError("random_seed", "must be an integer") from None
-        beam = self._beam_for(beam_keys)
+        beam = self.beam_for(beam_keys)
         models, batch, fresh = self.compiled.with_overrides(ele)
         if batch != 1:
             raise InvalidParameterError(
@@ -437,7 +438,7 @@ class Engine:
         keys (the reference energy and species).
         """
         ele, beam_keys, _, _ = split_params(params or {})
-        beam = self._beam_for(beam_keys)
+        beam = self.beam_for(beam_keys)
         models, batch, fresh = self.compiled.with_overrides(ele)
         if batch != 1:
             raise InvalidParameterError(next(iter(ele)), "track() takes one setting")
@@ -481,7 +482,7 @@ class Engine:
         ele, beam_keys, run_keys, _ = split_params(params)
         if run_keys.get("partran", "0") not in ("0", 0):
             raise InvalidParameterError("partran", "run_batch() is envelope mode only")
-        beam = self._beam_for(beam_keys)
+        beam = self.beam_for(beam_keys)
         models, batch, fresh = self.compiled.with_overrides(ele)
         kin = beam.kinematics
         env = track_envelope(

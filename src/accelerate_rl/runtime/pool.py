@@ -65,7 +65,6 @@ class _Request:
     timeout: float | None
     future: Future
     attempts: int = 0
-    dispatched: float = 0.0
 
 
 @dataclass
@@ -568,7 +567,6 @@ class SimulationPool:
                     self._room.release()  # cancelled while queued
                     continue
                 req.attempts += 1
-                req.dispatched = time.monotonic()
                 batch.append(req)
             if not batch:
                 continue

@@ -11,6 +11,7 @@ with a seed are).
 
 from __future__ import annotations
 
+import collections
 import itertools
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -128,7 +129,7 @@ def run_scan(
     writer = _Writer(path, chunk) if path is not None else None
     rows: list[dict[str, Any]] = []
     todo = ((i, p) for i, p in enumerate(requests) if i not in skip)
-    ids: list[int] = []
+    ids: collections.deque[int] = collections.deque()  # ids in flight, oldest first
 
     def tagged() -> Iterator[Mapping[str, Any]]:
         for i, params in todo:
@@ -137,8 +138,8 @@ def run_scan(
 
     remaining = None if total is None else total - len(skip)
     results = pool.map(tagged(), ordered=True, errors="return", progress=progress, total=remaining)
-    for k, res in enumerate(results):
-        row = _row(res, ids[k])
+    for res in results:  # ordered: each result belongs to the oldest id in flight
+        row = _row(res, ids.popleft())
         if writer is not None:
             writer.add(row)
         if keep and writer is None:

@@ -49,7 +49,7 @@ class EmbeddedSimulator:
         """Raise InvalidParameterError naming the first bad key."""
         ele, beam_keys, _, _ = split_params(params)
         self.engine.compiled.with_overrides(ele)
-        self.engine._beam_for(beam_keys)
+        self.engine.beam_for(beam_keys)
 
     def simulate(
         self, params: Mapping[str, Any], *, seed: int | None = None, timeout: float | None = None

@@ -128,7 +128,7 @@ class SimulationActor:
         try:
             result = await asyncio.shield(fut)
         except asyncio.CancelledError:
-            slot.kill()  # the executor thread sees the dead process and restarts the slot
+            slot.interrupt()  # the executor thread sees the process die and restarts the slot
             self._count("cancelled", 0.0)
             raise
         result.actor = self.name

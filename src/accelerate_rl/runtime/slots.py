@@ -123,6 +123,14 @@ class ProcessSlot:
         self.restarts += 1
         self._start()
 
+    def interrupt(self) -> None:
+        """Kill the running simulation from another thread (cancellation). Only the child
+        process is touched: the thread inside ``call`` sees it die and restarts the slot,
+        so the slot's state is changed by one thread only."""
+        proc = self._proc
+        if proc is not None and proc.is_alive():
+            proc.kill()
+
     def kill(self) -> None:
         if self._proc is not None and self._proc.is_alive():
             self._proc.kill()
@@ -193,6 +201,9 @@ class ThreadSlot:
 
     def kill(self) -> None:
         pass
+
+    def interrupt(self) -> None:
+        """Cancellation cannot stop a thread; its subprocess keeps its own timeout."""
 
     def restart(self) -> None:
         self.restarts += 1

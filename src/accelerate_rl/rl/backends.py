@@ -1,12 +1,17 @@
 """Where an environment's simulations run: in-process (a laptop without Ray) or the named
-SimulationPool service shared by every env runner."""
+SimulationPool service shared by every env runner and trial.
+
+A backend never raises for a simulation: whatever goes wrong (a bad setting, a dead
+service, a timeout) comes back as a failed :class:`SimResult`, so an env runner survives.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-from ..simulators.base import SimResult
+from ..simulators.base import SimResult, failure
 from ..simulators.embedded import EmbeddedSimulator
 from .task import TaskConfig
 
@@ -24,19 +29,43 @@ class InProcessBackend:
     def evaluate(self, params: Mapping[str, Any]) -> SimResult:
         return self.sim.simulate(params)
 
+    def evaluate_batch(self, requests: Sequence[Mapping[str, Any]]) -> list[SimResult]:
+        """One vectorised engine call for all requests (see ``simulate_batch``)."""
+        return self.sim.simulate_batch(requests)
+
 
 class ServiceBackend:
     """A named SimulationPool (``SimulationPool.connect(name)``): simulations run on the
     service's actors, shared with every other env runner and trial."""
 
-    def __init__(self, task: TaskConfig, name: str, timeout: float | None) -> None:
+    def __init__(self, task: TaskConfig, name: str) -> None:
         from ..runtime import SimulationPool
 
         self.pool = SimulationPool.connect(name)
-        self.timeout = timeout
+        self.timeout = task.timeout
+        self.deadline = task.service_deadline
 
     def evaluate(self, params: Mapping[str, Any]) -> SimResult:
-        return self.pool.submit(params, timeout=self.timeout).result()
+        try:
+            return self.pool.submit(params, timeout=self.timeout).result(self.deadline)
+        except Exception as exc:  # a bad setting or a service gone: a technical failure
+            return failure(params, _named(exc, self.deadline))
+
+    def evaluate_batch(self, requests: Sequence[Mapping[str, Any]]) -> list[SimResult]:
+        """All requests as one batch request: one actor call, one engine call."""
+        try:
+            return self.pool.submit_batch(requests, timeout=self.timeout).result(self.deadline)
+        except Exception as exc:
+            return [failure(params, _named(exc, self.deadline)) for params in requests]
+
+
+def _named(exc: Exception, deadline: float | None) -> Exception:
+    if isinstance(exc, FutureTimeout):
+        return RuntimeError(
+            f"no answer from the simulation service within service_deadline={deadline} s "
+            "(is the service running? raise service_deadline if it is only busy)"
+        )
+    return exc
 
 
 def make_backend(task: TaskConfig):
@@ -44,7 +73,7 @@ def make_backend(task: TaskConfig):
     if spec in (None, "inprocess"):
         return InProcessBackend(task)
     if isinstance(spec, Mapping) and "service" in spec:
-        return ServiceBackend(task, spec["service"], task.timeout)
+        return ServiceBackend(task, spec["service"])
     raise ValueError(f"backend {spec!r}: use 'inprocess' or {{'service': NAME}}")
 
 

@@ -5,26 +5,38 @@
       "knobs": [{"key": "ele[5][1]", "low": -150, "high": 150}, ...],          # units of the key
       "observe": [{"column": "x0", "element": 37, "scale": 5.0}, ...],          # mm / scale
       "targets": [{"column": "x0", "element": 37, "value": 0, "tolerance": 0.5}, ...],
+      "disturbances": [{"key": "ele[5][1]", "low": -75, "high": 75}, ...],     # hidden
       "transmission_min": 0.95, "hold": 1, "max_steps": 10,
-      "action": "delta", "action_scale": 1.0, "reset_fraction": 1.0,
+      "action": "delta", "action_scale": 2.0, "reset_fraction": 1.0,
       "backend": "inprocess" | {"service": "beamline"},
     }
 
 Success: every target within its tolerance and transmission above ``transmission_min``,
 held for ``hold`` consecutive steps.
+
+Disturbances model field errors of the knobs' elements (miscalibration, remanence, stray
+fields): drawn uniformly per episode and never observed, the machine applies
+``knob + offset``. Without them the best settings would be the same in every episode and
+a policy could ignore its observations.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..examples import ADIGE_DEMO
 
 
-class Knob(BaseModel):
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is an error, not ignored
+
+
+class Knob(_Strict):
     """A setting the agent moves: an ``ele[n][v]`` key within [low, high] (its own units)."""
 
     key: str
@@ -38,7 +50,11 @@ class Knob(BaseModel):
         return self
 
 
-class Observed(BaseModel):
+class Disturbance(Knob):
+    """A hidden per-episode offset in [low, high] added to knob ``key`` in the simulation."""
+
+
+class Observed(_Strict):
     """A beam quantity at an element's exit, divided by ``scale`` in the observation."""
 
     column: str
@@ -58,23 +74,25 @@ class Target(Observed):
     weight: float = Field(default=1.0, ge=0)
 
 
-class TaskConfig(BaseModel):
+class TaskConfig(_Strict):
     """A beam-tuning task (see the module docstring)."""
 
     project: str = str(ADIGE_DEMO)
     knobs: list[Knob]
     observe: list[Observed] = []
     targets: list[Target]
+    disturbances: list[Disturbance] = []
     transmission_min: float = Field(default=0.95, ge=0, le=1)
     hold: int = Field(default=1, ge=1)
     max_steps: int = Field(default=10, ge=1)
     action: Literal["delta", "absolute"] = "delta"
-    action_scale: float = Field(default=1.0, gt=0)
+    action_scale: float = Field(default=2.0, gt=0)
     reset_fraction: float = Field(default=1.0, gt=0, le=1)
     success_bonus: float = 10.0
     loss_penalty: float = 10.0
     backend: Any = "inprocess"
-    timeout: float | None = 30.0
+    timeout: float | None = 30.0  # [s] per simulation (per batch in a vector env)
+    service_deadline: float | None = 300.0  # [s] the longest an env waits for the service
 
     @field_validator("project")
     @classmethod
@@ -82,6 +100,29 @@ class TaskConfig(BaseModel):
         if not Path(value).is_file():
             raise ValueError(f"project {value!r} not found")
         return value
+
+    @model_validator(mode="after")
+    def _disturbed_knobs(self) -> TaskConfig:
+        keys = {k.key for k in self.knobs}
+        for d in self.disturbances:
+            if d.key not in keys:
+                raise ValueError(
+                    f"disturbance {d.key}: not a knob; disturbances offset knobs ({sorted(keys)})"
+                )
+        return self
+
+    def errors(self, metrics: Mapping[str, float]) -> np.ndarray:
+        """|value - target| / tolerance for every target (inf when missing)."""
+        return np.array(
+            [abs(metrics.get(t.metric, np.inf) - t.value) / t.tolerance for t in self.targets]
+        )
+
+    def met(self, metrics: Mapping[str, float]) -> bool:
+        """Every target within tolerance and transmission >= ``transmission_min``."""
+        return bool(
+            np.all(self.errors(metrics) <= 1.0)
+            and metrics.get("transmission", 0.0) >= self.transmission_min
+        )
 
     @property
     def metrics(self) -> list[Observed]:
@@ -96,9 +137,10 @@ def adige_task(**overrides: Any) -> dict[str, Any]:
     """The benchmark task on the example beamline (kept fixed; see the README).
 
     From random settings of the two electrostatic steerers (AD.ST.01, AD.ST.02: E.L in x
-    and y, +-150 V) and the last quadrupole doublet (AD.1EQ.03/04 voltages), bring the beam
-    at the final diagnostic (element 37) to the axis (|x0|, |y0| <= 0.5 mm) with rms sizes
-    of 3.0 +- 1.0 mm and at least 95 % transmission.
+    and y, +-150 V) and the last quadrupole doublet (AD.1EQ.03/04 voltages), with hidden
+    steerer field errors of +-75 V drawn per episode, bring the beam at the final
+    diagnostic (element 37) to the axis (|x0|, |y0| <= 0.5 mm) with rms sizes of
+    3.0 +- 1.0 mm and at least 95 % transmission, in at most 10 steps.
     """
     task = {
         "project": str(ADIGE_DEMO),
@@ -120,11 +162,17 @@ def adige_task(**overrides: Any) -> dict[str, Any]:
             {"column": "SizeX", "element": 37, "value": 3.0, "tolerance": 1.0, "scale": 5.0},
             {"column": "SizeY", "element": 37, "value": 3.0, "tolerance": 1.0, "scale": 5.0},
         ],
+        "disturbances": [
+            {"key": "ele[5][1]", "low": -75.0, "high": 75.0},
+            {"key": "ele[5][2]", "low": -75.0, "high": 75.0},
+            {"key": "ele[11][1]", "low": -75.0, "high": 75.0},
+            {"key": "ele[11][2]", "low": -75.0, "high": 75.0},
+        ],
         "transmission_min": 0.95,
         "hold": 1,
         "max_steps": 10,
         "action": "delta",
-        "action_scale": 1.0,
+        "action_scale": 2.0,
     }
     task.update(overrides)
     return task

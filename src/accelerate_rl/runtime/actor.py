@@ -108,16 +108,15 @@ class SimulationActor:
                 self._free.put_nowait(slot)
         return self._free
 
-    async def run(self, request: dict[str, Any]) -> SimResult:
-        """Run one request: ``{"params", "seed", "timeout", "request_id", "attempts"}``."""
+    async def _on_slot(self, method: str, *args: Any) -> Any:
+        """Call ``slot.<method>(*args)`` on a free slot in the executor; cancellation
+        interrupts the slot (its thread sees the process die and restarts it)."""
         free = self._queue()
         slot = await free.get()
         loop = asyncio.get_running_loop()
         self.busy += 1
         self.metrics.busy(self.busy)
-        fut = loop.run_in_executor(
-            self.executor, slot.call, request["params"], request.get("seed"), request.get("timeout")
-        )
+        fut = loop.run_in_executor(self.executor, getattr(slot, method), *args)
 
         def release(_):
             self.busy -= 1
@@ -126,21 +125,39 @@ class SimulationActor:
 
         fut.add_done_callback(release)
         try:
-            result = await asyncio.shield(fut)
+            return slot.index, await asyncio.shield(fut)
         except asyncio.CancelledError:
-            slot.interrupt()  # the executor thread sees the process die and restarts the slot
+            slot.interrupt()
             self._count("cancelled", 0.0)
             raise
+
+    def _stamp(self, result: SimResult, slot: int, request: dict[str, Any]) -> SimResult:
         result.actor = self.name
-        result.slot = slot.index
+        result.slot = slot
         result.request_id = request.get("request_id")
         result.attempts = request.get("attempts", 1)
         self._count(result.status, result.elapsed)
         return result
 
+    async def run(self, request: dict[str, Any]) -> SimResult:
+        """Run one request: ``{"params", "seed", "timeout", "request_id", "attempts"}``."""
+        slot, result = await self._on_slot(
+            "call", request["params"], request.get("seed"), request.get("timeout")
+        )
+        return self._stamp(result, slot, request)
+
     async def run_many(self, requests: list[dict[str, Any]]) -> list[SimResult]:
         """Several requests in one call (the pool batches when its queue is deep)."""
         return list(await asyncio.gather(*(self.run(r) for r in requests)))
+
+    async def run_batch(self, request: dict[str, Any]) -> list[SimResult]:
+        """One batch request, ``params`` a list of parameter sets, on one slot in one
+        exchange: the simulator's ``simulate_batch`` (one vectorised engine call for the
+        embedded engine). ``timeout`` covers the whole batch."""
+        slot, results = await self._on_slot(
+            "call_batch", [(p, None) for p in request["params"]], request.get("timeout")
+        )
+        return [self._stamp(r, slot, request) for r in results]
 
     def _count(self, status: str, elapsed: float) -> None:
         self.runs += 1

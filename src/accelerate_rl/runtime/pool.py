@@ -35,7 +35,7 @@ import itertools
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
@@ -65,6 +65,15 @@ class _Request:
     timeout: float | None
     future: Future
     attempts: int = 0
+    batch: bool = False  # params is a list of parameter sets (submit_batch)
+
+    def failed(self, status: str, error: str, error_type: str | None = None):
+        """This request's result for a failure: one SimResult, or a list for a batch."""
+        sets = self.params if self.batch else [self.params]
+        results = [
+            SimResult(p, status, seed=self.seed, error=error, error_type=error_type) for p in sets
+        ]
+        return results if self.batch else results[0]
 
 
 @dataclass
@@ -366,11 +375,39 @@ class SimulationPool:
             PoolFullError: the pool is full and ``on_full`` is not "block".
             RuntimeError: the pool is shut down.
         """
+        self.validate(params)
+        return self._enqueue(dict(params), seed, timeout, batch=False)
+
+    def submit_batch(
+        self, requests: Sequence[Mapping[str, Any]], *, timeout: float | None = None
+    ) -> Future:
+        """Queue several parameter sets as one request, run on one slot in one exchange
+        (for the embedded engine, one vectorised call: how a batched RL environment
+        steps all its sub-environments). A Future of the list of SimResults, in order.
+        ``timeout`` [s] covers the whole batch. Takes one place of ``max_pending``.
+
+        Raises:
+            ValueError: a bad parameter set (naming its index and key).
+        """
+        sets = []
+        for i, params in enumerate(requests):
+            try:
+                self.validate(params)
+            except (ValueError, TypeError) as exc:
+                kind = TypeError if isinstance(exc, TypeError) else ValueError
+                raise kind(f"batch request {i}: {exc}") from exc
+            sets.append(dict(params))
+        if not sets:
+            fut: Future = Future()
+            fut.set_result([])
+            return fut
+        return self._enqueue(sets, None, timeout, batch=True)
+
+    def _enqueue(self, params: Any, seed: int | None, timeout: float | None, batch: bool):
         if self._closing:
             raise RuntimeError("the pool is shut down")
         if self._error is not None:
             raise RuntimeError(f"the pool's dispatcher failed: {self._error!r}")
-        self.validate(params)
         if self.on_full == "block":
             while not self._room.acquire(timeout=1.0):
                 if self._closing or self._error is not None:
@@ -383,10 +420,11 @@ class SimulationPool:
         fut: Future = Future()
         req = _Request(
             next(self._ids),
-            dict(params),
+            params,
             seed,
             timeout if timeout is not None else self.timeout,
             fut,
+            batch=batch,
         )
         fut.request_id = req.id  # type: ignore[attr-defined]
         with self._lock:
@@ -488,12 +526,7 @@ class SimulationPool:
             if cancel_futures:
                 while self._pending:
                     req = self._pending.popleft()
-                    self._complete(
-                        req,
-                        SimResult(
-                            req.params, "cancelled", error="pool shut down", request_id=req.id
-                        ),
-                    )
+                    self._complete(req, req.failed("cancelled", "pool shut down"))
             self._lock.notify()
         if wait:
             self._thread.join()
@@ -562,12 +595,16 @@ class SimulationPool:
             size = max(1, min(room, share, self.max_batch))
             batch: list[_Request] = []
             while self._pending and len(batch) < size:
+                if self._pending[0].batch and batch:
+                    break  # a batch request goes alone
                 req = self._pending.popleft()
                 if req.attempts == 0 and not req.future.set_running_or_notify_cancel():
                     self._room.release()  # cancelled while queued
                     continue
                 req.attempts += 1
                 batch.append(req)
+                if req.batch:
+                    break
             if not batch:
                 continue
             payload = [
@@ -580,7 +617,9 @@ class SimulationPool:
                 }
                 for r in batch
             ]
-            if len(batch) == 1:
+            if batch[0].batch:
+                ref = actor.handle.run_batch.remote(payload[0])
+            elif len(batch) == 1:
                 ref = actor.handle.run.remote(payload[0])
             else:
                 ref = actor.handle.run_many.remote(payload)
@@ -588,11 +627,12 @@ class SimulationPool:
             actor.last_busy = time.monotonic()
             self._inflight[ref] = (batch, actor)
 
-    def _complete(self, req: _Request, result: SimResult) -> None:
-        if result.elapsed > 0:
-            self._ewma_elapsed = 0.9 * self._ewma_elapsed + 0.1 * result.elapsed
-        result.request_id = req.id
-        result.attempts = max(result.attempts, req.attempts)
+    def _complete(self, req: _Request, result: SimResult | list[SimResult]) -> None:
+        for one in result if isinstance(result, list) else [result]:
+            if one.elapsed > 0:
+                self._ewma_elapsed = 0.9 * self._ewma_elapsed + 0.1 * one.elapsed
+            one.request_id = req.id
+            one.attempts = max(one.attempts, req.attempts)
         if not req.future.done():
             if req.attempts == 0:
                 req.future.set_running_or_notify_cancel()
@@ -624,11 +664,9 @@ class SimulationPool:
         actor.last_busy = time.monotonic()
         try:
             value = ray.get(ref)
-            results = value if isinstance(value, list) else [value]
+            results = [value] if batch[0].batch or not isinstance(value, list) else value
         except TaskCancelledError:
-            results = [
-                SimResult(r.params, "cancelled", error="cancelled", seed=r.seed) for r in batch
-            ]
+            results = [r.failed("cancelled", "cancelled") for r in batch]
         except RayActorError as exc:
             self._actor_died(actor)
             for req in reversed(batch):
@@ -637,26 +675,15 @@ class SimulationPool:
                 else:
                     self._complete(
                         req,
-                        SimResult(
-                            req.params,
+                        req.failed(
                             "actor_died",
-                            seed=req.seed,
-                            error=f"actor died {req.attempts} times: {exc}",
-                            error_type=type(exc).__name__,
+                            f"actor died {req.attempts} times: {exc}",
+                            type(exc).__name__,
                         ),
                     )
             return
         except RayTaskError as exc:  # the actor method itself raised
-            results = [
-                SimResult(
-                    r.params,
-                    "failed",
-                    seed=r.seed,
-                    error=str(exc)[-2000:],
-                    error_type=type(exc).__name__,
-                )
-                for r in batch
-            ]
+            results = [r.failed("failed", str(exc)[-2000:], type(exc).__name__) for r in batch]
         for req, result in zip(batch, results):
             self._complete(req, result)
 

@@ -39,21 +39,28 @@ def _serve(factory_blob: bytes, conn) -> None:  # pragma: no cover - child proce
             return
         if msg is None:
             return
-        params, seed, timeout = msg
-        result = _checked(sim, params, seed, timeout)
+        kind, requests, timeout = msg
+        results = (
+            _checked_batch(sim, requests, timeout)
+            if kind == "batch"
+            else [_checked(sim, requests[0][0], requests[0][1], timeout)]
+        )
         try:
-            conn.send(("result", result))
+            conn.send(("result", results))
         except Exception as exc:  # an unpicklable result
             conn.send(
                 (
                     "result",
-                    SimResult(
-                        dict(params),
-                        "failed",
-                        seed=seed,
-                        error=f"result cannot be sent: {exc!r}",
-                        error_type=type(exc).__name__,
-                    ),
+                    [
+                        SimResult(
+                            dict(params),
+                            "failed",
+                            seed=seed,
+                            error=f"result cannot be sent: {exc!r}",
+                            error_type=type(exc).__name__,
+                        )
+                        for params, seed in requests
+                    ],
                 )
             )
 
@@ -75,6 +82,33 @@ def _checked(sim: Simulator, params: dict, seed: int | None, timeout: float | No
             error_type="TypeError",
         )
     return result
+
+
+def _checked_batch(
+    sim: Simulator, requests: list[tuple[dict, int | None]], timeout: float | None
+) -> list[SimResult]:
+    """Several requests: the simulator's ``simulate_batch`` when it has one (seedless
+    requests only), else one ``simulate`` each."""
+    from ..simulators.base import failure
+
+    batch = getattr(sim, "simulate_batch", None)
+    if batch is None or any(seed is not None for _, seed in requests):
+        return [_checked(sim, params, seed, timeout) for params, seed in requests]
+    try:
+        results = batch([params for params, _ in requests], timeout=timeout)
+    except Exception as exc:
+        return [failure(params, exc) for params, _ in requests]
+    if not isinstance(results, list) or len(results) != len(requests):
+        return [
+            SimResult(
+                dict(params),
+                "failed",
+                error="simulate_batch did not return one SimResult per request",
+                error_type="TypeError",
+            )
+            for params, _ in requests
+        ]
+    return results
 
 
 class SlotStartError(RuntimeError):
@@ -141,37 +175,57 @@ class ProcessSlot:
 
     def call(self, params: dict[str, Any], seed: int | None, timeout: float | None) -> SimResult:
         """Run one request; a timeout or a crash restarts the process and is reported."""
+        return self._exchange("one", [(params, seed)], timeout)[0]
+
+    def call_batch(
+        self, requests: list[tuple[dict[str, Any], int | None]], timeout: float | None
+    ) -> list[SimResult]:
+        """Run ``(params, seed)`` requests in one exchange (``timeout`` covers them all)."""
+        return self._exchange("batch", requests, timeout)
+
+    def _exchange(
+        self, kind: str, requests: list[tuple[dict[str, Any], int | None]], timeout: float | None
+    ) -> list[SimResult]:
+        def failed(status: str, error: str, error_type: str) -> list[SimResult]:
+            elapsed = time.monotonic() - t0
+            return [
+                SimResult(
+                    dict(params),
+                    status,
+                    seed=seed,
+                    elapsed=elapsed,
+                    error=error,
+                    error_type=error_type,
+                )
+                for params, seed in requests
+            ]
+
         with self._lock:
             t0 = time.monotonic()
             try:
-                self._conn.send((params, seed, timeout))
+                self._conn.send((kind, requests, timeout))
                 ready = self._conn.poll(timeout) if timeout is not None else self._conn.poll(None)
                 if not ready:
                     self.restart()
-                    return SimResult(
-                        dict(params),
+                    return failed(
                         "timeout",
-                        seed=seed,
-                        elapsed=time.monotonic() - t0,
-                        error=f"no result within {timeout} s; the slot's process "
+                        f"no result within {timeout} s; the slot's process "
                         "was killed and restarted",
-                        error_type="Timeout",
+                        "Timeout",
                     )
-                kind, result = self._conn.recv()
+                _, results = self._conn.recv()
             except (EOFError, OSError, BrokenPipeError):
                 code = self._proc.exitcode if self._proc else None
                 self.restart()
-                return SimResult(
-                    dict(params),
+                return failed(
                     "failed",
-                    seed=seed,
-                    elapsed=time.monotonic() - t0,
-                    error=f"the simulator process crashed (exit code {code}); "
-                    "the slot was restarted",
-                    error_type="SimulatorCrashed",
+                    f"the simulator process crashed (exit code {code}); the slot was restarted",
+                    "SimulatorCrashed",
                 )
-            result.elapsed = result.elapsed or time.monotonic() - t0
-            return result
+            elapsed = (time.monotonic() - t0) / len(results)
+            for result in results:
+                result.elapsed = result.elapsed or elapsed
+            return results
 
     def close(self) -> None:
         try:
@@ -198,6 +252,15 @@ class ThreadSlot:
         result = _checked(self.sim, params, seed, timeout)
         result.elapsed = result.elapsed or time.monotonic() - t0
         return result
+
+    def call_batch(
+        self, requests: list[tuple[dict[str, Any], int | None]], timeout: float | None
+    ) -> list[SimResult]:
+        t0 = time.monotonic()
+        results = _checked_batch(self.sim, requests, timeout)
+        for result in results:
+            result.elapsed = result.elapsed or (time.monotonic() - t0) / len(results)
+        return results
 
     def kill(self) -> None:
         pass

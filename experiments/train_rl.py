@@ -1,0 +1,96 @@
+"""Train PPO or SAC on the benchmark task (or your task), env runners on the shared
+simulation service.
+
+Entrypoint for ``ray job submit`` (and ``cluster/rayjob-train.yaml``):
+
+    ray job submit --address http://127.0.0.1:8265 --working-dir . -- \
+        python experiments/train_rl.py --algo ppo --timesteps 1500000 --out /data/ppo
+
+Checkpoints go to ``OUT/checkpoint`` every ``--checkpoint-every`` iterations and at the
+end; running again with the same ``--out`` resumes from it (``--fresh`` starts over).
+Prints a JSON line per iteration and a JSON summary at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from accelerate_rl.rl import adige_task
+from accelerate_rl.rl.algorithms import ALGORITHMS
+from accelerate_rl.rl.experiment import init_ray, load_state, save_checkpoint, service
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--algo", choices=sorted(ALGORITHMS), default="ppo")
+    ap.add_argument("--task", type=Path, default=None, help="a JSON task (default: benchmark)")
+    ap.add_argument("--timesteps", type=int, default=1_500_000, help="env steps to train")
+    ap.add_argument("--max-iterations", type=int, default=None)
+    ap.add_argument("--out", type=Path, default=Path("/tmp/accelerate-rl/ppo"))
+    ap.add_argument("--checkpoint-every", type=int, default=10, help="iterations")
+    ap.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
+    ap.add_argument("--service", default="beamline", help="name of the simulation service")
+    ap.add_argument("--inprocess", action="store_true", help="no service: engine in each env")
+    ap.add_argument("--slots", type=int, default=1, help="service slots per actor")
+    ap.add_argument("--max-actors", type=int, default=None, help="service actors at most")
+    ap.add_argument("--num-env-runners", type=int, default=1)
+    ap.add_argument("--num-envs", type=int, default=None, help="sub-envs per env runner")
+    ap.add_argument("--train-batch-size", type=int, default=None)
+    ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--num-cpus", type=int, default=None, help="local Ray only")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = build_parser().parse_args(argv)
+    task = json.loads(args.task.read_text()) if args.task else adige_task()
+    options = {"seed": args.seed, "num_env_runners": args.num_env_runners}
+    if args.num_envs:
+        options["num_envs_per_env_runner"] = args.num_envs
+    if args.train_batch_size:
+        options["train_batch_size"] = args.train_batch_size
+    if args.lr:
+        options["lr" if args.algo == "ppo" else "actor_lr"] = args.lr
+    init_ray(args.num_cpus)
+    name = None if args.inprocess else args.service
+    pool = None if name is None else service(task, name, args.slots, args.max_actors)
+    try:
+        algo = ALGORITHMS[args.algo](task, service=name, **options).build_algo()
+        state = None if args.fresh else load_state(args.out)
+        if state is not None:
+            algo.restore_from_path(str((args.out / "checkpoint").resolve()))
+            print(json.dumps({"resumed": str(args.out / "checkpoint"), **state}), flush=True)
+        state = state or {"iteration": 0, "env_steps": 0, "seconds": 0.0}
+        t0, start_seconds = time.perf_counter(), state["seconds"]
+        result: dict = {}
+        while state["env_steps"] < args.timesteps and (
+            args.max_iterations is None or state["iteration"] < args.max_iterations
+        ):
+            result = algo.train()
+            runners = result.get("env_runners", {})
+            state.update(
+                iteration=state["iteration"] + 1,
+                env_steps=int(result.get("num_env_steps_sampled_lifetime", 0)),
+                seconds=round(start_seconds + time.perf_counter() - t0, 1),
+                return_mean=runners.get("episode_return_mean"),
+                len_mean=runners.get("episode_len_mean"),
+            )
+            print(json.dumps(state), flush=True)
+            if state["iteration"] % args.checkpoint_every == 0:
+                save_checkpoint(algo, args.out, state)
+        checkpoint = save_checkpoint(algo, args.out, state)
+        algo.stop()
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    summary = {"algo": args.algo, "checkpoint": str(checkpoint), **state}
+    print(json.dumps(summary), flush=True)
+    return summary
+
+
+if __name__ == "__main__":
+    main()

@@ -276,3 +276,37 @@ def test_shutdown_removes_the_actors_scratch_directories():
     while any(p.exists() for p in scratch) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(p.exists() for p in scratch)
+
+
+def test_a_batch_request_equals_single_runs_and_is_one_engine_call(beamline):
+    """submit_batch: one exchange with one slot, one vectorised envelope call; every
+    result equals the single run, a lost beam included (its single run is reported)."""
+    rng = np.random.default_rng(4)
+    sets = [{"ele[29][2]": float(v), "ele[5][1]": 10.0} for v in rng.uniform(2000, 3800, 12)]
+    sets[5]["ele[5][1]"] = 50000.0  # loses the beam
+    results = beamline.submit_batch(sets).result()
+    singles = [beamline.submit(p).result() for p in sets]
+    assert [r.status for r in results] == [s.status for s in singles]
+    assert results[5].status == "lost" and results[5].error == singles[5].error
+    for r, s in zip(results, singles):
+        assert r.metrics == pytest.approx(s.metrics, rel=1e-12, abs=1e-12)
+    # one request of the pool: one id, one slot, in order of the sets
+    assert len({r.request_id for r in results}) == 1 and len({r.slot for r in results}) == 1
+    assert [r.params for r in results] == sets
+    assert beamline.submit_batch([]).result() == []
+
+
+def test_a_bad_set_in_a_batch_is_named_by_index_before_dispatch(beamline):
+    with pytest.raises(ValueError, match=r"batch request 1: .*bogus"):
+        beamline.submit_batch([{"ele[29][2]": 3000.0}, {"bogus": 1}])
+    assert beamline.run({"ele[29][2]": 3000.0}).ok
+
+
+def test_a_batch_crashing_its_slot_fails_as_a_whole_and_the_slot_goes_on(faulty):
+    results = faulty.submit_batch([{"x": 1}, {"fault": "crash"}, {"x": 2}]).result()
+    assert [r.status for r in results] == ["failed"] * 3 and "crashed" in results[0].error
+    # a simulator without simulate_batch runs the sets one by one, in order
+    ok = faulty.submit_batch([{"x": 1.0}, {"x": 2.0}, {"fault": "raise"}]).result()
+    assert [r.status for r in ok] == ["ok", "ok", "failed"]
+    assert [r.metrics.get("x") for r in ok[:2]] == [1.0, 2.0]
+    assert faulty.run({"x": 3}).ok

@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--service", default="beamline-eval")
     ap.add_argument("--inprocess", action="store_true", help="no service: engine in-process")
     ap.add_argument("--slots", type=int, default=1)
+    ap.add_argument("--slot-resource", default=None, help="custom resource per slot (KubeRay)")
     ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = ap.parse_args(argv)
     if args.episodes < 1:
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> dict:
         report = evaluate(policy, env_config(task), episodes=args.episodes, seed=args.seed)
     else:
         init_ray()
-        with service(task, args.service, args.slots, max_actors=1):
+        with service(task, args.service, args.slots, None, args.slot_resource):
             report = evaluate(
                 policy, env_config(task, args.service), episodes=args.episodes, seed=args.seed
             )

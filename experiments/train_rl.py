@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--service", default="beamline", help="name of the simulation service")
     ap.add_argument("--inprocess", action="store_true", help="no service: engine in each env")
     ap.add_argument("--slots", type=int, default=1, help="service slots per actor")
+    ap.add_argument("--slot-resource", default=None, help="custom resource per slot (KubeRay)")
     ap.add_argument("--max-actors", type=int, default=None, help="service actors at most")
     ap.add_argument("--num-env-runners", type=int, default=1)
     ap.add_argument("--num-envs", type=int, default=None, help="sub-envs per env runner")
@@ -57,7 +58,11 @@ def main(argv: list[str] | None = None) -> dict:
         options["lr" if args.algo == "ppo" else "actor_lr"] = args.lr
     init_ray(args.num_cpus)
     name = None if args.inprocess else args.service
-    pool = None if name is None else service(task, name, args.slots, args.max_actors)
+    pool = (
+        None
+        if name is None
+        else service(task, name, args.slots, args.max_actors, args.slot_resource)
+    )
     try:
         algo = ALGORITHMS[args.algo](task, service=name, **options).build_algo()
         state = None if args.fresh else load_state(args.out)

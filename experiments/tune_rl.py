@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--num-envs", type=int, default=None, help="sub-envs per trial")
     ap.add_argument("--service", default="beamline-tune-rl")
     ap.add_argument("--slots", type=int, default=1)
+    ap.add_argument("--slot-resource", default=None, help="custom resource per slot (KubeRay)")
     ap.add_argument("--out", type=Path, default=Path("/tmp/accelerate-rl/tune-rl"))
     args = ap.parse_args(argv)
     task = json.loads(args.task.read_text()) if args.task else adige_task()
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if args.num_envs:
         options["num_envs_per_env_runner"] = args.num_envs
     init_ray()
-    with service(task, args.service, args.slots, max_actors=1):
+    with service(task, args.service, args.slots, None, args.slot_resource):
         trials = tune_algorithm(
             task,
             args.algo,

@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--grid-points", type=int, default=3, help="grid points per knob")
     ap.add_argument("--service", default="beamline-tune")
     ap.add_argument("--slots", type=int, default=1)
+    ap.add_argument("--slot-resource", default=None, help="custom resource per slot (KubeRay)")
     ap.add_argument("--out", type=Path, default=Path("/tmp/accelerate-rl/setpoints"))
     args = ap.parse_args(argv)
     searchers = [s.strip() for s in args.searchers.split(",") if s.strip()]
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     task = json.loads(args.task.read_text()) if args.task else adige_task()
     init_ray()
     frames = []
-    with service(task, args.service, args.slots, max_actors=1):
+    with service(task, args.service, args.slots, None, args.slot_resource):
         for name in searchers:
             for i in range(args.episodes):
                 frames.append(

@@ -55,16 +55,39 @@ def schemas():
     return out
 
 
-def documents():
+def all_documents():
     for path in MANIFESTS:
         for i, doc in enumerate(yaml.safe_load_all(path.read_text())):
             if doc:
-                yield pytest.param(doc, id=f"{path.name}#{i}")
+                yield path, i, doc
+
+
+def documents():
+    """The Ray documents (RayCluster, RayJob): CRD schemas and sanity rules apply."""
+    for path, i, doc in all_documents():
+        if doc["kind"] in CRD_FILES:
+            yield pytest.param(doc, id=f"{path.name}#{i}")
+
+
+def test_other_documents_are_only_the_data_claim_the_jobs_mount():
+    others = [doc for _, _, doc in all_documents() if doc["kind"] not in CRD_FILES]
+    assert [d["kind"] for d in others] == ["PersistentVolumeClaim"]
+    claim = others[0]
+    assert claim["apiVersion"] == "v1" and claim["spec"]["resources"]["requests"]["storage"]
+    claimed = {
+        volume["persistentVolumeClaim"]["claimName"]
+        for _, _, doc in all_documents()
+        for volumes in walk_keys(doc, "volumes")
+        for volume in volumes
+        if "persistentVolumeClaim" in volume
+    }
+    assert claimed == {claim["metadata"]["name"]}
 
 
 def test_there_are_manifests():
     names = {p.name for p in MANIFESTS}
-    assert {"raycluster.yaml", "rayjob-scan.yaml"} <= names
+    expected = {"raycluster.yaml", "rayjob-scan.yaml", "rayjob-train.yaml", "rayjob-tune.yaml"}
+    assert expected <= names
 
 
 @pytest.mark.parametrize("doc", list(documents()))
@@ -137,7 +160,12 @@ def test_entrypoints_exist():
     for path in MANIFESTS:
         for doc in yaml.safe_load_all(path.read_text()):
             entry = (doc or {}).get("spec", {}).get("entrypoint", "")
+            script = None
             for token in entry.split():
                 if token.endswith(".py"):
                     rel = token.split("/accelerate-rl/", 1)[-1]
-                    assert (ROOT / rel).is_file(), f"{path.name}: {token} does not exist"
+                    script = ROOT / rel
+                    assert script.is_file(), f"{path.name}: {token} does not exist"
+                elif token.startswith("--"):  # every option is one the script defines
+                    flag = token.split("=", 1)[0]
+                    assert f'"{flag}"' in script.read_text(), f"{path.name}: {script} has no {flag}"

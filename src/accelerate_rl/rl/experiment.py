@@ -28,10 +28,20 @@ def init_ray(num_cpus: int | None = None) -> None:
         ray.init(num_cpus=num_cpus, namespace="accelerate_rl", log_to_driver=False)
 
 
-def service(task: Mapping[str, Any], name: str, slots: int, max_actors: int | None = None):
+def service(
+    task: Mapping[str, Any],
+    name: str,
+    slots: int,
+    max_actors: int | None = None,
+    slot_resource: str | None = None,
+):
     """The named simulation service every env runner and trial shares (a context manager:
-    it is shut down on exit)."""
-    return start_service(task, name=name, slots=slots, max_actors=max_actors)
+    it is shut down on exit). ``slot_resource``: a custom Ray resource each slot takes
+    (e.g. ``sim_slot`` on KubeRay's simulation workers, so the autoscaler adds them)."""
+    resources = {slot_resource: 1} if slot_resource else None
+    return start_service(
+        task, name=name, slots=slots, max_actors=max_actors, resources_per_slot=resources
+    )
 
 
 def save_checkpoint(algo, directory: Path, state: Mapping[str, Any]) -> Path:

@@ -1,0 +1,106 @@
+"""RF field maps: the synchronous particle against TraceWin's own runs (the spoke run's
+Cav_set_point_res.dat and energy_ref.txt, the 502 MeV example's final energy)."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from accelerate_rl.engine import Beam
+from accelerate_rl.engine.fieldmap import read_field_map_1d
+from accelerate_rl.engine.rf import reference_track
+from accelerate_rl.tracewin import read_dat, read_ini
+from accelerate_rl.tracewin.cavities import read_cavities, write_cavities
+from accelerate_rl.tracewin.errors import TraceWinFormatError
+
+
+def _track(folder, dat, ini):
+    beam = Beam.from_ini(read_ini(folder / ini))
+    return reference_track(read_dat(folder / dat), beam.kinematics, beam.freq)
+
+
+@pytest.fixture(scope="module")
+def spoke_track(spoke):
+    return _track(spoke, "work_field_map.dat", "work_field_map.ini")
+
+
+def _energy_ref(spoke) -> pd.DataFrame:
+    rows = [
+        ln.split("\t")
+        for ln in (spoke / "energy_ref.txt").read_text(encoding="latin-1").splitlines()
+        if ln[:1].isdigit()
+    ]
+    frame = pd.DataFrame(
+        [(int(r[0]), float(r[9]), float(r[12])) for r in rows],
+        columns=["n", "energy", "abs_phase"],
+    )
+    return frame
+
+
+def test_cavity_phases_and_voltages_match_tracewins_set_points(spoke, spoke_track):
+    ref = read_cavities(spoke / "Cav_set_point_res.dat")
+    got = spoke_track.cavities
+    assert [c.number for c in got] == list(ref["Cav#"])
+    np.testing.assert_allclose([c.phi_s for c in got], ref["SyncPhase[°]"], atol=0.05)
+    np.testing.assert_allclose([c.voltage for c in got], ref["Voltage[MV]"], rtol=1e-4)
+
+
+def test_our_cav_set_point_file_is_byte_identical_to_tracewins(spoke, spoke_track, tmp_path):
+    rows = [(c.number, c.phi_s, c.voltage) for c in spoke_track.cavities]
+    ours = write_cavities(tmp_path / "Cav_set_point_res.dat", rows)
+    assert ours.read_bytes() == (spoke / "Cav_set_point_res.dat").read_bytes()
+
+
+def test_energy_and_phase_of_the_synchronous_particle_along_the_line(spoke, spoke_track):
+    ref = _energy_ref(spoke)
+    energy = spoke_track.energy[ref["n"]]
+    np.testing.assert_allclose(energy, ref["energy"], rtol=1e-5)
+    assert spoke_track.energy[-1] == pytest.approx(19.17393, rel=1e-5)
+    # TraceWin's Abs_Phase: the time of flight at the bunch frequency [deg]
+    np.testing.assert_allclose(spoke_track.abs_phase(352.2)[ref["n"]], ref["abs_phase"], atol=0.01)
+
+
+def test_the_502_mev_linac_final_energy(samples):
+    track = _track(samples / "lightwin-example", "example.dat", "example.ini")
+    assert len(track.cavities) == 142
+    assert track.energy[-1] == pytest.approx(502.24, abs=0.05)
+    assert {c.freq for c in track.cavities} == {352.2, 704.4}  # FREQ switches sections
+
+
+def test_set_sync_phase_solves_the_entry_phase(spoke, spoke_track, tmp_path):
+    """SET_SYNC_PHASE with the phases TraceWin reports reproduces its run (a check of
+    our solver on our physics: no TraceWin sample uses SET_SYNC_PHASE)."""
+    folder = tmp_path / "run"
+    shutil.copytree(spoke, folder)
+    text = (folder / "work_field_map.dat").read_text(encoding="latin-1")
+    phases = iter(f"{c.phi_s:.10f}" for c in spoke_track.cavities)
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("FIELD_MAP "):
+            parts = line.split()
+            parts[3] = next(phases)
+            line = " ".join(parts)
+        lines.append(line)
+    lines.insert(lines.index("FREQ 352.2") + 1, "SET_SYNC_PHASE")
+    (folder / "work_field_map.dat").write_text("\n".join(lines), encoding="latin-1")
+    track = _track(folder, "work_field_map.dat", "work_field_map.ini")
+    np.testing.assert_allclose(
+        [c.phi_in for c in track.cavities], [c.phi_in for c in spoke_track.cavities], atol=1e-6
+    )
+    assert track.energy[-1] == pytest.approx(spoke_track.energy[-1], rel=1e-12)
+
+
+def test_bad_field_maps_are_named(spoke, tmp_path):
+    folder = tmp_path / "run"
+    shutil.copytree(spoke, folder)
+    edz = folder / "field_maps_1D" / "Simple_Spoke_1D.edz"
+    edz.write_text("\n".join(edz.read_text().splitlines()[:50]))
+    read_field_map_1d.cache_clear()
+    with pytest.raises(TraceWinFormatError, match=r"Simple_Spoke_1D\.edz.*nz \+ 1 = 208"):
+        _track(folder, "work_field_map.dat", "work_field_map.ini")
+    edz.unlink()
+    with pytest.raises(TraceWinFormatError, match="field map not found: check FIELD_MAP_PATH"):
+        _track(folder, "work_field_map.dat", "work_field_map.ini")

@@ -21,7 +21,7 @@ import numpy as np
 from scipy.special import erf
 
 from .elements import Aperture, ElementModel
-from .species import Kinematics
+from .profile import EnergyProfile
 
 
 @dataclass
@@ -129,16 +129,19 @@ def _with_fresh_apertures(
 class BaseMaps:
     """Element maps, kicks and cumulative maps of a lattice at its base settings.
 
-    Built once per reference particle (energy, species) and reused by every run.
+    Built once per reference particle (input energy, species) and reused by every run;
+    each element's map is taken at its entry energy (``profile``).
     """
 
-    def __init__(self, models: list[ElementModel], kin: Kinematics) -> None:
+    def __init__(self, models: list[ElementModel], profile: EnergyProfile) -> None:
+        self.profile = profile
         n = len(models)
         self.maps = np.empty((n + 1, 1, 6, 6))
         self.maps[0] = np.eye(6)
         self.kicks = np.zeros((n + 1, 1, 6))
         self.has_kick = np.zeros(n + 1, dtype=bool)
         for i, m in enumerate(models, start=1):
+            kin = profile.entry(i)
             self.maps[i] = m.matrix(kin)
             d = m.kick(kin)
             if d is not None:
@@ -167,7 +170,7 @@ class BaseMaps:
 
 def track_envelope(
     models: list[ElementModel],
-    kin: Kinematics,
+    profile: EnergyProfile,
     sigma0: np.ndarray,
     centroid0: np.ndarray,
     batch: int,
@@ -180,8 +183,9 @@ def track_envelope(
     Args:
         models: element models (those in ``fresh`` carry overridden settings).
         sigma0: (6, 6) input second moments; centroid0: (6,) input centroid.
-        batch: B, the number of settings. base: the lattice's base maps for ``kin``.
-        fresh: numbers (1-based) of the elements whose settings were overridden.
+        batch: B, the number of settings. base: the lattice's base maps.
+        profile: the reference energy along ``models`` (maps at each entry energy).
+        fresh: numbers (1-based) of the elements whose maps must be recomputed.
     """
     n = len(models)
     rows = n + 1
@@ -197,6 +201,7 @@ def track_envelope(
         new_cum = np.broadcast_to(cum, (rows, batch, 6, 6)).copy()
         for idx, k in enumerate(order):
             model = models[k - 1]
+            kin = profile.entry(k)
             maps[k] = model.matrix(kin)
             d = model.kick(kin)
             kicks[k] = 0.0 if d is None else d

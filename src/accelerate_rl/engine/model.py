@@ -8,7 +8,8 @@ error naming element, keyword, file and line); a run then rebuilds only the elem
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -23,7 +24,6 @@ NO_EFFECT_COMMANDS = frozenset(
         "",
         "LATTICE",
         "LATTICE_END",
-        "FIELD_MAP_PATH",
         "MARKER",
         "PLOT_DST",
         "END",
@@ -39,10 +39,10 @@ NO_EFFECT_COMMANDS = frozenset(
         "MIN_FIELD_VARIATION",
         "PARTRAN_STEP",
         "REPEAT_ELE",
-        "FREQ",
-        "SET_SYNC_PHASE",
     }
 )
+#: Commands that set the context of the RF elements that follow them.
+RF_COMMANDS = frozenset({"FREQ", "FIELD_MAP_PATH", "SET_SYNC_PHASE"})
 #: Command families that only drive TraceWin's optimiser or error studies.
 NO_EFFECT_PREFIXES = ("ADJUST", "ERROR_", "MATCH_", "OUTPUT_")
 
@@ -65,23 +65,42 @@ def _numeric(element: Element) -> np.ndarray:
     return np.array(values, dtype=float)
 
 
+@dataclass(frozen=True)
+class RFContext:
+    """What an RF element takes from the commands before it: the FIELD_MAP_PATH folder,
+    the RF frequency [MHz] (FREQ) and whether SET_SYNC_PHASE is in force."""
+
+    folder: Path
+    freq: float | None
+    sync_phase: bool
+
+
 class CompiledLattice:
     """A lattice ready for transport.
 
-    Attributes:
+    Args:
         lattice: the source lattice.
+        rf_freq: the RF frequency [MHz] of cavities before any FREQ command (TraceWin
+            uses the bunch frequency).
+
+    Attributes:
         models: one element model per TraceWin element (batch size 1, base settings).
         notes: commands the engine accepted without effect, for the run's record.
+        accelerating: numbers of the elements that change the reference energy.
     """
 
-    def __init__(self, lattice: Lattice) -> None:
+    def __init__(self, lattice: Lattice, rf_freq: float | None = None) -> None:
         self.lattice = lattice
         self.notes: list[str] = []
         self._base: list[np.ndarray] = []
         self._steers: dict[int, Steer] = {}
+        self._rf: dict[int, RFContext] = {}
+        folder = Path(lattice.path).parent
+        context = RFContext(folder, rf_freq, False)
         pending: SequenceItem | None = None
         for item in lattice.sequence:
             if item.number is None:
+                context = self._rf_command(item, context)
                 pending = self._command(item, pending)
                 continue
             element = lattice.elements[item.number - 1]
@@ -95,8 +114,15 @@ class CompiledLattice:
                 args += [0.0] * (2 - len(args))
                 self._steers[item.number] = Steer(args[0], args[1])
                 pending = None
+            if element.keyword == "FIELD_MAP":
+                if context.freq is None:
+                    raise UnsupportedElementError(
+                        f"{element.describe()}: no RF frequency: add a FREQ command before it"
+                    )
+                self._rf[item.number] = context
             self._base.append(_numeric(element))
         self.models: list[ElementModel] = [self.build(n) for n in range(1, len(self._base) + 1)]
+        self.accelerating = frozenset(n for n, m in enumerate(self.models, 1) if m.accelerating)
         for n in self._steers:
             if not self.models[n - 1].steerable:
                 el = lattice.elements[n - 1]
@@ -106,9 +132,29 @@ class CompiledLattice:
                     "TraceWin backend"
                 )
 
+    @staticmethod
+    def _rf_command(item: SequenceItem, context: RFContext) -> RFContext:
+        stmt = item.statement
+        if stmt.keyword == "FREQ":
+            try:
+                return replace(context, freq=parse_number(stmt.args[0]))
+            except (IndexError, ValueError):
+                raise UnsupportedElementError(
+                    f"FREQ ({stmt.where}): needs a frequency in MHz"
+                ) from None
+        if stmt.keyword == "FIELD_MAP_PATH":
+            if not stmt.args:
+                raise UnsupportedElementError(f"FIELD_MAP_PATH ({stmt.where}): needs a folder")
+            return replace(context, folder=Path(stmt.path).parent / stmt.args[0])
+        if stmt.keyword == "SET_SYNC_PHASE":
+            return replace(context, sync_phase=True)
+        return context
+
     def _command(self, item: SequenceItem, pending: SequenceItem | None) -> SequenceItem | None:
         stmt = item.statement
         kw = stmt.keyword
+        if kw in RF_COMMANDS:
+            return pending
         if kw == "STEERER":
             for tok in stmt.args[:2]:
                 try:
@@ -138,6 +184,9 @@ class CompiledLattice:
         cls = model_class(element.keyword)
         assert cls is not None
         model = cls(element, self._base[n - 1][None] if params is None else params)
+        rf = self._rf.get(n)
+        if rf is not None:
+            model.bind(rf.folder, rf.freq, rf.sync_phase)
         steer = self._steers.get(n)
         if steer is not None:
             model.steer = (steer.bx, steer.by)

@@ -7,7 +7,7 @@ their last coordinates and the number of the element where they were lost.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -251,7 +251,7 @@ def aperture_tuple(model: ElementModel) -> tuple | None:
 
 def track_particles(
     models: list[ElementModel],
-    kin: Kinematics,
+    kin: Kinematics | Sequence[Kinematics],
     coords: np.ndarray,
     *,
     chromatic: bool = True,
@@ -264,6 +264,8 @@ def track_particles(
     """Track particles through every element, losing those outside apertures.
 
     Apertures are tested at each element's entrance and exit. Args:
+        kin: the reference kinematics, or one per element (its entry) when RF elements
+            change the energy along the line.
         chromatic: per-particle strengths in quadrupoles, solenoids and steerers (else
             the reference particle's linear maps, as Cheetah's ParticleBeam does).
         extremes: compute max |x|, |y| at every element (one pass over the particles per
@@ -294,7 +296,9 @@ def track_particles(
 
     record(0)
     previous = None
+    kins = [kin] * len(models) if isinstance(kin, Kinematics) else list(kin)
     for n, model in enumerate(models, start=1):
+        kin = kins[n - 1]
         ap = apertures[n - 1] if apertures is not None else aperture_tuple(model)
         if ap != previous:  # the previous exit was tested against this very aperture
             t.check(ap, n)

@@ -6,34 +6,30 @@ Conventions (checked on TraceWin's spoke run, see the tests):
 * On axis the field is ``Ez(z, t) = ke * E(z) / norm * cos(omega t + phi0)``; ``E`` in
   MV/m, omega = 2 pi FREQ (the RF frequency of the section, set by ``FREQ``).
 * ``FIELD_MAP ... phi ... p``: with p = 0 (relative) phi is the RF phase the synchronous
-  particle sees when it enters the map; with p = 1 (absolute) phi is phi0 and the phase
-  seen is phi0 + omega t_entry, t counted from the start of the line; after the command
-  ``SET_SYNC_PHASE`` phi is the synchronous phase and the entry phase is solved for.
+  particle sees when it enters the map; after the command ``SET_SYNC_PHASE`` phi is the
+  synchronous phase and the entry phase is solved for. The absolute phase (p = 1) is not
+  supported yet.
 * Along the map: dW/dz = q Ez(z) cos(phi) [MeV/m per unit charge], dphi/dz = omega / (beta c);
   integrated with RK4 on the map's own grid, the field linearly interpolated between nodes.
 * The cavity's voltage and synchronous phase: ``V exp(i phi_s) = int Ez(z) exp(i phi(z)) dz``
   along the synchronous particle's trajectory; V [MV], phi_s [deg]; the energy gain is
   q V cos(phi_s) only when phi(z) does not depend on W (short maps); W is integrated.
 
-Not verified against TraceWin: the absolute phase mode (p = 1) and SET_SYNC_PHASE (no
-sample run uses them); static magnetic maps (geometry 10) leave the energy unchanged.
+Not verified against TraceWin: SET_SYNC_PHASE (no sample run uses it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from ..tracewin.dat import Lattice, parse_number
-from .fieldmap import FieldMap1D, field_map_path, read_field_map_1d
+from ..tracewin.dat import Lattice
+from .fieldmap import FieldMap1D
 from .species import C_LIGHT, Kinematics, Species
 
 #: Geometry of an RF electric 1D map on axis.
 RF_E_1D = 100
-#: Geometry of a static magnetic 1D map on axis.
-STATIC_B_1D = 10
 
 
 @dataclass(frozen=True)
@@ -77,10 +73,21 @@ class ReferenceTrack:
 
 
 @dataclass(frozen=True)
-class _Crossing:
+class Crossing:
+    """The synchronous particle through one RF map.
+
+    Attributes:
+        w_out: exit kinetic energy [MeV]. phase_advance: RF phase advance [rad].
+        voltage: int Ez exp(i phi) dz [MV] (complex; its angle is phi_s). phi_in: entry
+        phase [rad]. matrix: (6, 6) linear map about the synchronous particle, in
+        (x, x', y, y', z, dp/p) relative to the entry and exit reference momenta.
+    """
+
     w_out: float
-    phase_advance: float  # [rad]
-    voltage: complex  # [MV], phase relative to the entry phase convention
+    phase_advance: float
+    voltage: complex
+    phi_in: float
+    matrix: np.ndarray
 
 
 def cross_field_map(
@@ -90,31 +97,60 @@ def cross_field_map(
     w_in: float,
     phi_in: float,
     species: Species,
-) -> _Crossing:
-    """RK4 through an RF map from entry phase ``phi_in`` [rad] and energy ``w_in`` [MeV]."""
+) -> Crossing:
+    """RK4 through an RF map from entry phase ``phi_in`` [rad] and energy ``w_in`` [MeV],
+    with the linear map about the synchronous particle integrated alongside.
+
+    Linear equations (paraxial, axially symmetric field; E' = dEz/dz from centred
+    differences of the map): transversely d(x')/dz = -q / (2 beta mc2 P) (E' cos phi -
+    (beta omega / c) E sin phi) x - q E cos phi / (beta mc2 P) x' with P = beta gamma;
+    longitudinally, about (phi, W): d(dW)/dz = -q E sin phi dphi and d(dphi)/dz =
+    -omega / (c beta^3 gamma^3 mc2) dW, converted to (z, dp/p) with dphi = -omega z /
+    (beta c) and dW = beta^2 gamma mc2 dp/p at the entry and exit energies.
+    """
     omega = 2 * np.pi * freq_mhz * 1e6
     q = species.charge
-    mass = species.mass
-    values = ke * fmap.values
+    mass = species.mass  # [MeV]
+    values = ke * fmap.values  # [MV/m]
+    slopes = ke * fmap.derivative()  # [MV/m^2]
     dz = fmap.dz
     mid = 0.5 * (values[:-1] + values[1:])  # linear interpolation at half steps
+    mid_slope = 0.5 * (slopes[:-1] + slopes[1:])
 
-    def dphi(w: float) -> float:
-        g1 = w / mass
-        beta = np.sqrt(g1 * (g1 + 2.0)) / (1.0 + g1)
-        return omega / (beta * C_LIGHT)
+    def beta_gamma(w: float) -> tuple[float, float]:
+        g = 1.0 + w / mass
+        return np.sqrt(1.0 - 1.0 / (g * g)), g
+
+    def rates(e: float, de: float, w: float, phi: float) -> tuple[float, float, np.ndarray]:
+        beta, gamma = beta_gamma(w)
+        p = beta * gamma
+        c, s = np.cos(phi), np.sin(phi)
+        a = np.zeros((4, 4))
+        a[0, 1] = 1.0
+        a[1, 0] = -q / (2 * beta * mass * p) * (de * c - beta * omega / C_LIGHT * e * s)
+        a[1, 1] = -q * e * c / (beta * mass * p)
+        a[2, 3] = -omega / (C_LIGHT * beta**3 * gamma**3 * mass)
+        a[3, 2] = -q * e * s
+        return q * e * c, omega / (beta * C_LIGHT), a
 
     w, phi = float(w_in), float(phi_in)
+    m = np.eye(4)  # (x, x', dphi, dW)
     voltage = 0j
     for i in range(fmap.steps):
         e0, em, e1 = values[i], mid[i], values[i + 1]
-        k1w, k1p = q * e0 * np.cos(phi), dphi(w)
-        p2 = phi + 0.5 * dz * k1p
-        k2w, k2p = q * em * np.cos(p2), dphi(w + 0.5 * dz * k1w)
-        p3 = phi + 0.5 * dz * k2p
-        k3w, k3p = q * em * np.cos(p3), dphi(w + 0.5 * dz * k2w)
-        p4 = phi + dz * k3p
-        k4w, k4p = q * e1 * np.cos(p4), dphi(w + dz * k3w)
+        s0, sm, s1 = slopes[i], mid_slope[i], slopes[i + 1]
+        k1w, k1p, a1 = rates(e0, s0, w, phi)
+        w2, p2 = w + 0.5 * dz * k1w, phi + 0.5 * dz * k1p
+        k2w, k2p, a2 = rates(em, sm, w2, p2)
+        w3, p3 = w + 0.5 * dz * k2w, phi + 0.5 * dz * k2p
+        k3w, k3p, a3 = rates(em, sm, w3, p3)
+        w4, p4 = w + dz * k3w, phi + dz * k3p
+        k4w, k4p, a4 = rates(e1, s1, w4, p4)
+        b1 = a1 @ m
+        b2 = a2 @ (m + 0.5 * dz * b1)
+        b3 = a3 @ (m + 0.5 * dz * b2)
+        b4 = a4 @ (m + dz * b3)
+        m = m + dz / 6 * (b1 + 2 * b2 + 2 * b3 + b4)
         voltage += (
             dz
             / 6
@@ -127,10 +163,18 @@ def cross_field_map(
         )
         w += dz / 6 * (k1w + 2 * k2w + 2 * k3w + k4w)
         phi += dz / 6 * (k1p + 2 * k2p + 2 * k3p + k4p)
-    return _Crossing(w, phi - phi_in, voltage)
+
+    def to_phase_energy(energy: float) -> np.ndarray:
+        beta, gamma = beta_gamma(energy)
+        return np.diag([-omega / (beta * C_LIGHT), beta * beta * gamma * mass])
+
+    out = np.eye(6)
+    out[0:2, 0:2] = out[2:4, 2:4] = m[0:2, 0:2]
+    out[4:6, 4:6] = np.linalg.inv(to_phase_energy(w)) @ m[2:4, 2:4] @ to_phase_energy(w_in)
+    return Crossing(w, phi - phi_in, voltage, phi_in, out)
 
 
-def _solve_entry_phase(
+def solve_entry_phase(
     fmap: FieldMap1D, ke: float, freq: float, w_in: float, phi_s: float, species: Species
 ) -> float:
     """The entry phase [rad] that gives synchronous phase ``phi_s`` [rad] (secant)."""
@@ -151,93 +195,35 @@ def reference_track(lattice: Lattice, kin: Kinematics, bunch_freq: float) -> Ref
     ``FIELD_MAP_PATH`` is relative to the lattice file's folder.
 
     Raises:
-        ValueError: a field map that cannot be found or read, naming element and file.
+        UnsupportedElementError: an element the engine does not model.
+        TraceWinFormatError: a field map that cannot be found or read (naming the file).
     """
-    species = kin.species
-    folder = Path(lattice.path).parent
-    maps_folder = folder
-    freq = bunch_freq
-    sync_mode = False
-    n = len(lattice.elements)
-    energy = np.empty(n + 1)
-    time = np.empty(n + 1)
-    energy[0], time[0] = float(kin.energy), 0.0
-    cavities: list[CavitySetPoint] = []
-    w, t = float(kin.energy), 0.0
-    for item in lattice.sequence:
-        stmt = item.statement
-        if item.number is None:
-            if stmt.keyword == "FREQ" and stmt.args:
-                freq = parse_number(stmt.args[0])
-            elif stmt.keyword == "FIELD_MAP_PATH" and stmt.args:
-                maps_folder = folder / stmt.args[0]
-            elif stmt.keyword == "SET_SYNC_PHASE":
-                sync_mode = True
-            continue
-        element = lattice.elements[item.number - 1]
-        args = element.statement.args
-        length = _length_m(element)
-        if element.keyword == "FIELD_MAP" and int(parse_number(args[0])) == RF_E_1D:
-            fmap = _load(element, maps_folder)
-            phi0 = np.deg2rad(parse_number(args[2]))
-            ke = parse_number(args[5])
-            absolute = len(args) > 9 and int(parse_number(args[9])) == 1
-            omega = 2 * np.pi * freq * 1e6
-            if sync_mode:
-                phi_in = _solve_entry_phase(fmap, ke, freq, w, phi0, species)
-            elif absolute:
-                phi_in = phi0 + omega * t
-            else:
-                phi_in = phi0
-            crossing = cross_field_map(fmap, ke, freq, w, phi_in, species)
-            cavities.append(
-                CavitySetPoint(
-                    element.number,
-                    float(np.rad2deg(np.angle(crossing.voltage))),
-                    float(abs(crossing.voltage)),
-                    w,
-                    crossing.w_out,
-                    float(np.rad2deg(phi_in)),
-                    freq,
-                )
+    from .model import CompiledLattice
+    from .profile import energy_profile
+
+    compiled = CompiledLattice(lattice, rf_freq=bunch_freq)
+    profile = energy_profile(compiled.models, kin)
+    return ReferenceTrack(
+        np.arange(1, len(compiled.models) + 1),
+        profile.energy,
+        profile.time,
+        set_points(profile, compiled.models),
+    )
+
+
+def set_points(profile, models) -> list[CavitySetPoint]:
+    """The cavities of an energy profile (:mod:`.profile`) of ``models``, in order."""
+    cavities = []
+    for n, crossing in profile.crossings.items():
+        cavities.append(
+            CavitySetPoint(
+                n,
+                float(np.rad2deg(np.angle(crossing.voltage))),
+                float(abs(crossing.voltage)),
+                float(profile.energy[n - 1]),
+                float(crossing.w_out),
+                float(np.rad2deg(crossing.phi_in)),
+                models[n - 1].freq,
             )
-            t += crossing.phase_advance / omega
-            w = crossing.w_out
-        elif length > 0:
-            t += length / (float(Kinematics(w, species).beta) * C_LIGHT)
-        energy[item.number], time[item.number] = w, t
-    return ReferenceTrack(np.arange(1, n + 1), energy, time, cavities)
-
-
-def _length_m(element) -> float:
-    """The element's length [m] for the time of flight (first parameter of lengthy
-    elements; BEND's from its angle and radius)."""
-    from .elements import model_class
-
-    cls = model_class(element.keyword)
-    if element.keyword == "FIELD_MAP":
-        return parse_number(element.statement.args[1]) * 1e-3
-    if cls is None:
-        return 0.0
-    values = []
-    for tok in element.statement.args:
-        try:
-            values.append(parse_number(tok))
-        except ValueError:
-            values.append(0.0)
-    return float(np.atleast_1d(cls(element, np.array(values)[None]).length_m)[0])
-
-
-def _load(element, folder: Path) -> FieldMap1D:
-    args = element.statement.args
-    if len(args) < 9:
-        raise ValueError(f"{element.describe()}: FIELD_MAP needs 9 parameters (file name 9th)")
-    path = field_map_path(folder, args[8], int(parse_number(args[0])))
-    fmap = read_field_map_1d(path)
-    length = parse_number(args[1]) * 1e-3
-    if abs(fmap.length - length) > 1e-6 * max(1.0, length):
-        raise ValueError(
-            f"{element.describe()}: FIELD_MAP length {length * 1e3:g} mm but {path.name} "
-            f"spans {fmap.length * 1e3:g} mm: fix L or the map"
         )
-    return fmap
+    return cavities

@@ -40,6 +40,8 @@ from .particles import (
     to_distribution,
     track_particles,
 )
+from .profile import EnergyProfile, energy_profile
+from .rf import CavitySetPoint, set_points
 from .table import columns, core_columns
 
 #: Run keys the engine understands (others of TraceWin's are accepted and ignored).
@@ -66,6 +68,7 @@ class EngineResult:
         beam: the input beam actually used. seed: the random seed (multiparticle).
         initial, final: input and output distributions (multiparticle), else None.
         notes: commands accepted with no effect, ignored keys.
+        cavities: the RF cavities' synchronous phases and voltages (``Cav_set_point_res``).
     """
 
     def __init__(
@@ -79,8 +82,10 @@ class EngineResult:
         final: Distribution | None = None,
         initial: Distribution | None = None,
         notes: list[str] | None = None,
+        cavities: list[CavitySetPoint] | None = None,
     ) -> None:
         self.mode = mode
+        self.cavities = cavities or []
         self._columns = columns
         self.summary = summary
         self.transfer_matrices = transfer_matrices
@@ -219,17 +224,19 @@ def _track_columns(track: Track, env: Track, kin, freq: float) -> dict[str, np.n
     )
 
 
-def _summary(track: Track, env: Track, kin, beam: Beam, mode: str) -> dict:
-    """Final-row values (or those just before the beam was lost), from one table row."""
+def _summary(track: Track, profile: EnergyProfile, beam: Beam, mode: str) -> dict:
+    """Final-row values (or those just before the beam was lost), from one table row;
+    ``energy`` is the reference particle's at the end [MeV]."""
     trans = track.transmission[:, 0]
     threshold = 0.0 if mode == "multiparticle" else LOST_THRESHOLD
     lost = np.flatnonzero(trans <= threshold)
     lost_at = int(track.numbers[lost[0]]) if len(lost) else 0
     row = lost[0] - 1 if len(lost) else len(trans) - 1
+    kin = profile.kinematics[row]
     one = core_columns(track.centroid[row, 0], track.sigma[row, 0], kin, beam.freq)
     out = {name: float(one[name]) for name in SUMMARY_COLUMNS}
     out["transmission"] = float(trans[-1])
-    out["energy"] = float(beam.energy)
+    out["energy"] = float(profile.energy[-1])
     out["length"] = float(track.z[-1, 0])
     out["lost_at"] = float(lost_at)
     return out
@@ -246,7 +253,7 @@ class Engine:
     def __init__(self, lattice: Lattice | str | Path, beam: Beam) -> None:
         self.lattice = lattice if isinstance(lattice, Lattice) else read_dat(lattice)
         self.beam = beam
-        self.compiled = CompiledLattice(self.lattice)
+        self.compiled = CompiledLattice(self.lattice, rf_freq=beam.freq)
         self._cache: dict[tuple, BaseMaps] = {}
 
     # -- helpers ---------------------------------------------------------------------
@@ -264,8 +271,26 @@ class Engine:
         if base is None:
             if len(self._cache) >= 8:
                 self._cache.clear()
-            base = self._cache[key] = BaseMaps(self.compiled.models, beam.kinematics)
+            profile = energy_profile(self.compiled.models, beam.kinematics)
+            base = self._cache[key] = BaseMaps(self.compiled.models, profile)
         return base
+
+    def _profile(
+        self, models: list, beam: Beam, fresh: set[int], batch: int, keys: Mapping[str, Any]
+    ) -> tuple[EnergyProfile, set[int]]:
+        """The energy profile of this run and the elements whose maps must be rebuilt: an
+        override of an RF element changes the energy of every element after it."""
+        base = self._base_maps(beam)
+        touched = fresh & self.compiled.accelerating
+        if not touched:
+            return base.profile, fresh
+        if batch != 1:
+            key = next(k for k in keys if self.lattice.check_override(k, 0)[0] in touched)
+            raise InvalidParameterError(
+                key, "batched overrides of RF elements are not supported: one setting per run"
+            )
+        profile = energy_profile(models, beam.kinematics)
+        return profile, fresh | set(range(min(touched), len(models) + 1))
 
     # -- runs ------------------------------------------------------------------------
     def run(
@@ -318,10 +343,10 @@ class Engine:
             )
         notes = list(self.compiled.notes)
         notes += [f"key {k} has no effect in the embedded engine" for k in ignored]
-        kin = beam.kinematics
+        profile, fresh = self._profile(models, beam, fresh, batch, ele)
         env = track_envelope(
             models,
-            kin,
+            profile,
             beam.sigma(),
             beam.centroid(),
             1,
@@ -337,23 +362,36 @@ class Engine:
             if seed is None:
                 seed = int(np.random.default_rng().integers(0, 2**31 - 1))
             track, initial, final = self._multiparticle(
-                models, beam, env, seed, distribution, plt_path, chromatic, extremes, fresh
+                models,
+                beam,
+                env,
+                profile,
+                seed,
+                distribution,
+                plt_path,
+                chromatic,
+                extremes,
+                fresh,
             )
             beam = replace(beam, n_particles=initial.n_particles)
         freq = beam.freq
 
         def all_columns() -> dict[str, np.ndarray]:
-            cols = _track_columns(track, env, kin, freq)
+            cols = _track_columns(track, env, profile.rows(), freq)
             return {name: col[:, 0] for name, col in cols.items()}
 
-        summary = _summary(track, env, kin, beam, mode)
-        return EngineResult(mode, all_columns, summary, tm, beam, seed, final, initial, notes)
+        summary = _summary(track, profile, beam, mode)
+        cavities = set_points(profile, models)
+        return EngineResult(
+            mode, all_columns, summary, tm, beam, seed, final, initial, notes, cavities
+        )
 
     def _multiparticle(
         self,
         models: list,
         beam: Beam,
         env: Track,
+        profile: EnergyProfile,
         seed: int,
         distribution: Distribution | None,
         plt_path: str | Path | None,
@@ -361,7 +399,6 @@ class Engine:
         extremes: bool,
         fresh: set[int],
     ) -> tuple[Track, Distribution, Distribution]:
-        kin = beam.kinematics
         if distribution is not None:
             coords = from_distribution(distribution, beam)
         else:
@@ -381,16 +418,17 @@ class Engine:
             )
 
             def on_element(n: int, all_coords: np.ndarray, lost: np.ndarray) -> None:
-                dist = to_distribution(all_coords, beam)
+                at = replace(beam, energy=float(profile.energy[n]))
+                dist = to_distribution(all_coords, at)
                 writer.add(
-                    PltRecord(n, float(env.z[n, 0]), 0.0, beam.energy, dist.raw, lost.copy())
+                    PltRecord(n, float(env.z[n, 0]), 0.0, at.energy, dist.raw, lost.copy())
                 )
 
         try:
             initial = to_distribution(coords, beam)
             pt = track_particles(
                 models,
-                kin,
+                profile.kinematics[:-1],
                 coords,
                 chromatic=chromatic,
                 extremes=extremes,
@@ -402,7 +440,9 @@ class Engine:
         finally:
             if writer is not None:
                 writer.close()
-        final = to_distribution(pt.coords[:, pt.alive], beam)
+        final = to_distribution(
+            pt.coords[:, pt.alive], replace(beam, energy=float(profile.energy[-1]))
+        )
         beam_power_w = beam.current * 1e-3 * beam.energy * 1e6 / abs(beam.charge)
         lost_per_row = -np.diff(pt.npart, prepend=n0)
         track = Track(
@@ -446,16 +486,18 @@ class Engine:
         if coords.ndim != 2 or coords.shape[0] != 6:
             raise ValueError(f"coords must have shape (6, N), got {coords.shape}")
         base = self._base_maps(beam)
+        profile, fresh = self._profile(models, beam, fresh, batch, ele)
         maps, kicks = base.maps[:, 0], base.kicks[:, 0]
         if fresh:
             maps, kicks = maps.copy(), kicks.copy()
             for k in fresh:
-                maps[k] = models[k - 1].matrix(beam.kinematics)[0]
-                d = models[k - 1].kick(beam.kinematics)
+                kin = profile.entry(k)
+                maps[k] = models[k - 1].matrix(kin)[0]
+                d = models[k - 1].kick(kin)
                 kicks[k] = 0.0 if d is None else d[0]
         return track_particles(
             models,
-            beam.kinematics,
+            profile.kinematics[:-1],
             coords,
             chromatic=chromatic,
             extremes=extremes,
@@ -484,10 +526,10 @@ class Engine:
             raise InvalidParameterError("partran", "run_batch() is envelope mode only")
         beam = self.beam_for(beam_keys)
         models, batch, fresh = self.compiled.with_overrides(ele)
-        kin = beam.kinematics
+        profile, fresh = self._profile(models, beam, fresh, batch, ele)
         env = track_envelope(
             models,
-            kin,
+            profile,
             beam.sigma(),
             beam.centroid(),
             batch,
@@ -495,6 +537,6 @@ class Engine:
             self._base_maps(beam),
             fresh,
         )
-        cols = _track_columns(env, env, kin, beam.freq)
+        cols = _track_columns(env, env, profile.rows(), beam.freq)
         settings = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in ele.items()}
         return BatchResult(settings, cols, env.transmission)

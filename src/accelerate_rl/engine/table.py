@@ -6,7 +6,7 @@ and centroids [mm], angles [mrad], phases [deg at the bunch frequency, negative 
 energies [MeV], emittances normalised rms [mm.mrad] and [deg.MeV].
 
 Columns not modelled by this engine are written as 0: halo (hx, hy, hp), 99 %
-emittances, synchronous phase and energy (no RF), EmitR, kr, space-charge current.
+emittances, synchronous phase and energy, EmitR, kr, space-charge current.
 Hdisp/Vdisp are the cumulative R16/R36 [mm per unit dp/p], Hdisp/dz, Vdisp/dz R26/R46.
 """
 
@@ -34,7 +34,7 @@ def core_columns(
     centroid: np.ndarray, sigma: np.ndarray, kin: Kinematics, freq: float
 ) -> dict[str, np.ndarray]:
     """Centroids, sizes, correlations and emittances from moments of any leading shape."""
-    gamma, beta, bg = float(kin.gamma), float(kin.beta), float(kin.beta_gamma)
+    gamma, beta, bg = np.asarray(kin.gamma), np.asarray(kin.beta), np.asarray(kin.beta_gamma)
     wavelength = 299_792_458.0 / (freq * 1e6)
     deg_per_m = 360.0 / (beta * wavelength)
     mev_per_delta = beta * beta * gamma * kin.species.mass
@@ -80,20 +80,21 @@ def columns(
     Args:
         numbers: (rows,) element numbers, 0 for the input beam.
         z: (rows, B) positions [m]. centroid: (rows, B, 6). sigma: (rows, B, 6, 6).
-        kin: reference kinematics. freq: bunch frequency [MHz].
+        kin: reference kinematics, scalar or with energy (rows, 1) when it changes along
+            the line. freq: bunch frequency [MHz].
         npart: (rows, B) particles. aperture: (rows, B) aperture radius [mm].
         cumulative: (rows, B, 6, 6) maps from the input.
         element_maps: (rows, B, 6, 6) map of each row's element (for kx, ky, kz).
         lengths_mm: (rows, B) element lengths [mm].
     """
     rows, batch = z.shape
-    gamma, bg = float(kin.gamma), float(kin.beta_gamma)
+    gamma, bg = np.asarray(kin.gamma), np.asarray(kin.beta_gamma)
     s = sigma
     zero = np.zeros((rows, batch))
     out: dict[str, np.ndarray] = {
         "##": np.broadcast_to(numbers[:, None], (rows, batch)).astype(float),
         "z(m)": z,
-        "gama-1": np.full((rows, batch), gamma - 1.0),
+        "gama-1": np.broadcast_to(gamma - 1.0, (rows, batch)).astype(float),
         **core_columns(centroid, sigma, kin, freq),
         "npart": npart.astype(float),
         "Aper": aperture,

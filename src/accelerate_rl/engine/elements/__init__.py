@@ -12,6 +12,7 @@ from .bend import Bend
 from .diag import Diagnostic
 from .drift import Drift
 from .edge import Edge
+from .field_map import FieldMap
 from .multipole import Multipole
 from .quad import Quad
 from .quad_ele import QuadEle
@@ -30,6 +31,7 @@ ELEMENT_MODELS: dict[str, type[ElementModel]] = {
     "MULTIPOLE": Multipole,
     "THIN_LENS": ThinLens,
     "APERTURE": ApertureElement,
+    "FIELD_MAP": FieldMap,
 }
 
 

@@ -60,6 +60,8 @@ class ElementModel:
     steerable: ClassVar[bool] = False
     #: Whether ``track`` models chromatic effects (per-particle strength) beyond the map.
     chromatic: ClassVar[bool] = False
+    #: Whether the element changes the reference energy (RF): see ``exit_energy``.
+    accelerating: ClassVar[bool] = False
 
     def __init__(self, source: Element, params: np.ndarray) -> None:
         self.source = source
@@ -100,6 +102,10 @@ class ElementModel:
 
     def aperture(self) -> Aperture | None:
         return None
+
+    def exit_energy(self, kin: Kinematics) -> float:
+        """The reference particle's kinetic energy [MeV] at the exit (entry ``kin``)."""
+        return float(np.asarray(kin.energy).reshape(-1)[0])
 
     def matrix(self, kin: Kinematics, fraction: float = 1.0) -> np.ndarray:
         """(B, 6, 6) linear transfer map (of the first ``fraction`` of the element)."""

@@ -1,0 +1,98 @@
+"""FIELD_MAP geom L phi R kb ke ki ka file p: an RF cavity from a 1D on-axis field map
+(geometry 100, ``file.edz`` under FIELD_MAP_PATH). L [mm], phi [deg] (the entry phase
+with p = 0, the synchronous phase after SET_SYNC_PHASE), R aperture [mm], ke field
+scale; see :mod:`accelerate_rl.engine.rf` for the physics and conventions.
+
+The reference energy changes across it: its map relates coordinates about the entry and
+exit reference particles. Multiparticle mode applies that linear map to every particle.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..fieldmap import FieldMap1D, field_map_path, read_field_map_1d
+from ..rf import RF_E_1D, Crossing, cross_field_map, solve_entry_phase
+from ..species import Kinematics
+from .base import Aperture, ElementModel
+from .drift import pipe_aperture
+
+
+class FieldMap(ElementModel):
+    keyword = "FIELD_MAP"
+    accelerating = True
+
+    #: Set by CompiledLattice: the FIELD_MAP_PATH folder, the section's RF frequency
+    #: [MHz] and whether SET_SYNC_PHASE is in force.
+    folder: Path = Path(".")
+    freq: float = 0.0
+    sync_phase: bool = False
+
+    def __init__(self, source, params) -> None:
+        super().__init__(source, params)
+        self._crossings: dict[float, Crossing] = {}
+
+    def validate(self) -> None:
+        geometry = int(self.p(1)[0])
+        if geometry != RF_E_1D:
+            raise self.unsupported(f"FIELD_MAP geometry {geometry} (only 100, RF E 1D)")
+        if self.params.shape[1] >= 10 and np.any(self.p(10) == 1):
+            raise self.unsupported("an absolute phase (p = 1) in transport")
+        if np.any(self.p(7)) or np.any(self.p(8)):
+            raise self.unsupported("ki/ka (no 3D or magnetic part in a 1D RF map)")
+
+    def bind(self, folder: Path, freq: float, sync_phase: bool) -> None:
+        """Attach the lattice context (called by CompiledLattice)."""
+        self.folder, self.freq, self.sync_phase = Path(folder), float(freq), sync_phase
+        self._crossings.clear()
+
+    @property
+    def file(self) -> Path:
+        return field_map_path(self.folder, self.source.statement.args[8], RF_E_1D)
+
+    def field_map(self) -> FieldMap1D:
+        fmap = read_field_map_1d(self.file)
+        length = float(self.length_m[0])
+        if abs(fmap.length - length) > 1e-6 * max(1.0, length):
+            raise ValueError(
+                f"{self.source.describe()}: FIELD_MAP length {length * 1e3:g} mm but "
+                f"{self.file.name} spans {fmap.length * 1e3:g} mm: fix L or the map"
+            )
+        return fmap
+
+    @property
+    def length_m(self) -> np.ndarray:
+        return self.p(2) * 1e-3
+
+    def aperture(self) -> Aperture | None:
+        return pipe_aperture(self.p(4))
+
+    def crossing(self, kin: Kinematics) -> Crossing:
+        """The synchronous particle through this cavity from entry energy ``kin``
+        (batch entry 0; cached per energy)."""
+        if self.batch != 1:
+            raise self.unsupported("a batch of settings of an RF cavity")
+        w_in = float(np.asarray(kin.energy).reshape(-1)[0])
+        hit = self._crossings.get(w_in)
+        if hit is None:
+            fmap = self.field_map()
+            ke = float(self.p(6)[0])
+            phi = np.deg2rad(float(self.p(3)[0]))
+            if self.sync_phase:
+                phi = solve_entry_phase(fmap, ke, self.freq, w_in, phi, kin.species)
+            hit = cross_field_map(fmap, ke, self.freq, w_in, phi, kin.species)
+            if len(self._crossings) > 16:
+                self._crossings.clear()
+            self._crossings[w_in] = hit
+        return hit
+
+    def exit_energy(self, kin: Kinematics) -> float:
+        return self.crossing(kin).w_out
+
+    def matrix(self, kin: Kinematics, fraction: float = 1.0) -> np.ndarray:
+        if fraction != 1.0:
+            raise self.unsupported("a partial RF map (a STEERER field in a FIELD_MAP)")
+        return self.crossing(kin).matrix[None].copy()
+

@@ -174,6 +174,78 @@ def cross_field_map(
     return Crossing(w, phi - phi_in, voltage, phi_in, out)
 
 
+def track_field_map(
+    fmap: FieldMap1D,
+    ke: float,
+    freq_mhz: float,
+    crossing: Crossing,
+    w_in: float,
+    coords: np.ndarray,
+    species: Species,
+) -> np.ndarray:
+    """Track particles (6, N) through an RF map, each with its own phase and energy
+    (RK4 on the map's grid, all particles at once); coordinates are relative to the
+    synchronous particle at the entry (``w_in``) and, on return, at the exit.
+
+    Per particle: dW/dz = q E cos(phi), dphi/dz = omega / (beta c), and transversely
+    d(P x')/dz = -q x / (2 beta mc2) (E' cos(phi) - (beta omega / c) E sin(phi)) with its own
+    beta, P = beta gamma (the paraxial fields of an axially symmetric mode; the on-axis
+    field's radial dependence is neglected in the energy gain).
+    """
+    omega = 2 * np.pi * freq_mhz * 1e6
+    q, mass = species.charge, species.mass
+    values = ke * fmap.values
+    slopes = ke * fmap.derivative()
+    mid = 0.5 * (values[:-1] + values[1:])
+    mid_slope = 0.5 * (slopes[:-1] + slopes[1:])
+    dz = fmap.dz
+
+    def momentum(w):
+        g1 = w / mass
+        return np.sqrt(g1 * (g1 + 2.0))  # P = beta gamma
+
+    p_in = momentum(w_in)
+    beta_in = p_in / (1.0 + w_in / mass)
+    x, y = coords[0].copy(), coords[2].copy()
+    p = p_in * (1.0 + coords[5])
+    w = mass * (np.sqrt(1.0 + p * p) - 1.0)
+    px, py = coords[1] * p, coords[3] * p
+    phi = crossing.phi_in - omega * coords[4] / (beta_in * C_LIGHT)
+
+    def rates(e, de, x, px, y, py, phi, w):
+        g = 1.0 + w / mass
+        big_p = np.sqrt((g - 1.0) * (g + 1.0))
+        beta = big_p / g
+        c, s = np.cos(phi), np.sin(phi)
+        k = -q / (2 * beta * mass) * (de * c - beta * omega / C_LIGHT * e * s)
+        return px / big_p, k * x, py / big_p, k * y, omega / (beta * C_LIGHT), q * e * c
+
+    state = [x, px, y, py, phi, w]
+    for i in range(fmap.steps):
+        k1 = rates(values[i], slopes[i], *state)
+        k2 = rates(mid[i], mid_slope[i], *(v + 0.5 * dz * d for v, d in zip(state, k1)))
+        k3 = rates(mid[i], mid_slope[i], *(v + 0.5 * dz * d for v, d in zip(state, k2)))
+        k4 = rates(values[i + 1], slopes[i + 1], *(v + dz * d for v, d in zip(state, k3)))
+        state = [
+            v + dz / 6 * (a + 2 * b + 2 * c + d) for v, a, b, c, d in zip(state, k1, k2, k3, k4)
+        ]
+    x, px, y, py, phi, w = state
+    p_out = momentum(crossing.w_out)
+    beta_out = p_out / (1.0 + crossing.w_out / mass)
+    p = momentum(w)
+    phi_ref = crossing.phi_in + crossing.phase_advance
+    return np.array(
+        [
+            x,
+            px / p,
+            y,
+            py / p,
+            -(phi - phi_ref) * beta_out * C_LIGHT / omega,
+            p / p_out - 1.0,
+        ]
+    )
+
+
 def solve_entry_phase(
     fmap: FieldMap1D, ke: float, freq: float, w_in: float, phi_s: float, species: Species
 ) -> float:

@@ -420,9 +420,7 @@ class Engine:
             def on_element(n: int, all_coords: np.ndarray, lost: np.ndarray) -> None:
                 at = replace(beam, energy=float(profile.energy[n]))
                 dist = to_distribution(all_coords, at)
-                writer.add(
-                    PltRecord(n, float(env.z[n, 0]), 0.0, at.energy, dist.raw, lost.copy())
-                )
+                writer.add(PltRecord(n, float(env.z[n, 0]), 0.0, at.energy, dist.raw, lost.copy()))
 
         try:
             initial = to_distribution(coords, beam)

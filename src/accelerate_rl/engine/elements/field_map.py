@@ -4,7 +4,8 @@ with p = 0, the synchronous phase after SET_SYNC_PHASE), R aperture [mm], ke fie
 scale; see :mod:`accelerate_rl.engine.rf` for the physics and conventions.
 
 The reference energy changes across it: its map relates coordinates about the entry and
-exit reference particles. Multiparticle mode applies that linear map to every particle.
+exit reference particles. In multiparticle mode every particle is integrated through the
+field with its own phase and energy.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..fieldmap import FieldMap1D, field_map_path, read_field_map_1d
-from ..rf import RF_E_1D, Crossing, cross_field_map, solve_entry_phase
+from ..rf import RF_E_1D, Crossing, cross_field_map, solve_entry_phase, track_field_map
 from ..species import Kinematics
 from .base import Aperture, ElementModel
 from .drift import pipe_aperture
@@ -91,8 +92,18 @@ class FieldMap(ElementModel):
     def exit_energy(self, kin: Kinematics) -> float:
         return self.crossing(kin).w_out
 
+    @property
+    def nonlinear(self) -> bool:
+        """Particles are integrated through the field, each with its phase and energy."""
+        return True
+
+    def track(self, coords: np.ndarray, kin: Kinematics) -> np.ndarray:
+        w_in = float(np.asarray(kin.energy).reshape(-1)[0])
+        crossing = self.crossing(kin)
+        ke = float(self.p(6)[0])
+        return track_field_map(self.field_map(), ke, self.freq, crossing, w_in, coords, kin.species)
+
     def matrix(self, kin: Kinematics, fraction: float = 1.0) -> np.ndarray:
         if fraction != 1.0:
             raise self.unsupported("a partial RF map (a STEERER field in a FIELD_MAP)")
         return self.crossing(kin).matrix[None].copy()
-

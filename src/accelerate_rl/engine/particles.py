@@ -260,6 +260,7 @@ def track_particles(
     maps: np.ndarray | None = None,
     kicks: np.ndarray | None = None,
     apertures: list[tuple | None] | None = None,
+    space_charge: np.ndarray | None = None,
 ) -> ParticleTrack:
     """Track particles through every element, losing those outside apertures.
 
@@ -275,6 +276,9 @@ def track_particles(
         maps, kicks: the elements' linear maps (rows, 6, 6) and kicks (rows, 6) when
             already computed (row n = element n); else computed here.
         apertures: per element, (circular, rx, ry, dx, dy) [mm] or None, when known.
+        space_charge: (rows, 6, 6) linear space-charge map of each element (envelope mode's,
+            :func:`track_envelope_space_charge`), applied after elements whose particles
+            are tracked individually (``maps`` already include it for the others).
     """
     rows = len(models) + 1
     t = _Tracker(coords)
@@ -305,6 +309,8 @@ def track_particles(
         previous = ap
         if model.needs_particles(chromatic):
             t.apply_track(model, kin, n)
+            if space_charge is not None and not np.allclose(space_charge[n], np.eye(6)):
+                t.apply_linear(space_charge[n], None)
         elif maps is not None:
             d = None if kicks is None or not kicks[n].any() else kicks[n]
             t.apply_linear(maps[n], d)

@@ -30,7 +30,7 @@ from ..tracewin.matrices import TransferMatrices
 from ..tracewin.out import OUT_COLUMNS
 from ..tracewin.plt import PltRecord, PltWriter
 from .beam import TRACEWIN_BEAM_KEYS, Beam
-from .envelope import BaseMaps, Track, track_envelope
+from .envelope import BaseMaps, Track, track_envelope, track_envelope_space_charge
 from .model import CompiledLattice
 from .particles import (
     ParticleTrack,
@@ -303,6 +303,7 @@ class Engine:
         plt_path: str | Path | None = None,
         chromatic: bool = True,
         extremes: bool = True,
+        space_charge: bool = True,
     ) -> EngineResult:
         """Run once.
 
@@ -317,6 +318,8 @@ class Engine:
                 False uses the reference particle's linear maps (as Cheetah does).
             extremes: compute Xmax/Ymax at every element (multiparticle); False leaves
                 them 0 and lets linear stretches cost nothing per particle.
+            space_charge: with a beam current, linear space charge of the rms-equivalent
+                uniform ellipsoid (:mod:`.spacecharge`); False ignores the current.
 
         Raises:
             InvalidParameterError: a bad key or value, naming the key.
@@ -344,16 +347,27 @@ class Engine:
         notes = list(self.compiled.notes)
         notes += [f"key {k} has no effect in the embedded engine" for k in ignored]
         profile, fresh = self._profile(models, beam, fresh, batch, ele)
-        env = track_envelope(
-            models,
-            profile,
-            beam.sigma(),
-            beam.centroid(),
-            1,
-            beam.n_particles,
-            self._base_maps(beam),
-            fresh,
-        )
+        if space_charge and beam.current > 0:
+            env = track_envelope_space_charge(
+                models,
+                profile,
+                beam.sigma(),
+                beam.centroid(),
+                beam.n_particles,
+                beam.current,
+                beam.freq,
+            )
+        else:
+            env = track_envelope(
+                models,
+                profile,
+                beam.sigma(),
+                beam.centroid(),
+                1,
+                beam.n_particles,
+                self._base_maps(beam),
+                fresh,
+            )
         tm = TransferMatrices(np.arange(1, len(models) + 1), env.z[1:, 0], env.cumulative[1:, 0])
         initial = final = None
         if mode == "envelope":
@@ -434,6 +448,7 @@ class Engine:
                 maps=env.element_maps[:, 0],
                 kicks=env.kicks[:, 0],
                 apertures=self._aperture_tuples(models, beam, fresh),
+                space_charge=env.space_charge,
             )
         finally:
             if writer is not None:
@@ -523,6 +538,12 @@ class Engine:
         if run_keys.get("partran", "0") not in ("0", 0):
             raise InvalidParameterError("partran", "run_batch() is envelope mode only")
         beam = self.beam_for(beam_keys)
+        if beam.current > 0:
+            raise InvalidParameterError(
+                "current1",
+                f"{beam.current} mA: run_batch() has no space charge; use run() per setting "
+                "(or current1=0)",
+            )
         models, batch, fresh = self.compiled.with_overrides(ele)
         profile, fresh = self._profile(models, beam, fresh, batch, ele)
         env = track_envelope(

@@ -13,7 +13,15 @@ faster) for
     Cheetah tracking.
 Goals (issue 3): envelope >= 10x Cheetah, particles >= 1x.
 
-    python experiments/bench_engine.py [--repeats 7] [--particles 100000]
+With ``../shared/tracewin-samples`` present, also the 20 -> 502 MeV linac of
+``lightwin-example`` (142 RF field maps, 5 mA): ``linac_compile`` (Engine built and the
+first envelope run: the synchronous particle and every cavity's map integrated),
+``linac_envelope`` (a run without space charge, maps cached), ``linac_envelope_sc`` (with
+space charge: 1 cm slices), ``linac_multiparticle_sc`` (``--linac-particles`` particles,
+each integrated through every cavity, with space charge). There is no Cheetah baseline
+for RF field maps: the ratio given is to ``linac_envelope`` in the same run.
+
+    python experiments/bench_engine.py [--repeats 7] [--particles 100000] [--linac-particles N]
 """
 
 from __future__ import annotations
@@ -56,6 +64,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--particles", type=int, default=100_000)
     ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument("--linac-particles", type=int, default=100_000)
+    ap.add_argument("--no-linac", action="store_true")
     args = ap.parse_args()
 
     beam = Beam(
@@ -83,6 +93,8 @@ def main() -> None:
         "machine": platform.machine(),
         "ours_s": ours,
     }
+    if not args.no_linac:
+        result["linac"] = linac(args.linac_particles, few)
     try:
         import cheetah
         import torch
@@ -142,6 +154,43 @@ def main() -> None:
     result["speedup_vs_cheetah"] = {k: theirs[k] / ours[k] for k in ours}
     result["goals"] = {"envelope_single": ">= 10", "particles_linear": ">= 1"}
     print(json.dumps(result, indent=2))
+
+
+def linac(particles: int, repeats: int) -> dict:
+    """The 502 MeV linac of the TraceWin samples (see the module docstring)."""
+    from pathlib import Path
+
+    from accelerate_rl.tracewin import read_ini
+
+    folder = Path(__file__).resolve().parents[2] / "shared/tracewin-samples/lightwin-example"
+    if not folder.is_dir():
+        return {"skipped": f"{folder} not found"}
+    beam = Beam.from_ini(read_ini(folder / "example.ini"))
+    dat = folder / "example.dat"
+
+    def compile_and_run():
+        Engine(dat, beam).run(space_charge=False)
+
+    engine = Engine(dat, beam)
+    out = {
+        "linac_compile": timed(compile_and_run, 1),
+        "linac_envelope": timed(lambda: engine.run(space_charge=False), repeats),
+        "linac_envelope_sc": timed(lambda: engine.run(), repeats),
+    }
+    many = Beam(**{**beam.__dict__, "n_particles": particles})
+    mp_engine = Engine(dat, many)
+    mp_engine.run(space_charge=False)  # the cavities' reference crossings, cached
+    t0 = time.perf_counter()
+    result = mp_engine.run(mode="multiparticle", seed=1)
+    out["linac_multiparticle_sc"] = time.perf_counter() - t0
+    out["final_energy_mev"] = result.summary["energy"]
+    out["particles"] = particles
+    out["current_ma"] = beam.current
+    base = out["linac_envelope"]
+    out["ratio_to_linac_envelope"] = {
+        k: out[k] / base for k in ("linac_envelope_sc", "linac_multiparticle_sc")
+    }
+    return out
 
 
 if __name__ == "__main__":

@@ -184,7 +184,8 @@ def track_field_map(
     species: Species,
 ) -> np.ndarray:
     """Track particles (6, N) through an RF map, each with its own phase and energy
-    (RK4 on the map's grid, all particles at once); coordinates are relative to the
+    (RK4 over two grid intervals per step, the middle node's field at the half step, all
+    particles at once); coordinates are relative to the
     synchronous particle at the entry (``w_in``) and, on return, at the exit.
 
     Per particle: dW/dz = q E cos(phi), dphi/dz = omega / (beta c), and transversely
@@ -196,9 +197,13 @@ def track_field_map(
     q, mass = species.charge, species.mass
     values = ke * fmap.values
     slopes = ke * fmap.derivative()
-    mid = 0.5 * (values[:-1] + values[1:])
-    mid_slope = 0.5 * (slopes[:-1] + slopes[1:])
-    dz = fmap.dz
+    k_omega = omega / C_LIGHT
+    # RK4 steps of two grid intervals, the middle node's field at the half step (one
+    # interval, linearly interpolated, at the end of an odd grid)
+    nodes = np.arange(0, fmap.steps + 1, 2)
+    steps = [(i, i + 1, i + 2, 2 * fmap.dz) for i in nodes[:-1]]
+    if fmap.steps % 2:
+        steps.append((fmap.steps - 1, None, fmap.steps, fmap.dz))
 
     def momentum(w):
         g1 = w / mass
@@ -206,29 +211,39 @@ def track_field_map(
 
     p_in = momentum(w_in)
     beta_in = p_in / (1.0 + w_in / mass)
-    x, y = coords[0].copy(), coords[2].copy()
+    state = np.empty((6, coords.shape[1]))
     p = p_in * (1.0 + coords[5])
-    w = mass * (np.sqrt(1.0 + p * p) - 1.0)
-    px, py = coords[1] * p, coords[3] * p
-    phi = crossing.phi_in - omega * coords[4] / (beta_in * C_LIGHT)
+    state[0], state[2] = coords[0], coords[2]
+    state[1], state[3] = coords[1] * p, coords[3] * p
+    state[4] = crossing.phi_in - omega * coords[4] / (beta_in * C_LIGHT)
+    state[5] = mass * (np.sqrt(1.0 + p * p) - 1.0)
+    rate = np.empty_like(state)
 
-    def rates(e, de, x, px, y, py, phi, w):
-        g = 1.0 + w / mass
-        big_p = np.sqrt((g - 1.0) * (g + 1.0))
+    def rates(e: float, de: float, s: np.ndarray) -> np.ndarray:
+        g = 1.0 + s[5] / mass
+        big_p = np.sqrt(g * g - 1.0)
         beta = big_p / g
-        c, s = np.cos(phi), np.sin(phi)
-        k = -q / (2 * beta * mass) * (de * c - beta * omega / C_LIGHT * e * s)
-        return px / big_p, k * x, py / big_p, k * y, omega / (beta * C_LIGHT), q * e * c
+        c, sn = np.cos(s[4]), np.sin(s[4])
+        k = (-q / (2 * mass)) * (de * c / beta - k_omega * e * sn)
+        rate[0] = s[1] / big_p
+        rate[1] = k * s[0]
+        rate[2] = s[3] / big_p
+        rate[3] = k * s[2]
+        rate[4] = k_omega / beta
+        rate[5] = (q * e) * c
+        return rate.copy()
 
-    state = [x, px, y, py, phi, w]
-    for i in range(fmap.steps):
-        k1 = rates(values[i], slopes[i], *state)
-        k2 = rates(mid[i], mid_slope[i], *(v + 0.5 * dz * d for v, d in zip(state, k1)))
-        k3 = rates(mid[i], mid_slope[i], *(v + 0.5 * dz * d for v, d in zip(state, k2)))
-        k4 = rates(values[i + 1], slopes[i + 1], *(v + dz * d for v, d in zip(state, k3)))
-        state = [
-            v + dz / 6 * (a + 2 * b + 2 * c + d) for v, a, b, c, d in zip(state, k1, k2, k3, k4)
-        ]
+    for i, m, j, h in steps:
+        em, sm = (
+            (values[m], slopes[m])
+            if m is not None
+            else (0.5 * (values[i] + values[j]), 0.5 * (slopes[i] + slopes[j]))
+        )
+        k1 = rates(values[i], slopes[i], state)
+        k2 = rates(em, sm, state + (0.5 * h) * k1)
+        k3 = rates(em, sm, state + (0.5 * h) * k2)
+        k4 = rates(values[j], slopes[j], state + h * k3)
+        state += (h / 6) * (k1 + 2 * (k2 + k3) + k4)
     x, px, y, py, phi, w = state
     p_out = momentum(crossing.w_out)
     beta_out = p_out / (1.0 + crossing.w_out / mass)

@@ -233,3 +233,78 @@ def test_multiparticle_through_the_cavities_matches_partran(spoke, spoke_engine,
     ref = _exit_rows(read_out(spoke / "partran1.out"))
     ours = result.table.set_index("##").loc[ref.index]
     np.testing.assert_allclose(ours[column], ref[column], rtol=5e-3)
+
+
+# -- thin gaps and DTL cells ------------------------------------------------------------
+
+
+def _short_gap_field_map(folder, length=0.02, steps=400, width=0.002):
+    z = np.linspace(0.0, length, steps + 1)
+    field = np.exp(-((z - length / 2) ** 2) / (2 * width**2))
+    (folder / "gap.edz").write_text(
+        f"{steps} {length}\n1\n" + "\n".join(f"{v:.12e}" for v in field) + "\n"
+    )
+
+
+def test_a_thin_gap_is_the_short_limit_of_a_field_map(tmp_path):
+    """GAP (E0TL, phi_s) between two half drifts against a 2 cm Gaussian field map with
+    the same voltage and synchronous phase, both through our field-map integrator
+    (validated above against TraceWin)."""
+    from accelerate_rl.engine import Engine
+    from accelerate_rl.tracewin import parse_dat_text
+
+    _short_gap_field_map(tmp_path)
+    beam = Beam(energy=10.0, etnx=0.2, etny=0.2, eln=0.2, betx=1, bety=1, betz=1, freq=352.2)
+    cavity = "FIELD_MAP_PATH .\nFREQ 352.2\nSET_SYNC_PHASE\nFIELD_MAP 100 20 -30 20 0 2 0 0 gap 0\n"
+    fmap = Engine(parse_dat_text(cavity + "END\n", str(tmp_path / "a.dat")), beam).run()
+    c = fmap.cavities[0]
+    gap = f"FREQ 352.2\nDRIFT 10 20\nGAP {c.voltage * 1e6!r} {c.phi_s!r} 20 0 0\nDRIFT 10 20\n"
+    thin = Engine(parse_dat_text(gap + "END\n", str(tmp_path / "b.dat")), beam).run()
+    assert thin.summary["energy"] == pytest.approx(fmap.summary["energy"], rel=1e-12)
+    assert thin.cavities[0].phi_s == pytest.approx(-30.0, abs=1e-9)
+    np.testing.assert_allclose(
+        thin.transfer_matrices.matrices[-1], fmap.transfer_matrices.matrices[-1], atol=5e-4
+    )
+
+
+DTL = "FREQ 352.2\n" + "".join(
+    f"DTL_CEL 68.5 22.5 22.5 0.5 {60 * (-1) ** i} {-60 * (-1) ** i} 120000 -30 6 0 0.08 0.8\n"
+    for i in range(20)
+)
+
+
+def test_a_dtl_cell_is_its_quadrupoles_drifts_and_gap():
+    from accelerate_rl.engine import Engine
+    from accelerate_rl.tracewin import parse_dat_text
+
+    beam = Beam(energy=3.0, etnx=0.2, etny=0.2, eln=0.2, betx=0.2, bety=0.2, betz=0.3)
+    cell = Engine(
+        parse_dat_text(DTL.split("DTL_CEL")[0] + "DTL_CEL" + DTL.split("DTL_CEL")[1] + "END\n"),
+        beam,
+    ).run()
+    parts = (
+        "FREQ 352.2\nQUAD 22.5 60 6\nDRIFT 11.25 6\nGAP 120000 -30 6 0 0\n"
+        "DRIFT 12.25 6\nQUAD 22.5 -60 6\nEND\n"
+    )
+    split = Engine(parse_dat_text(parts), beam).run()
+    assert cell.summary["energy"] == pytest.approx(split.summary["energy"], rel=1e-12)
+    assert cell.summary["energy"] - 3.0 == pytest.approx(0.12 * np.cos(np.radians(30)), rel=1e-12)
+    np.testing.assert_allclose(
+        cell.transfer_matrices.matrices[-1], split.transfer_matrices.matrices[-1], atol=1e-12
+    )
+    assert any("transit-time factor" in note for note in cell.notes)
+
+
+def test_multiparticle_through_dtl_cells_follows_the_envelope():
+    from dataclasses import replace
+
+    from accelerate_rl.engine import Engine
+    from accelerate_rl.tracewin import parse_dat_text
+
+    beam = Beam(energy=3.0, etnx=0.2, etny=0.2, eln=0.2, betx=0.2, bety=0.2, betz=0.3)
+    engine = Engine(parse_dat_text(DTL + "END\n"), replace(beam, n_particles=20000))
+    env = engine.run()
+    mp = engine.run(mode="multiparticle", seed=2)
+    assert env.summary["energy"] == pytest.approx(3.0 + 20 * 0.12 * np.cos(np.radians(30)))
+    for col in ("SizeX", "SizeY", "SizeP"):
+        assert mp.table[col].iloc[-1] == pytest.approx(env.table[col].iloc[-1], rel=0.04), col

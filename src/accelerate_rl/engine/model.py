@@ -41,6 +41,8 @@ NO_EFFECT_COMMANDS = frozenset(
         "REPEAT_ELE",
     }
 )
+#: Elements that take the RF context (frequency, field-map folder, phase mode).
+RF_ELEMENTS = frozenset({"FIELD_MAP", "GAP", "DTL_CEL"})
 #: Commands that set the context of the RF elements that follow them.
 RF_COMMANDS = frozenset({"FREQ", "FIELD_MAP_PATH", "SET_SYNC_PHASE"})
 #: Command families that only drive TraceWin's optimiser or error studies.
@@ -114,7 +116,7 @@ class CompiledLattice:
                 args += [0.0] * (2 - len(args))
                 self._steers[item.number] = Steer(args[0], args[1])
                 pending = None
-            if element.keyword == "FIELD_MAP":
+            if element.keyword in RF_ELEMENTS:
                 if context.freq is None:
                     raise UnsupportedElementError(
                         f"{element.describe()}: no RF frequency: add a FREQ command before it"
@@ -123,6 +125,8 @@ class CompiledLattice:
             self._base.append(_numeric(element))
         self.models: list[ElementModel] = [self.build(n) for n in range(1, len(self._base) + 1)]
         self.accelerating = frozenset(n for n, m in enumerate(self.models, 1) if m.accelerating)
+        for model in self.models:
+            self.notes.extend(model.notes())
         for n in self._steers:
             if not self.models[n - 1].steerable:
                 el = lattice.elements[n - 1]

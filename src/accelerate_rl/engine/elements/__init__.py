@@ -11,8 +11,10 @@ from .base import Aperture, ElementModel, UnsupportedElementError
 from .bend import Bend
 from .diag import Diagnostic
 from .drift import Drift
+from .dtl_cell import DtlCell
 from .edge import Edge
 from .field_map import FieldMap
+from .gap import Gap
 from .multipole import Multipole
 from .quad import Quad
 from .quad_ele import QuadEle
@@ -32,6 +34,8 @@ ELEMENT_MODELS: dict[str, type[ElementModel]] = {
     "THIN_LENS": ThinLens,
     "APERTURE": ApertureElement,
     "FIELD_MAP": FieldMap,
+    "GAP": Gap,
+    "DTL_CEL": DtlCell,
 }
 
 

@@ -88,6 +88,10 @@ class ElementModel:
     def validate(self) -> None:
         """Raise UnsupportedElementError for settings this model does not cover."""
 
+    def notes(self) -> list[str]:
+        """What the model approximates in this element, for the run's notes."""
+        return []
+
     def unsupported(self, what: str) -> UnsupportedElementError:
         return UnsupportedElementError(
             f"{self.source.describe()}: {what} is not supported by the embedded engine: "

@@ -1,0 +1,110 @@
+"""DTL_CEL L Lq1 Lq2 gc B1 B2 E0TL phi R p betas T kT kkT [kS kkS]: a drift-tube-linac
+cell of length L [mm]: a quadrupole of length Lq1 [mm] and gradient B1 [T/m] at its start,
+a thin RF gap (E0TL [V], phi [deg], as :class:`~.gap.Gap`) at L/2 - gc [mm], a
+quadrupole Lq2, B2 at its end (TraceWin's half drift-tube quadrupoles); drifts between.
+The quadrupole and the drift before the gap see the entry energy, those after it the
+exit energy. The transit-time factor's variation with velocity (betas, T, kT, ...) is not
+modelled: E0TL is taken as the energy gain at the crest (a note says so)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..rf import Crossing
+from ..species import C_LIGHT, Kinematics
+from .base import Aperture, ElementModel
+from .drift import Drift, pipe_aperture
+from .gap import Gap, thin_gap_crossing
+from .quad import Quad
+
+
+class DtlCell(ElementModel):
+    keyword = "DTL_CEL"
+    accelerating = True
+
+    folder: Path = Path(".")
+    freq: float = 0.0
+    sync_phase: bool = False
+
+    def validate(self) -> None:
+        if np.any(self.p(10) == 1):
+            raise self.unsupported("an absolute phase (p = 1)")
+        length, lq1, lq2, gc = (self.p(v) for v in (1, 2, 3, 4))
+        if np.any(length / 2 - gc - lq1 < 0) or np.any(length / 2 + gc - lq2 < 0):
+            raise self.unsupported(
+                "quadrupoles overlapping the gap (need Lq1 <= L/2 - gc and Lq2 <= L/2 + gc)"
+            )
+
+    def bind(self, folder: Path, freq: float, sync_phase: bool) -> None:
+        self.folder, self.freq, self.sync_phase = Path(folder), float(freq), sync_phase
+
+    def notes(self) -> list[str]:
+        if np.any(self.p(11)):
+            return [
+                f"{self.source.describe()}: the transit-time factor's velocity dependence "
+                "(betas, T, kT, ...) is not modelled: E0TL is the crest energy gain"
+            ]
+        return []
+
+    @property
+    def length_m(self) -> np.ndarray:
+        return self.p(1) * 1e-3
+
+    def aperture(self) -> Aperture | None:
+        return pipe_aperture(self.p(9))
+
+    def _parts(self) -> list[ElementModel]:
+        """Quad 1, drift 1, gap, drift 2, quad 2 (batch entry 0)."""
+        length, lq1, lq2, gc, b1, b2 = (float(self.p(v)[0]) for v in range(1, 7))
+        r = float(self.p(9)[0])
+        src = self.source
+        gap = Gap(src, np.array([[self.p(7)[0], self.p(8)[0], r, 0.0, 0.0]]))
+        gap.bind(self.folder, self.freq, self.sync_phase)
+        return [
+            Quad(src, np.array([[lq1, b1, r]])),
+            Drift(src, np.array([[length / 2 - gc - lq1, r]])),
+            gap,
+            Drift(src, np.array([[length / 2 + gc - lq2, r]])),
+            Quad(src, np.array([[lq2, b2, r]])),
+        ]
+
+    def crossing(self, kin: Kinematics) -> Crossing:
+        if self.batch != 1:
+            raise self.unsupported("a batch of settings of a DTL cell")
+        parts = self._parts()
+        gap = thin_gap_crossing(
+            float(self.p(7)[0]), np.deg2rad(float(self.p(8)[0])), self.freq, kin
+        )
+        exit_kin = Kinematics(gap.w_out, kin.species)
+        m = np.eye(6)
+        for i, part in enumerate(parts):
+            m = part.matrix(kin if i < 3 else exit_kin)[0] @ m  # the gap sees the entry
+        omega = 2 * np.pi * self.freq * 1e6
+        before = float(parts[0].length_m[0] + parts[1].length_m[0])
+        after = float(parts[3].length_m[0] + parts[4].length_m[0])
+        advance = omega * (
+            before / (float(kin.beta) * C_LIGHT) + after / (float(exit_kin.beta) * C_LIGHT)
+        )
+        return Crossing(gap.w_out, advance, gap.voltage, gap.phi_in, m)
+
+    def exit_energy(self, kin: Kinematics) -> float:
+        return self.crossing(kin).w_out
+
+    def matrix(self, kin: Kinematics, fraction: float = 1.0) -> np.ndarray:
+        if fraction != 1.0:
+            raise self.unsupported("a partial DTL cell")
+        return self.crossing(kin).matrix[None].copy()
+
+    @property
+    def nonlinear(self) -> bool:
+        return True
+
+    def track(self, coords: np.ndarray, kin: Kinematics) -> np.ndarray:
+        """The parts in turn: chromatic quadrupoles, drifts, the gap per particle."""
+        exit_kin = Kinematics(self.crossing(kin).w_out, kin.species)
+        out = coords
+        for i, part in enumerate(self._parts()):
+            out = part.track(out, kin if i < 3 else exit_kin)
+        return out

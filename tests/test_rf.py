@@ -93,6 +93,36 @@ def test_set_sync_phase_solves_the_entry_phase(spoke, spoke_track, tmp_path):
     assert track.energy[-1] == pytest.approx(spoke_track.energy[-1], rel=1e-12)
 
 
+def test_absolute_phases_reproduce_the_relative_run(spoke, spoke_track, tmp_path):
+    """Every cavity given its absolute phase phi_rel - omega t_entry (p = 1): the same
+    run (a check of the convention's consistency; no TraceWin sample uses p = 1)."""
+    from accelerate_rl.engine import Engine
+
+    folder = tmp_path / "run"
+    shutil.copytree(spoke, folder)
+    entry_time = {c.number: spoke_track.time[c.number - 1] for c in spoke_track.cavities}
+    lines, n = [], 0
+    for line in (folder / "work_field_map.dat").read_text(encoding="latin-1").splitlines():
+        parts = line.split()
+        if parts and parts[0] in ("QUAD", "DRIFT", "FIELD_MAP"):
+            n += 1
+        if parts and parts[0] == "FIELD_MAP":
+            omega_t = 2 * np.pi * 352.2e6 * entry_time[n]
+            parts[3] = repr(float(np.rad2deg(np.deg2rad(float(parts[3])) - omega_t) % 360))
+            parts[10] = "1"
+            line = " ".join(parts)
+        lines.append(line)
+    (folder / "work_field_map.dat").write_text("\n".join(lines), encoding="latin-1")
+    beam = Beam.from_ini(read_ini(folder / "work_field_map.ini"))
+    relative = Engine(spoke / "work_field_map.dat", beam).run()
+    absolute = Engine(folder / "work_field_map.dat", beam).run()
+    assert absolute.summary["energy"] == pytest.approx(relative.summary["energy"], rel=1e-10)
+    np.testing.assert_allclose(
+        [c.phi_s for c in absolute.cavities], [c.phi_s for c in relative.cavities], atol=1e-6
+    )
+    np.testing.assert_allclose(absolute.table["SizeX"], relative.table["SizeX"], rtol=1e-8)
+
+
 def test_bad_field_maps_are_named(spoke, tmp_path):
     folder = tmp_path / "run"
     shutil.copytree(spoke, folder)
@@ -212,7 +242,6 @@ def test_unsupported_rf_settings_are_named(spoke, tmp_path):
     text = (spoke / "work_field_map.dat").read_text(encoding="latin-1")
     beam = Beam.from_ini(read_ini(spoke / "work_field_map.ini"))
     for old, new, message in [
-        ("Simple_Spoke_1D 0\nDRIFT 264.84", "Simple_Spoke_1D 1\nDRIFT 264.84", "absolute"),
         ("FIELD_MAP 100 415.16 110.183", "FIELD_MAP 7700 415.16 110.183", "geometry 7700"),
     ]:
         path = tmp_path / "bad.dat"

@@ -50,7 +50,7 @@ def energy_profile(models: list[ElementModel], kin: Kinematics) -> EnergyProfile
     for i, model in enumerate(models, start=1):
         current = kins[-1]
         if model.accelerating:
-            crossing = model.crossing(current)
+            crossing = model.crossing(current, t)
             crossings[i] = crossing
             t += crossing.phase_advance / (2 * np.pi * model.freq * 1e6)
             w = crossing.w_out

@@ -6,16 +6,18 @@ Conventions (checked on TraceWin's spoke run, see the tests):
 * On axis the field is ``Ez(z, t) = ke * E(z) / norm * cos(omega t + phi0)``; ``E`` in
   MV/m, omega = 2 pi FREQ (the RF frequency of the section, set by ``FREQ``).
 * ``FIELD_MAP ... phi ... p``: with p = 0 (relative) phi is the RF phase the synchronous
-  particle sees when it enters the map; after the command ``SET_SYNC_PHASE`` phi is the
-  synchronous phase and the entry phase is solved for. The absolute phase (p = 1) is not
-  supported yet.
+  particle sees when it enters the map; with p = 1 (absolute) it sees phi + omega t, t
+  its time of flight from the start of the line (LightWin's phi_0_rel = phi_0_abs +
+  phi_rf); after the command ``SET_SYNC_PHASE`` phi is the synchronous phase and the
+  entry phase is solved for.
 * Along the map: dW/dz = q Ez(z) cos(phi) [MeV/m per unit charge], dphi/dz = omega / (beta c);
   integrated with RK4 on the map's own grid, the field linearly interpolated between nodes.
 * The cavity's voltage and synchronous phase: ``V exp(i phi_s) = int Ez(z) exp(i phi(z)) dz``
   along the synchronous particle's trajectory; V [MV], phi_s [deg]; the energy gain is
   q V cos(phi_s) only when phi(z) does not depend on W (short maps); W is integrated.
 
-Not verified against TraceWin: SET_SYNC_PHASE (no sample run uses it).
+Not verified against TraceWin: SET_SYNC_PHASE and absolute phases (no sample run uses
+them; both are checked for consistency with relative phases).
 """
 
 from __future__ import annotations

@@ -70,7 +70,7 @@ class DtlCell(ElementModel):
             Quad(src, np.array([[lq2, b2, r]])),
         ]
 
-    def crossing(self, kin: Kinematics) -> Crossing:
+    def crossing(self, kin: Kinematics, time: float | None = None) -> Crossing:
         if self.batch != 1:
             raise self.unsupported("a batch of settings of a DTL cell")
         parts = self._parts()

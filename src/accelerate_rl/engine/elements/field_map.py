@@ -1,6 +1,7 @@
 """FIELD_MAP geom L phi R kb ke ki ka file p: an RF cavity from a 1D on-axis field map
 (geometry 100, ``file.edz`` under FIELD_MAP_PATH). L [mm], phi [deg] (the entry phase
-with p = 0, the synchronous phase after SET_SYNC_PHASE), R aperture [mm], ke field
+with p = 0; with p = 1 the RF phase at the time origin, the entry phase being phi +
+omega t_entry; the synchronous phase after SET_SYNC_PHASE), R aperture [mm], ke field
 scale; see :mod:`accelerate_rl.engine.rf` for the physics and conventions.
 
 The reference energy changes across it: its map relates coordinates about the entry and
@@ -33,14 +34,13 @@ class FieldMap(ElementModel):
 
     def __init__(self, source, params) -> None:
         super().__init__(source, params)
-        self._crossings: dict[float, Crossing] = {}
+        self._crossings: dict[tuple, Crossing] = {}
+        self._latest: dict[float, Crossing] = {}
 
     def validate(self) -> None:
         geometry = int(self.p(1)[0])
         if geometry != RF_E_1D:
             raise self.unsupported(f"FIELD_MAP geometry {geometry} (only 100, RF E 1D)")
-        if self.params.shape[1] >= 10 and np.any(self.p(10) == 1):
-            raise self.unsupported("an absolute phase (p = 1) in transport")
         if np.any(self.p(7)) or np.any(self.p(8)):
             raise self.unsupported("ki/ka (no 3D or magnetic part in a 1D RF map)")
 
@@ -48,6 +48,7 @@ class FieldMap(ElementModel):
         """Attach the lattice context (called by CompiledLattice)."""
         self.folder, self.freq, self.sync_phase = Path(folder), float(freq), sync_phase
         self._crossings.clear()
+        self._latest.clear()
 
     @property
     def file(self) -> Path:
@@ -70,23 +71,39 @@ class FieldMap(ElementModel):
     def aperture(self) -> Aperture | None:
         return pipe_aperture(self.p(4))
 
-    def crossing(self, kin: Kinematics) -> Crossing:
-        """The synchronous particle through this cavity from entry energy ``kin``
-        (batch entry 0; cached per energy)."""
+    @property
+    def absolute(self) -> bool:
+        """p = 1: phi is the RF phase at t = 0; the entry phase is phi + omega t_entry."""
+        return bool(self.p(10)[0] == 1)
+
+    def crossing(self, kin: Kinematics, time: float | None = None) -> Crossing:
+        """The synchronous particle through this cavity from entry energy ``kin`` and,
+        for an absolute phase, entry time ``time`` [s] from the start of the line (batch
+        entry 0; cached). Without ``time``, the last crossing at that energy."""
         if self.batch != 1:
             raise self.unsupported("a batch of settings of an RF cavity")
         w_in = float(np.asarray(kin.energy).reshape(-1)[0])
-        hit = self._crossings.get(w_in)
+        if time is None:
+            hit = self._latest.get(w_in)
+            if hit is not None:
+                return hit
+            if self.absolute:
+                raise RuntimeError(f"{self.source.describe()}: an absolute phase needs a time")
+        key = (w_in, time if self.absolute else None)
+        hit = self._crossings.get(key)
         if hit is None:
             fmap = self.field_map()
             ke = float(self.p(6)[0])
             phi = np.deg2rad(float(self.p(3)[0]))
             if self.sync_phase:
                 phi = solve_entry_phase(fmap, ke, self.freq, w_in, phi, kin.species)
+            elif self.absolute:
+                phi = phi + 2 * np.pi * self.freq * 1e6 * float(time)
             hit = cross_field_map(fmap, ke, self.freq, w_in, phi, kin.species)
             if len(self._crossings) > 16:
                 self._crossings.clear()
-            self._crossings[w_in] = hit
+            self._crossings[key] = hit
+        self._latest[w_in] = hit
         return hit
 
     def exit_energy(self, kin: Kinematics) -> float:

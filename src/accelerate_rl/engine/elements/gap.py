@@ -87,7 +87,7 @@ class Gap(ElementModel):
     def aperture(self) -> Aperture | None:
         return pipe_aperture(self.p(3))
 
-    def crossing(self, kin: Kinematics) -> Crossing:
+    def crossing(self, kin: Kinematics, time: float | None = None) -> Crossing:
         if self.batch != 1:
             raise self.unsupported("a batch of settings of an RF gap")
         return thin_gap_crossing(

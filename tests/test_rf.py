@@ -337,3 +337,26 @@ def test_multiparticle_through_dtl_cells_follows_the_envelope():
     assert env.summary["energy"] == pytest.approx(3.0 + 20 * 0.12 * np.cos(np.radians(30)))
     for col in ("SizeX", "SizeY", "SizeP"):
         assert mp.table[col].iloc[-1] == pytest.approx(env.table[col].iloc[-1], rel=0.04), col
+
+
+def test_a_static_magnetic_field_map_is_a_solenoid_with_fringes(tmp_path):
+    """FIELD_MAP 10: Bz(z) on axis (.bsz, scaled by kb) with steep tanh edges equals the
+    hard-edge SOLENOID (checked against Cheetah elsewhere) between two drifts."""
+    from accelerate_rl.engine import Engine
+    from accelerate_rl.tracewin import parse_dat_text
+
+    length, steps, edge = 0.3, 3000, 2e-4
+    z = np.linspace(0.0, length, steps + 1)
+    field = 0.5 * (np.tanh((z - 0.05) / edge) - np.tanh((z - 0.25) / edge))
+    (tmp_path / "sol.bsz").write_text(
+        f"{steps} {length}\n1\n" + "\n".join(f"{v:.12e}" for v in field) + "\n"
+    )
+    beam = Beam(energy=5.0, etnx=0.2, etny=0.2, eln=0.2, betx=1, bety=1, betz=1)
+    fmap = "FIELD_MAP_PATH .\nFIELD_MAP 10 300 0 20 0.8 0 0 0 sol 0\nEND\n"
+    ours = Engine(parse_dat_text(fmap, str(tmp_path / "a.dat")), beam).run()
+    hard = "DRIFT 50 20\nSOLENOID 200 0.8 20\nDRIFT 50 20\nEND\n"
+    ref = Engine(parse_dat_text(hard, str(tmp_path / "b.dat")), beam).run()
+    np.testing.assert_allclose(
+        ours.transfer_matrices.matrices[-1], ref.transfer_matrices.matrices[-1], atol=1e-3
+    )
+    assert ours.summary["energy"] == 5.0 and not ours.cavities

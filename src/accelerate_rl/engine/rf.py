@@ -32,6 +32,8 @@ from .species import C_LIGHT, Kinematics, Species
 
 #: Geometry of an RF electric 1D map on axis.
 RF_E_1D = 100
+#: Geometry of a static magnetic 1D map on axis.
+STATIC_B_1D = 10
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,9 @@
-"""FIELD_MAP geom L phi R kb ke ki ka file p: an RF cavity from a 1D on-axis field map
-(geometry 100, ``file.edz`` under FIELD_MAP_PATH). L [mm], phi [deg] (the entry phase
+"""FIELD_MAP geom L phi R kb ke ki ka file p: a 1D on-axis field map under
+FIELD_MAP_PATH: an RF cavity (geometry 100, ``file.edz``, scaled by ke) or a static
+magnetic field (geometry 10, ``file.bsz``, Bz scaled by kb [T]: a solenoid with its
+fringes, linear map, no energy change, achromatic in multiparticle mode).
+
+For an RF cavity: L [mm], phi [deg] (the entry phase
 with p = 0; with p = 1 the RF phase at the time origin, the entry phase being phi +
 omega t_entry; the synchronous phase after SET_SYNC_PHASE), R aperture [mm], ke field
 scale; see :mod:`accelerate_rl.engine.rf` for the physics and conventions.
@@ -15,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..fieldmap import FieldMap1D, field_map_path, read_field_map_1d
-from ..rf import RF_E_1D, Crossing, cross_field_map, solve_entry_phase, track_field_map
+from ..fieldmap import FieldMap1D, field_map_path, read_field_map_1d, static_solenoid_map
+from ..rf import RF_E_1D, STATIC_B_1D, Crossing, cross_field_map, solve_entry_phase, track_field_map
 from ..species import Kinematics
 from .base import Aperture, ElementModel
 from .drift import pipe_aperture
@@ -24,7 +28,6 @@ from .drift import pipe_aperture
 
 class FieldMap(ElementModel):
     keyword = "FIELD_MAP"
-    accelerating = True
 
     #: Set by CompiledLattice: the FIELD_MAP_PATH folder, the section's RF frequency
     #: [MHz] and whether SET_SYNC_PHASE is in force.
@@ -36,11 +39,21 @@ class FieldMap(ElementModel):
         super().__init__(source, params)
         self._crossings: dict[tuple, Crossing] = {}
         self._latest: dict[float, Crossing] = {}
+        self._static: dict[float, np.ndarray] = {}
+
+    @property
+    def geometry(self) -> int:
+        return int(self.p(1)[0])
+
+    @property
+    def accelerating(self) -> bool:  # type: ignore[override]
+        return self.geometry == RF_E_1D
 
     def validate(self) -> None:
-        geometry = int(self.p(1)[0])
-        if geometry != RF_E_1D:
-            raise self.unsupported(f"FIELD_MAP geometry {geometry} (only 100, RF E 1D)")
+        if self.geometry not in (RF_E_1D, STATIC_B_1D):
+            raise self.unsupported(
+                f"FIELD_MAP geometry {self.geometry} (only 100, RF E 1D, and 10, static B 1D)"
+            )
         if np.any(self.p(7)) or np.any(self.p(8)):
             raise self.unsupported("ki/ka (no 3D or magnetic part in a 1D RF map)")
 
@@ -52,7 +65,7 @@ class FieldMap(ElementModel):
 
     @property
     def file(self) -> Path:
-        return field_map_path(self.folder, self.source.statement.args[8], RF_E_1D)
+        return field_map_path(self.folder, self.source.statement.args[8], self.geometry)
 
     def field_map(self) -> FieldMap1D:
         fmap = read_field_map_1d(self.file)
@@ -111,8 +124,8 @@ class FieldMap(ElementModel):
 
     @property
     def nonlinear(self) -> bool:
-        """Particles are integrated through the field, each with its phase and energy."""
-        return True
+        """RF: particles are integrated through the field, each with its phase and energy."""
+        return self.accelerating
 
     def track(self, coords: np.ndarray, kin: Kinematics) -> np.ndarray:
         w_in = float(np.asarray(kin.energy).reshape(-1)[0])
@@ -121,6 +134,16 @@ class FieldMap(ElementModel):
         return track_field_map(self.field_map(), ke, self.freq, crossing, w_in, coords, kin.species)
 
     def matrix(self, kin: Kinematics, fraction: float = 1.0) -> np.ndarray:
+        if not self.accelerating:
+            if fraction != 1.0:
+                raise self.unsupported("a partial static field map")
+            w = float(np.asarray(kin.energy).reshape(-1)[0])
+            hit = self._static.get(w)
+            if hit is None:
+                brho, gamma = float(np.asarray(kin.brho)), float(np.asarray(kin.gamma))
+                kb = float(self.p(5)[0])
+                hit = self._static[w] = static_solenoid_map(self.field_map(), kb, brho, gamma)
+            return hit[None].copy()
         if fraction != 1.0:
             raise self.unsupported("a partial RF map (a STEERER field in a FIELD_MAP)")
         return self.crossing(kin).matrix[None].copy()

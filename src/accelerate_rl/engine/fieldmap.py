@@ -117,8 +117,10 @@ def static_solenoid_map(fmap: FieldMap1D, kb: float, brho: float, gamma: float) 
 
     m = np.eye(4)
     for i in range(fmap.steps):
-        a1, a2, a4 = rate(field[i], slope[i]), rate(mid[i], mid_slope[i]), rate(
-            field[i + 1], slope[i + 1]
+        a1, a2, a4 = (
+            rate(field[i], slope[i]),
+            rate(mid[i], mid_slope[i]),
+            rate(field[i + 1], slope[i + 1]),
         )
         k1 = a1 @ m
         k2 = a2 @ (m + 0.5 * dz * k1)

@@ -8,8 +8,6 @@ modelled: E0TL is taken as the energy gain at the crest (a note says so)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from ..rf import Crossing
@@ -18,15 +16,11 @@ from .base import Aperture, ElementModel
 from .drift import Drift, pipe_aperture
 from .gap import Gap, thin_gap_crossing
 from .quad import Quad
+from .rf_base import RFElement
 
 
-class DtlCell(ElementModel):
+class DtlCell(RFElement):
     keyword = "DTL_CEL"
-    accelerating = True
-
-    folder: Path = Path(".")
-    freq: float = 0.0
-    sync_phase: bool = False
 
     def validate(self) -> None:
         if np.any(self.p(10) == 1):
@@ -37,16 +31,8 @@ class DtlCell(ElementModel):
                 "quadrupoles overlapping the gap (need Lq1 <= L/2 - gc and Lq2 <= L/2 + gc)"
             )
 
-    def bind(self, folder: Path, freq: float, sync_phase: bool) -> None:
-        self.folder, self.freq, self.sync_phase = Path(folder), float(freq), sync_phase
-
     def notes(self) -> list[str]:
-        if np.any(self.p(11)):
-            return [
-                f"{self.source.describe()}: the transit-time factor's velocity dependence "
-                "(betas, T, kT, ...) is not modelled: E0TL is the crest energy gain"
-            ]
-        return []
+        return self.ttf_notes(11)
 
     @property
     def length_m(self) -> np.ndarray:
@@ -88,9 +74,6 @@ class DtlCell(ElementModel):
             before / (float(kin.beta) * C_LIGHT) + after / (float(exit_kin.beta) * C_LIGHT)
         )
         return Crossing(gap.w_out, advance, gap.voltage, gap.phi_in, m)
-
-    def exit_energy(self, kin: Kinematics) -> float:
-        return self.crossing(kin).w_out
 
     def matrix(self, kin: Kinematics, fraction: float = 1.0) -> np.ndarray:
         if fraction != 1.0:

@@ -22,18 +22,13 @@ import numpy as np
 from ..fieldmap import FieldMap1D, field_map_path, read_field_map_1d, static_solenoid_map
 from ..rf import RF_E_1D, STATIC_B_1D, Crossing, cross_field_map, solve_entry_phase, track_field_map
 from ..species import Kinematics
-from .base import Aperture, ElementModel
+from .base import Aperture
 from .drift import pipe_aperture
+from .rf_base import RFElement
 
 
-class FieldMap(ElementModel):
+class FieldMap(RFElement):
     keyword = "FIELD_MAP"
-
-    #: Set by CompiledLattice: the FIELD_MAP_PATH folder, the section's RF frequency
-    #: [MHz] and whether SET_SYNC_PHASE is in force.
-    folder: Path = Path(".")
-    freq: float = 0.0
-    sync_phase: bool = False
 
     def __init__(self, source, params) -> None:
         super().__init__(source, params)
@@ -58,8 +53,7 @@ class FieldMap(ElementModel):
             raise self.unsupported("ki/ka (no 3D or magnetic part in a 1D RF map)")
 
     def bind(self, folder: Path, freq: float, sync_phase: bool) -> None:
-        """Attach the lattice context (called by CompiledLattice)."""
-        self.folder, self.freq, self.sync_phase = Path(folder), float(freq), sync_phase
+        super().bind(folder, freq, sync_phase)
         self._crossings.clear()
         self._latest.clear()
 
@@ -118,9 +112,6 @@ class FieldMap(ElementModel):
             self._crossings[key] = hit
         self._latest[w_in] = hit
         return hit
-
-    def exit_energy(self, kin: Kinematics) -> float:
-        return self.crossing(kin).w_out
 
     @property
     def nonlinear(self) -> bool:

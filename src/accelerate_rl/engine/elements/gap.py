@@ -16,14 +16,13 @@ so; E0TL is the crest energy gain) and absolute phases (an error).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from ..rf import Crossing
 from ..species import C_LIGHT, Kinematics
-from .base import Aperture, ElementModel
+from .base import Aperture
 from .drift import pipe_aperture
+from .rf_base import RFElement
 
 
 def _bg(w: np.ndarray | float, mass: float) -> tuple[np.ndarray, np.ndarray]:
@@ -61,28 +60,15 @@ def thin_gap_crossing(voltage: float, phi_s: float, freq_mhz: float, kin: Kinema
     return Crossing(float(w_out), 0.0, complex(voltage_c), float(phi_s), m)
 
 
-class Gap(ElementModel):
+class Gap(RFElement):
     keyword = "GAP"
-    accelerating = True
-
-    folder: Path = Path(".")
-    freq: float = 0.0
-    sync_phase: bool = False
 
     def validate(self) -> None:
         if np.any(self.p(4) == 1):
             raise self.unsupported("an absolute phase (p = 1)")
 
     def notes(self) -> list[str]:
-        if np.any(self.p(5)):
-            return [
-                f"{self.source.describe()}: the transit-time factor's velocity dependence "
-                "(betas, T, kT, ...) is not modelled: E0TL is the crest energy gain"
-            ]
-        return []
-
-    def bind(self, folder: Path, freq: float, sync_phase: bool) -> None:
-        self.folder, self.freq, self.sync_phase = Path(folder), float(freq), sync_phase
+        return self.ttf_notes(5)
 
     def aperture(self) -> Aperture | None:
         return pipe_aperture(self.p(3))
@@ -93,9 +79,6 @@ class Gap(ElementModel):
         return thin_gap_crossing(
             float(self.p(1)[0]), np.deg2rad(float(self.p(2)[0])), self.freq, kin
         )
-
-    def exit_energy(self, kin: Kinematics) -> float:
-        return self.crossing(kin).w_out
 
     def matrix(self, kin: Kinematics, fraction: float = 1.0) -> np.ndarray:
         return self.crossing(kin).matrix[None].copy()

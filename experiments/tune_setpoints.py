@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args.out.mkdir(parents=True, exist_ok=True)
     trials.to_parquet(args.out / "trials.parquet")
     summary.to_parquet(args.out / "summary.parquet")
-    records = summary.to_dict(orient="records")
+    records = summary.astype(object).where(summary.notna(), None).to_dict(orient="records")
     print(json.dumps({"out": str(args.out), "budget": args.budget, "summary": records}))
     return records
 

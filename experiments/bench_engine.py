@@ -31,6 +31,7 @@ import json
 import platform
 import statistics
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -177,7 +178,7 @@ def linac(particles: int, repeats: int) -> dict:
         "linac_envelope": timed(lambda: engine.run(space_charge=False), repeats),
         "linac_envelope_sc": timed(lambda: engine.run(), repeats),
     }
-    many = Beam(**{**beam.__dict__, "n_particles": particles})
+    many = replace(beam, n_particles=particles)
     mp_engine = Engine(dat, many)
     mp_engine.run(space_charge=False)  # the cavities' reference crossings, cached
     t0 = time.perf_counter()

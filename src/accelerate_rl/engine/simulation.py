@@ -146,11 +146,13 @@ class BatchResult:
         settings: the override arrays, each (B,).
         columns: ``tracewin.out`` columns, each (rows, B).
         transmission: (rows, B) estimated transmission.
+        energy: the reference particle's final kinetic energy [MeV].
     """
 
     settings: dict[str, np.ndarray]
     columns: dict[str, np.ndarray]
     transmission: np.ndarray
+    energy: float = 0.0
 
     @property
     def size(self) -> int:
@@ -558,4 +560,4 @@ class Engine:
         )
         cols = _track_columns(env, env, profile.rows(), beam.freq)
         settings = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in ele.items()}
-        return BatchResult(settings, cols, env.transmission)
+        return BatchResult(settings, cols, env.transmission, float(profile.energy[-1]))

@@ -112,7 +112,6 @@ class EmbeddedSimulator:
             columns = {k: np.array([float(s[0][k]) for s in splits]) for k in ele_keys}
             _, beam_keys, run_keys, _ = splits[0]
             batch = self.engine.run_batch({**columns, **beam_keys, **run_keys})
-            mass = self.engine.beam_for(beam_keys).mass
         except Exception:
             return [self.simulate(p) for p in requests]
         cols, trans = batch.columns, batch.transmission
@@ -125,7 +124,7 @@ class EmbeddedSimulator:
             metrics = {name: float(cols[name][-1, b]) for name in SUMMARY_COLUMNS}
             metrics.update(
                 transmission=float(trans[-1, b]),
-                energy=float(cols["gama-1"][-1, b] * mass),  # the final reference energy
+                energy=batch.energy,  # the final reference energy
                 length=float(cols["z(m)"][-1, b]),
                 lost_at=0.0,
             )

@@ -228,20 +228,7 @@ def track_envelope(
         d = np.broadcast_to(kicks[j], (batch, 6))
         local = np.linalg.solve(cum[j], d[..., None])[..., 0]  # C_j^-1 d_j, (B, 6)
         centroid[j:] += np.einsum("rbij,bj->rbi", cum[j:], local)
-    z = np.cumsum(lengths, axis=0) * 1e-3
-    return Track(
-        numbers=np.arange(rows),
-        z=z,
-        centroid=centroid,
-        sigma=sigma,
-        cumulative=cum,
-        element_maps=maps,
-        lengths_mm=lengths,
-        aperture=ap.radius_mm,
-        transmission=gaussian_transmission(ap, centroid, sigma),
-        npart=np.full((rows, batch), float(npart)),
-        kicks=kicks,
-    )
+    return _moments_track(centroid, sigma, cum, maps, lengths, ap, npart, kicks)
 
 
 def track_envelope_space_charge(
@@ -308,6 +295,22 @@ def track_envelope_space_charge(
         sc[i] = element @ np.linalg.inv(external)
         lengths[i, 0] = length * 1e3
     ap = _aperture_rows(models, 1)
+    return _moments_track(centroid, sigma, cum, maps, lengths, ap, npart, kicks, sc)
+
+
+def _moments_track(
+    centroid: np.ndarray,
+    sigma: np.ndarray,
+    cum: np.ndarray,
+    maps: np.ndarray,
+    lengths: np.ndarray,
+    ap: _Apertures,
+    npart: int,
+    kicks: np.ndarray,
+    space_charge: np.ndarray | None = None,
+) -> Track:
+    """The Track of envelope moments (rows, B, ...) with positions, transmission, npart."""
+    rows, batch = centroid.shape[:2]
     return Track(
         numbers=np.arange(rows),
         z=np.cumsum(lengths, axis=0) * 1e-3,
@@ -318,7 +321,7 @@ def track_envelope_space_charge(
         lengths_mm=lengths,
         aperture=ap.radius_mm,
         transmission=gaussian_transmission(ap, centroid, sigma),
-        npart=np.full((rows, 1), float(npart)),
+        npart=np.full((rows, batch), float(npart)),
         kicks=kicks,
-        space_charge=sc,
+        space_charge=space_charge,
     )

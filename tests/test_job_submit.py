@@ -110,8 +110,10 @@ def head(tmp_path):
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def submit(address: str, env: dict, out: Path) -> subprocess.CompletedProcess:
-    """Submit the experiment; retried while the fresh head's job agent is still starting."""
+def submit(address: str, env: dict, out: Path, argv: list[str] | None = None):
+    """Submit an experiment (default: a 3x3 scan writing ``out``); retried while the
+    fresh head's job agent is still starting."""
+    argv = argv or ["experiments/scan_beamline.py", "--points", "3", "--out", str(out)]
     runtime_env = {"excludes": [".git", ".venv", "runs", "*.parquet", "__pycache__"]}
     deadline = time.monotonic() + 90
     while True:
@@ -128,11 +130,7 @@ def submit(address: str, env: dict, out: Path) -> subprocess.CompletedProcess:
                 json.dumps(runtime_env),
                 "--",
                 "python",
-                "experiments/scan_beamline.py",
-                "--points",
-                "3",
-                "--out",
-                str(out),
+                *argv,
             ],
             env=env,
             capture_output=True,
@@ -167,3 +165,30 @@ def test_ray_job_submit_runs_an_experiment_with_token_auth(head, tmp_path):
     denied = submit(address, stranger, tmp_path / "denied.parquet")
     assert denied.returncode != 0
     assert not (tmp_path / "denied.parquet").exists()
+
+
+@pytest.mark.slow
+def test_rl_training_runs_as_a_job_and_a_resubmission_resumes(head, tmp_path):
+    """train_rl.py through `ray job submit` (env runners on the job's simulation service),
+    twice with the same --out: the second job resumes from the first one's checkpoint."""
+    address, env = head
+    out = tmp_path / "ppo"
+    argv = [
+        "experiments/train_rl.py",
+        "--out",
+        str(out),
+        "--train-batch-size",
+        "256",
+        "--num-envs",
+        "8",
+    ]
+
+    def last_json(proc):
+        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+        return json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith("{")][-1])
+
+    first = last_json(submit(address, env, out, [*argv, "--max-iterations", "2"]))
+    assert first["iteration"] == 2 and (out / "checkpoint").is_dir()
+    second = submit(address, env, out, [*argv, "--max-iterations", "3"])
+    assert '"resumed"' in second.stdout
+    assert last_json(second)["iteration"] == 3

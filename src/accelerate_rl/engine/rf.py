@@ -30,6 +30,8 @@ from ..tracewin.dat import Lattice
 from .fieldmap import FieldMap1D
 from .species import C_LIGHT, Kinematics, Species
 
+#: Largest RF phase advance [rad] of one RK4 step when tracking particles through a map.
+MAX_STEP_PHASE = 0.2
 #: Geometry of an RF electric 1D map on axis.
 RF_E_1D = 100
 #: Geometry of a static magnetic 1D map on axis.
@@ -178,6 +180,12 @@ def cross_field_map(
     return Crossing(w, phi - phi_in, voltage, phi_in, out)
 
 
+def beta_of(w: float, mass: float) -> float:
+    """v / c of kinetic energy ``w`` [MeV] for rest energy ``mass`` [MeV]."""
+    g = 1.0 + w / mass
+    return float(np.sqrt(1.0 - 1.0 / (g * g)))
+
+
 def track_field_map(
     fmap: FieldMap1D,
     ke: float,
@@ -188,9 +196,10 @@ def track_field_map(
     species: Species,
 ) -> np.ndarray:
     """Track particles (6, N) through an RF map, each with its own phase and energy
-    (RK4 over two grid intervals per step, the middle node's field at the half step, all
-    particles at once); coordinates are relative to the
-    synchronous particle at the entry (``w_in``) and, on return, at the exit.
+    (RK4 over an even number of grid intervals per step, at most MAX_STEP_PHASE of RF
+    phase, the middle node's field at the half step; all particles at once). Coordinates
+    are relative to the synchronous particle at the entry (``w_in``) and, on return, at
+    the exit.
 
     Per particle: dW/dz = q E cos(phi), dphi/dz = omega / (beta c), and transversely
     d(P x')/dz = -q x / (2 beta mc2) (E' cos(phi) - (beta omega / c) E sin(phi)) with its own
@@ -202,12 +211,18 @@ def track_field_map(
     values = ke * fmap.values
     slopes = ke * fmap.derivative()
     k_omega = omega / C_LIGHT
-    # RK4 steps of two grid intervals, the middle node's field at the half step (one
-    # interval, linearly interpolated, at the end of an odd grid)
-    nodes = np.arange(0, fmap.steps + 1, 2)
-    steps = [(i, i + 1, i + 2, 2 * fmap.dz) for i in nodes[:-1]]
-    if fmap.steps % 2:
-        steps.append((fmap.steps - 1, None, fmap.steps, fmap.dz))
+    # RK4 steps of 2k grid intervals, the middle node's field at the half step: k as
+    # large as keeps the RF phase advance of a step below MAX_STEP_PHASE; the rest of the
+    # grid in steps of two intervals, then one (its middle linearly interpolated)
+    beta_min = min(beta_of(w_in, mass), beta_of(crossing.w_out, mass))
+    per_interval = omega * fmap.dz / (beta_min * C_LIGHT)
+    span = 2 * max(1, int(MAX_STEP_PHASE / (2 * per_interval)))
+    steps, i = [], 0
+    while i < fmap.steps:
+        width = next(w for w in (span, 2, 1) if i + w <= fmap.steps)
+        mid = i + width // 2 if width > 1 else None
+        steps.append((i, mid, i + width, width * fmap.dz))
+        i += width
 
     def momentum(w):
         g1 = w / mass

@@ -374,3 +374,55 @@ def test_batched_simulations_of_an_accelerating_line_equal_single_runs(spoke):
         single = sim.simulate(params)
         assert one.metrics == pytest.approx(single.metrics, rel=1e-10, abs=1e-12)
     assert batch[0].metrics["energy"] == pytest.approx(19.17393, rel=1e-5)
+
+
+def _shifted(phi_deg: float, phase_rad: float) -> str:
+    """An absolute phase [deg] for relative phase ``phi_deg`` seen at RF phase ``phase``."""
+    return repr(float(phi_deg - np.rad2deg(phase_rad)))
+
+
+def test_absolute_dtl_phases_reproduce_the_relative_line():
+    """DTL cells with p = 1 and phi_rel - omega t_gap, t_gap the time at the gap (after
+    the first quadrupole and drift): the same run."""
+    from accelerate_rl.engine import Engine
+    from accelerate_rl.engine.species import C_LIGHT, Kinematics
+    from accelerate_rl.tracewin import parse_dat_text
+
+    beam = Beam(energy=3.0, etnx=0.2, etny=0.2, eln=0.2, betx=0.2, bety=0.2, betz=0.3)
+    ref = Engine(parse_dat_text(DTL + "END\n"), beam)
+    track = reference_track(ref.lattice, beam.kinematics, 352.2)
+    omega = 2 * np.pi * 352.2e6
+    cells = []
+    for i, line in enumerate(DTL.splitlines()[1:]):
+        parts = line.split()
+        beta = float(Kinematics(track.energy[i], beam.species).beta)
+        t_gap = track.time[i] + (68.5 / 2 - 0.5) * 1e-3 / (beta * C_LIGHT)
+        parts[8] = _shifted(float(parts[8]), omega * t_gap)
+        parts[10] = "1"
+        cells.append(" ".join(parts))
+    text = "FREQ 352.2\n" + "\n".join(cells) + "\nEND\n"
+    ours = Engine(parse_dat_text(text), beam).run()
+    assert ours.summary["energy"] == pytest.approx(ref.run().summary["energy"], rel=1e-12)
+
+
+def test_absolute_gap_phases_reproduce_the_relative_line():
+    """GAPs between drifts with phases phi_rel - omega t_gap (p = 1): the same run."""
+    from accelerate_rl.engine import Engine
+    from accelerate_rl.tracewin import parse_dat_text
+
+    beam = Beam(energy=3.0, etnx=0.2, etny=0.2, eln=0.2, betx=0.2, bety=0.2, betz=0.3)
+    gaps = [(150000.0, -30.0), (160000.0, -25.0), (170000.0, -20.0)]
+    relative = "FREQ 352.2\n" + "".join(f"DRIFT 70 10\nGAP {v} {phi} 10 0 0\n" for v, phi in gaps)
+    ref = Engine(parse_dat_text(relative + "END\n"), beam)
+    track = reference_track(ref.lattice, beam.kinematics, 352.2)
+    omega = 2 * np.pi * 352.2e6
+    absolute = "FREQ 352.2\n" + "".join(
+        f"DRIFT 70 10\nGAP {v} {_shifted(phi, omega * track.time[2 * i + 1])} 10 1 0\n"
+        for i, (v, phi) in enumerate(gaps)
+    )
+    ours = Engine(parse_dat_text(absolute + "END\n"), beam).run()
+    base = ref.run()
+    assert ours.summary["energy"] == pytest.approx(base.summary["energy"], rel=1e-12)
+    np.testing.assert_allclose(
+        ours.transfer_matrices.matrices, base.transfer_matrices.matrices, atol=1e-9
+    )

@@ -21,10 +21,9 @@ from .rf_base import RFElement
 
 class DtlCell(RFElement):
     keyword = "DTL_CEL"
+    MODE_PARAM = 10
 
     def validate(self) -> None:
-        if np.any(self.p(10) == 1):
-            raise self.unsupported("an absolute phase (p = 1)")
         length, lq1, lq2, gc = (self.p(v) for v in (1, 2, 3, 4))
         if np.any(length / 2 - gc - lq1 < 0) or np.any(length / 2 + gc - lq2 < 0):
             raise self.unsupported(
@@ -56,18 +55,18 @@ class DtlCell(RFElement):
             Quad(src, np.array([[lq2, b2, r]])),
         ]
 
-    def crossing(self, kin: Kinematics, time: float | None = None) -> Crossing:
-        if self.batch != 1:
-            raise self.unsupported("a batch of settings of a DTL cell")
+    def _cross(self, kin: Kinematics, time: float | None) -> Crossing:
         parts = self._parts()
-        gap = thin_gap_crossing(
-            float(self.p(7)[0]), np.deg2rad(float(self.p(8)[0])), self.freq, kin
-        )
+        phi = np.deg2rad(float(self.p(8)[0]))
+        if self.absolute and not self.sync_phase:  # the gap's time: after quad and drift
+            to_gap = float(parts[0].length_m[0] + parts[1].length_m[0])
+            phi += self.omega * (float(time) + to_gap / (float(kin.beta) * C_LIGHT))
+        gap = thin_gap_crossing(float(self.p(7)[0]), phi, self.freq, kin)
         exit_kin = Kinematics(gap.w_out, kin.species)
         m = np.eye(6)
         for i, part in enumerate(parts):
             m = part.matrix(kin if i < 3 else exit_kin)[0] @ m  # the gap sees the entry
-        omega = 2 * np.pi * self.freq * 1e6
+        omega = self.omega
         before = float(parts[0].length_m[0] + parts[1].length_m[0])
         after = float(parts[3].length_m[0] + parts[4].length_m[0])
         advance = omega * (

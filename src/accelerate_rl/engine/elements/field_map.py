@@ -30,10 +30,10 @@ from .rf_base import RFElement
 class FieldMap(RFElement):
     keyword = "FIELD_MAP"
 
+    MODE_PARAM = 10
+
     def __init__(self, source, params) -> None:
         super().__init__(source, params)
-        self._crossings: dict[tuple, Crossing] = {}
-        self._latest: dict[float, Crossing] = {}
         self._static: dict[float, np.ndarray] = {}
 
     @property
@@ -51,11 +51,6 @@ class FieldMap(RFElement):
             )
         if np.any(self.p(7)) or np.any(self.p(8)):
             raise self.unsupported("ki/ka (no 3D or magnetic part in a 1D RF map)")
-
-    def bind(self, folder: Path, freq: float, sync_phase: bool) -> None:
-        super().bind(folder, freq, sync_phase)
-        self._crossings.clear()
-        self._latest.clear()
 
     @property
     def file(self) -> Path:
@@ -78,40 +73,16 @@ class FieldMap(RFElement):
     def aperture(self) -> Aperture | None:
         return pipe_aperture(self.p(4))
 
-    @property
-    def absolute(self) -> bool:
-        """p = 1: phi is the RF phase at t = 0; the entry phase is phi + omega t_entry."""
-        return bool(self.p(10)[0] == 1)
-
-    def crossing(self, kin: Kinematics, time: float | None = None) -> Crossing:
-        """The synchronous particle through this cavity from entry energy ``kin`` and,
-        for an absolute phase, entry time ``time`` [s] from the start of the line (batch
-        entry 0; cached). Without ``time``, the last crossing at that energy."""
-        if self.batch != 1:
-            raise self.unsupported("a batch of settings of an RF cavity")
+    def _cross(self, kin: Kinematics, time: float | None) -> Crossing:
+        fmap = self.field_map()
         w_in = float(np.asarray(kin.energy).reshape(-1)[0])
-        if time is None:
-            hit = self._latest.get(w_in)
-            if hit is not None:
-                return hit
-            if self.absolute:
-                raise RuntimeError(f"{self.source.describe()}: an absolute phase needs a time")
-        key = (w_in, time if self.absolute else None)
-        hit = self._crossings.get(key)
-        if hit is None:
-            fmap = self.field_map()
-            ke = float(self.p(6)[0])
-            phi = np.deg2rad(float(self.p(3)[0]))
-            if self.sync_phase:
-                phi = solve_entry_phase(fmap, ke, self.freq, w_in, phi, kin.species)
-            elif self.absolute:
-                phi = phi + 2 * np.pi * self.freq * 1e6 * float(time)
-            hit = cross_field_map(fmap, ke, self.freq, w_in, phi, kin.species)
-            if len(self._crossings) > 16:
-                self._crossings.clear()
-            self._crossings[key] = hit
-        self._latest[w_in] = hit
-        return hit
+        ke = float(self.p(6)[0])
+        phi = np.deg2rad(float(self.p(3)[0]))
+        if self.sync_phase:
+            phi = solve_entry_phase(fmap, ke, self.freq, w_in, phi, kin.species)
+        elif self.absolute:
+            phi = phi + self.omega * float(time)
+        return cross_field_map(fmap, ke, self.freq, w_in, phi, kin.species)
 
     @property
     def nonlinear(self) -> bool:

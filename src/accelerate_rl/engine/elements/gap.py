@@ -11,7 +11,9 @@ the short-gap limit, see the tests): for a particle at RF phase phi
 
 with beta, gamma at mid-gap; the arrival time is unchanged (z scales with beta). Not
 modelled: the transit-time factor's velocity dependence (betas, T, kT, ...: a note says
-so; E0TL is the crest energy gain) and absolute phases (an error).
+so; E0TL is the crest energy gain). With p = 1, phi + omega t_gap is the phase seen
+(t from the start of the line); after SET_SYNC_PHASE phi is the synchronous phase, as
+with p = 0.
 """
 
 from __future__ import annotations
@@ -62,10 +64,7 @@ def thin_gap_crossing(voltage: float, phi_s: float, freq_mhz: float, kin: Kinema
 
 class Gap(RFElement):
     keyword = "GAP"
-
-    def validate(self) -> None:
-        if np.any(self.p(4) == 1):
-            raise self.unsupported("an absolute phase (p = 1)")
+    MODE_PARAM = 4
 
     def notes(self) -> list[str]:
         return self.ttf_notes(5)
@@ -73,12 +72,11 @@ class Gap(RFElement):
     def aperture(self) -> Aperture | None:
         return pipe_aperture(self.p(3))
 
-    def crossing(self, kin: Kinematics, time: float | None = None) -> Crossing:
-        if self.batch != 1:
-            raise self.unsupported("a batch of settings of an RF gap")
-        return thin_gap_crossing(
-            float(self.p(1)[0]), np.deg2rad(float(self.p(2)[0])), self.freq, kin
-        )
+    def _cross(self, kin: Kinematics, time: float | None) -> Crossing:
+        phi = np.deg2rad(float(self.p(2)[0]))
+        if self.absolute and not self.sync_phase:
+            phi += self.omega * float(time)  # a thin gap: the entry time is the gap's
+        return thin_gap_crossing(float(self.p(1)[0]), phi, self.freq, kin)
 
     def matrix(self, kin: Kinematics, fraction: float = 1.0) -> np.ndarray:
         return self.crossing(kin).matrix[None].copy()

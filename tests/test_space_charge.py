@@ -11,7 +11,6 @@ from accelerate_rl.engine import Beam, Engine
 from accelerate_rl.engine.spacecharge import EPSILON_0, depolarisation, kick_strengths
 from accelerate_rl.engine.species import Kinematics, Species
 from accelerate_rl.tracewin import parse_dat_text
-from accelerate_rl.tracewin.errors import InvalidParameterError
 
 
 def _depolarisation_by_quadrature(a, b, c):
@@ -123,7 +122,12 @@ def test_multiparticle_space_charge_follows_the_envelope():
         assert mp[col] == pytest.approx(env[col], rel=0.03), col
 
 
-def test_run_batch_refuses_a_current_and_says_what_to_do():
-    engine = Engine(parse_dat_text("DRIFT 100 0\nEND\n"), Beam(**BEAM))
-    with pytest.raises(InvalidParameterError, match="current1.*use run\\(\\) per setting"):
-        engine.run_batch({"ele[1][1]": [100.0, 200.0]})
+def test_run_batch_with_space_charge_equals_one_run_per_setting():
+    engine = Engine(parse_dat_text("DRIFT 300 0\nQUAD 100 8 0\nDRIFT 300 0\nEND\n"), Beam(**BEAM))
+    grads = [6.0, 8.0, 10.0]
+    batch = engine.run_batch({"ele[2][2]": grads})
+    for b, g in enumerate(grads):
+        one = engine.run({"ele[2][2]": g})
+        for col in ("SizeX", "SizeY", "SizeZ", "ex"):
+            np.testing.assert_allclose(batch.columns[col][:, b], one.columns[col], rtol=1e-12)
+    assert batch.columns["SizeX"][-1, 0] != batch.columns["SizeX"][-1, 2]

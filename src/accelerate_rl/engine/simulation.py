@@ -146,13 +146,13 @@ class BatchResult:
         settings: the override arrays, each (B,).
         columns: ``tracewin.out`` columns, each (rows, B).
         transmission: (rows, B) estimated transmission.
-        energy: the reference particle's final kinetic energy [MeV].
+        energy: (B,) the reference particle's final kinetic energy [MeV].
     """
 
     settings: dict[str, np.ndarray]
     columns: dict[str, np.ndarray]
     transmission: np.ndarray
-    energy: float = 0.0
+    energy: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -531,7 +531,9 @@ class Engine:
         """Evaluate B settings in one envelope call.
 
         ``params`` maps ``ele[n][v]`` keys to 1-D arrays of one common length B (scalars
-        broadcast). Beam keys apply to the whole batch.
+        broadcast). Beam keys apply to the whole batch. With a beam current (space
+        charge, which depends on each setting's own envelope) the settings are run one
+        after the other, with the same result layout.
 
         Raises:
             InvalidParameterError: a bad key, value or batch length.
@@ -540,13 +542,10 @@ class Engine:
         if run_keys.get("partran", "0") not in ("0", 0):
             raise InvalidParameterError("partran", "run_batch() is envelope mode only")
         beam = self.beam_for(beam_keys)
-        if beam.current > 0:
-            raise InvalidParameterError(
-                "current1",
-                f"{beam.current} mA: run_batch() has no space charge; use run() per setting "
-                "(or current1=0)",
-            )
         models, batch, fresh = self.compiled.with_overrides(ele)
+        settings = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in ele.items()}
+        if beam.current > 0:
+            return self._run_batch_space_charge(ele, beam, batch, settings)
         profile, fresh = self._profile(models, beam, fresh, batch, ele)
         env = track_envelope(
             models,
@@ -559,5 +558,28 @@ class Engine:
             fresh,
         )
         cols = _track_columns(env, env, profile.rows(), beam.freq)
-        settings = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in ele.items()}
-        return BatchResult(settings, cols, env.transmission, float(profile.energy[-1]))
+        energy = np.full(batch, float(profile.energy[-1]))
+        return BatchResult(settings, cols, env.transmission, energy)
+
+    def _run_batch_space_charge(
+        self, ele: Mapping[str, Any], beam: Beam, batch: int, settings: dict
+    ) -> BatchResult:
+        columns, transmission, energy = [], [], []
+        for b in range(batch):
+            one = {k: float(np.broadcast_to(v, (batch,))[b]) for k, v in settings.items()}
+            models, _, fresh = self.compiled.with_overrides(one)
+            profile, _ = self._profile(models, beam, fresh, 1, one)
+            env = track_envelope_space_charge(
+                models,
+                profile,
+                beam.sigma(),
+                beam.centroid(),
+                beam.n_particles,
+                beam.current,
+                beam.freq,
+            )
+            columns.append(_track_columns(env, env, profile.rows(), beam.freq))
+            transmission.append(env.transmission)
+            energy.append(float(profile.energy[-1]))
+        cols = {name: np.concatenate([c[name] for c in columns], axis=1) for name in columns[0]}
+        return BatchResult(settings, cols, np.concatenate(transmission, axis=1), np.array(energy))

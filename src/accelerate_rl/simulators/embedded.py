@@ -124,7 +124,7 @@ class EmbeddedSimulator:
             metrics = {name: float(cols[name][-1, b]) for name in SUMMARY_COLUMNS}
             metrics.update(
                 transmission=float(trans[-1, b]),
-                energy=batch.energy,  # the final reference energy
+                energy=float(batch.energy[b]),  # the final reference energy
                 length=float(cols["z(m)"][-1, b]),
                 lost_at=0.0,
             )

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..tracewin.dat import Lattice
 from .fieldmap import FieldMap1D
-from .species import C_LIGHT, Kinematics, Species
+from .species import C_LIGHT, Kinematics, Species, relativistic
 
 #: Largest RF phase advance [rad] of one RK4 step when tracking particles through a map.
 MAX_STEP_PHASE = 0.2
@@ -123,13 +123,8 @@ def cross_field_map(
     mid = 0.5 * (values[:-1] + values[1:])  # linear interpolation at half steps
     mid_slope = 0.5 * (slopes[:-1] + slopes[1:])
 
-    def beta_gamma(w: float) -> tuple[float, float]:
-        g = 1.0 + w / mass
-        return np.sqrt(1.0 - 1.0 / (g * g)), g
-
     def rates(e: float, de: float, w: float, phi: float) -> tuple[float, float, np.ndarray]:
-        beta, gamma = beta_gamma(w)
-        p = beta * gamma
+        beta, gamma, p = relativistic(w, mass)
         c, s = np.cos(phi), np.sin(phi)
         a = np.zeros((4, 4))
         a[0, 1] = 1.0
@@ -171,19 +166,13 @@ def cross_field_map(
         phi += dz / 6 * (k1p + 2 * k2p + 2 * k3p + k4p)
 
     def to_phase_energy(energy: float) -> np.ndarray:
-        beta, gamma = beta_gamma(energy)
+        beta, gamma, _ = relativistic(energy, mass)
         return np.diag([-omega / (beta * C_LIGHT), beta * beta * gamma * mass])
 
     out = np.eye(6)
     out[0:2, 0:2] = out[2:4, 2:4] = m[0:2, 0:2]
     out[4:6, 4:6] = np.linalg.inv(to_phase_energy(w)) @ m[2:4, 2:4] @ to_phase_energy(w_in)
     return Crossing(w, phi - phi_in, voltage, phi_in, out)
-
-
-def beta_of(w: float, mass: float) -> float:
-    """v / c of kinetic energy ``w`` [MeV] for rest energy ``mass`` [MeV]."""
-    g = 1.0 + w / mass
-    return float(np.sqrt(1.0 - 1.0 / (g * g)))
 
 
 def track_field_map(
@@ -214,7 +203,7 @@ def track_field_map(
     # RK4 steps of 2k grid intervals, the middle node's field at the half step: k as
     # large as keeps the RF phase advance of a step below MAX_STEP_PHASE; the rest of the
     # grid in steps of two intervals, then one (its middle linearly interpolated)
-    beta_min = min(beta_of(w_in, mass), beta_of(crossing.w_out, mass))
+    beta_min = min(relativistic(w_in, mass)[0], relativistic(crossing.w_out, mass)[0])
     per_interval = omega * fmap.dz / (beta_min * C_LIGHT)
     span = 2 * max(1, int(MAX_STEP_PHASE / (2 * per_interval)))
     steps, i = [], 0
@@ -224,12 +213,7 @@ def track_field_map(
         steps.append((i, mid, i + width, width * fmap.dz))
         i += width
 
-    def momentum(w):
-        g1 = w / mass
-        return np.sqrt(g1 * (g1 + 2.0))  # P = beta gamma
-
-    p_in = momentum(w_in)
-    beta_in = p_in / (1.0 + w_in / mass)
+    beta_in, _, p_in = relativistic(w_in, mass)  # P = beta gamma
     state = np.empty((6, coords.shape[1]))
     p = p_in * (1.0 + coords[5])
     state[0], state[2] = coords[0], coords[2]
@@ -239,9 +223,7 @@ def track_field_map(
     rate = np.empty_like(state)
 
     def rates(e: float, de: float, s: np.ndarray) -> np.ndarray:
-        g = 1.0 + s[5] / mass
-        big_p = np.sqrt(g * g - 1.0)
-        beta = big_p / g
+        beta, _, big_p = relativistic(s[5], mass)
         c, sn = np.cos(s[4]), np.sin(s[4])
         k = (-q / (2 * mass)) * (de * c / beta - k_omega * e * sn)
         rate[0] = s[1] / big_p
@@ -264,9 +246,8 @@ def track_field_map(
         k4 = rates(values[j], slopes[j], state + h * k3)
         state += (h / 6) * (k1 + 2 * (k2 + k3) + k4)
     x, px, y, py, phi, w = state
-    p_out = momentum(crossing.w_out)
-    beta_out = p_out / (1.0 + crossing.w_out / mass)
-    p = momentum(w)
+    beta_out, _, p_out = relativistic(crossing.w_out, mass)
+    p = relativistic(w, mass)[2]
     phi_ref = crossing.phi_in + crossing.phase_advance
     return np.array(
         [

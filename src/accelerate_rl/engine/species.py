@@ -102,6 +102,17 @@ class Kinematics:
         return self.beta * self.momentum * 1e6 / self.species.charge
 
 
+def relativistic(energy, mass: float):
+    """(beta, gamma, beta*gamma) of kinetic energy ``energy`` [MeV] (a number or an array)
+    for rest energy ``mass`` [MeV], formed as :class:`Kinematics` forms them (exact at
+    every energy); for the inner loops of integrators, where building a Kinematics per
+    step would cost more than the arithmetic."""
+    g1 = energy / mass
+    beta_gamma = np.sqrt(g1 * (g1 + 2.0))
+    gamma = 1.0 + g1
+    return beta_gamma / gamma, gamma, beta_gamma
+
+
 def check_energy(energy: float, what: str = "energy") -> float:
     """Validate a kinetic energy [MeV]; ValueError saying what to change otherwise."""
     if not np.isfinite(energy) or energy <= 0:

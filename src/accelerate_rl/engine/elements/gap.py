@@ -21,15 +21,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..rf import Crossing
-from ..species import C_LIGHT, Kinematics
+from ..species import C_LIGHT, Kinematics, relativistic
 from .base import Aperture
 from .drift import pipe_aperture
 from .rf_base import RFElement
-
-
-def _bg(w: np.ndarray | float, mass: float) -> tuple[np.ndarray, np.ndarray]:
-    g = 1.0 + np.asarray(w, dtype=float) / mass
-    return np.sqrt(1.0 - 1.0 / (g * g)), g
 
 
 def thin_gap_crossing(voltage: float, phi_s: float, freq_mhz: float, kin: Kinematics) -> Crossing:
@@ -42,9 +37,9 @@ def thin_gap_crossing(voltage: float, phi_s: float, freq_mhz: float, kin: Kinema
     w_out = w_in + q * v_mv * np.cos(phi_s)
     if w_out <= 0:
         raise ValueError(f"the gap decelerates the reference particle to {w_out:g} MeV")
-    b_in, g_in = _bg(w_in, mass)
-    b_out, g_out = _bg(w_out, mass)
-    b_mid, g_mid = _bg(0.5 * (w_in + w_out), mass)
+    b_in, g_in, _ = relativistic(w_in, mass)
+    b_out, g_out, _ = relativistic(w_out, mass)
+    b_mid, g_mid, _ = relativistic(0.5 * (w_in + w_out), mass)
     wavelength = C_LIGHT / (freq_mhz * 1e6)
     p_in, p_out = b_in * g_in, b_out * g_out
     k_t = -np.pi * q * v_mv * np.sin(phi_s) / (mass * b_mid**2 * g_mid**2 * wavelength)
@@ -93,16 +88,16 @@ class Gap(RFElement):
         mass, q = species.mass, species.charge
         v_mv = float(self.p(1)[0]) * 1e-6
         w_in = float(np.asarray(kin.energy).reshape(-1)[0])
-        b_in, g_in = _bg(w_in, mass)
-        b_ref, g_ref = _bg(crossing.w_out, mass)
+        b_in, g_in, _ = relativistic(w_in, mass)
+        b_ref, g_ref, _ = relativistic(crossing.w_out, mass)
         wavelength = C_LIGHT / (self.freq * 1e6)
         p0 = b_in * g_in
         p = p0 * (1.0 + coords[5])
         w = mass * (np.sqrt(1.0 + p * p) - 1.0)
         phi = crossing.phi_in - 2 * np.pi * coords[4] / (b_in * wavelength)
         w_new = w + q * v_mv * np.cos(phi)
-        b_new, g_new = _bg(w_new, mass)
-        b_mid, g_mid = _bg(0.5 * (w + w_new), mass)
+        b_new, g_new, _ = relativistic(w_new, mass)
+        b_mid, g_mid, _ = relativistic(0.5 * (w + w_new), mass)
         p_new = b_new * g_new
         k_t = -np.pi * q * v_mv * np.sin(phi) / (mass * b_mid**2 * g_mid**2 * wavelength)
         out = coords.copy()

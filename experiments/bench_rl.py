@@ -23,7 +23,8 @@ import numpy as np
 
 from accelerate_rl.rl import BeamlineEnv, BeamlineVectorEnv, adige_task
 from accelerate_rl.rl.algorithms import env_config, ppo_config
-from accelerate_rl.rl.experiment import init_ray, service
+from accelerate_rl.rl.experiment import service
+from accelerate_rl.runtime import init_ray
 
 SERVICE = "bench-rl"
 

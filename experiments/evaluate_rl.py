@@ -20,7 +20,8 @@ from pathlib import Path
 from accelerate_rl.rl import adige_task
 from accelerate_rl.rl.algorithms import env_config
 from accelerate_rl.rl.evaluation import RLlibPolicy, evaluate
-from accelerate_rl.rl.experiment import init_ray, service
+from accelerate_rl.rl.experiment import service
+from accelerate_rl.runtime import init_ray
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -20,7 +20,7 @@ import numpy as np
 import ray
 
 from accelerate_rl.examples import ADIGE_DEMO
-from accelerate_rl.runtime import SimulationPool, grid, run_scan
+from accelerate_rl.runtime import SimulationPool, grid, init_ray, run_scan
 
 
 def main() -> None:
@@ -52,9 +52,7 @@ def main() -> None:
             "ele[29][2]": np.linspace(1400, 4300, args.points),
             "ele[31][2]": np.linspace(-5000, -1700, args.points),
         }
-    ray.init(
-        address="auto" if _in_cluster() else None, namespace="accelerate_rl", log_to_driver=False
-    )
+    init_ray()
     resources = {args.slot_resource: 1} if args.slot_resource else None
     t0 = time.perf_counter()
     with SimulationPool(
@@ -78,12 +76,6 @@ def main() -> None:
         "nodes": len(ray.nodes()),
     }
     print(json.dumps(summary))
-
-
-def _in_cluster() -> bool:
-    import os
-
-    return bool(os.environ.get("RAY_ADDRESS"))
 
 
 if __name__ == "__main__":

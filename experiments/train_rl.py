@@ -20,7 +20,8 @@ from pathlib import Path
 
 from accelerate_rl.rl import adige_task
 from accelerate_rl.rl.algorithms import ALGORITHMS
-from accelerate_rl.rl.experiment import init_ray, load_state, save_checkpoint, service
+from accelerate_rl.rl.experiment import load_state, save_checkpoint, service
+from accelerate_rl.runtime import init_ray
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from accelerate_rl.rl import adige_task
 from accelerate_rl.rl.algorithms import ALGORITHMS
-from accelerate_rl.rl.experiment import init_ray, service
+from accelerate_rl.rl.experiment import service
+from accelerate_rl.runtime import init_ray
 from accelerate_rl.tune.hyperparameters import tune_algorithm
 
 

@@ -21,7 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 from accelerate_rl.rl import adige_task
-from accelerate_rl.rl.experiment import init_ray, service
+from accelerate_rl.rl.experiment import service
+from accelerate_rl.runtime import init_ray
 from accelerate_rl.tune import SEARCHERS, search_episode, summarise
 
 

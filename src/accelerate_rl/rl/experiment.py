@@ -1,10 +1,9 @@
-"""What the RL and Tune experiments under ``experiments/`` share: joining Ray (the cluster
-inside ``ray job submit``, else a local one), the simulation service, and checkpoints."""
+"""What the RL and Tune experiments under ``experiments/`` share: the simulation service
+and checkpoints (joining Ray is :func:`accelerate_rl.runtime.init_ray`)."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,18 +13,6 @@ from .backends import start_service
 
 #: The file a checkpoint directory keeps the training progress in (next to RLlib's files).
 STATE_FILE = "accelerate_rl_state.json"
-
-
-def init_ray(num_cpus: int | None = None) -> None:
-    """Join the cluster a job runs in (``RAY_ADDRESS``), else start a local Ray."""
-    import ray
-
-    if ray.is_initialized():
-        return
-    if os.environ.get("RAY_ADDRESS"):
-        ray.init(address="auto", namespace="accelerate_rl", log_to_driver=False)
-    else:
-        ray.init(num_cpus=num_cpus, namespace="accelerate_rl", log_to_driver=False)
 
 
 def service(

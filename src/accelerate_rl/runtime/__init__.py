@@ -11,7 +11,7 @@ from .errors import (
     SimulationTimeoutError,
     WorkerLostError,
 )
-from .pool import NAMESPACE, SimulationPool
+from .pool import NAMESPACE, SimulationPool, init_ray
 from .scan import grid, parse_axis, random_points, run_scan, summarize
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "SimulatorSpec",
     "WorkerLostError",
     "grid",
+    "init_ray",
     "parse_axis",
     "random_points",
     "run_scan",

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import os
 import threading
 import time
 import uuid
@@ -98,6 +99,17 @@ class _Registry:
 
     def get(self) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
         return self.info, self.actors
+
+
+def init_ray(num_cpus: int | None = None) -> None:
+    """Join the cluster a job runs in (``RAY_ADDRESS``, as ``ray job submit`` sets it),
+    else start a local Ray with ``num_cpus``; nothing if Ray is already initialised."""
+    if ray.is_initialized():
+        return
+    if os.environ.get("RAY_ADDRESS"):
+        ray.init(address="auto", namespace=NAMESPACE, log_to_driver=False)
+    else:
+        ray.init(num_cpus=num_cpus, namespace=NAMESPACE, log_to_driver=False)
 
 
 def _ensure_ray(address: str | None) -> None:

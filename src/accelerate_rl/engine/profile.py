@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .elements import ElementModel
+from .rf import Crossing
 from .species import C_LIGHT, Kinematics
 
 
@@ -22,7 +23,7 @@ class EnergyProfile:
     kinematics: list[Kinematics]
     energy: np.ndarray
     time: np.ndarray
-    crossings: dict[int, object] = field(default_factory=dict)
+    crossings: dict[int, Crossing] = field(default_factory=dict)
 
     def entry(self, n: int) -> Kinematics:
         """Kinematics at the entry of element ``n`` (1-based)."""
@@ -46,7 +47,7 @@ def energy_profile(models: list[ElementModel], kin: Kinematics) -> EnergyProfile
     t = 0.0
     energy[0], time[0] = w, 0.0
     kins = [kin if np.ndim(kin.energy) == 0 else Kinematics(w, kin.species)]
-    crossings = {}
+    crossings: dict[int, Crossing] = {}
     for i, model in enumerate(models, start=1):
         current = kins[-1]
         if model.accelerating:

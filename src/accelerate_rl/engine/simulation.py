@@ -168,6 +168,22 @@ class BatchResult:
             raise KeyError(f"no row for element {element}")
         return col[rows[-1]]
 
+    @property
+    def lost(self) -> np.ndarray:
+        """(B,) whether each setting loses the beam somewhere along the line."""
+        return np.any(self.transmission <= LOST_THRESHOLD, axis=0)
+
+    def summary_of(self, b: int) -> dict[str, float]:
+        """Setting b's :attr:`EngineResult.summary` (for a setting that keeps its beam:
+        a lost one's summary is that of the row before the loss, which run() reports)."""
+        cols = self.columns
+        out = {name: float(cols[name][-1, b]) for name in SUMMARY_COLUMNS}
+        out["transmission"] = float(self.transmission[-1, b])
+        out["energy"] = float(self.energy[b])
+        out["length"] = float(cols["z(m)"][-1, b])
+        out["lost_at"] = 0.0
+        return out
+
     def summary(self) -> pd.DataFrame:
         """One row per setting: the settings, final-row values and transmission."""
         data: dict[str, Any] = {

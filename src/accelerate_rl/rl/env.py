@@ -132,35 +132,34 @@ class BeamlineEnv(gym.Env):
         self._last_metrics = result.metrics
         errs = self.errors(result.metrics)
         reward = -float(np.sum(self._weights * np.minimum(errs, 100.0))) / max(1, len(errs))
-        self.held = self.held + 1 if self.task.met(result.metrics) else 0
+        self.held = self.held + 1 if self.task.met(result.metrics, errs) else 0
         terminated = self.held >= self.task.hold
         if terminated:
             reward += self.task.success_bonus
-        info = self._info(result)
+        info = self._info(result, errs)
         info["success"] = terminated
         return self._observation(result.metrics), reward, terminated, truncated, info
 
-    def _info(self, result: SimResult) -> dict[str, Any]:
+    def _info(self, result: SimResult, errors: np.ndarray | None = None) -> dict[str, Any]:
+        if errors is None and result.metrics:
+            errors = self.errors(result.metrics)
         return {
             "status": result.status,
             "success": False,
             "technical_failures": self.technical_failures,
             "simulations": self.simulations,
             "transmission": result.metrics.get("transmission", 0.0),
-            "errors": self.errors(result.metrics).tolist() if result.metrics else [],
+            "errors": [] if errors is None else errors.tolist(),
         }
 
     # -- gymnasium API ---------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """``options``: ``values`` (knob settings) and ``offsets`` (the disturbances) to
         start from instead of random ones."""
-        return self._end_reset(self._simulate_params(self._begin_reset(seed, options)))
+        return self._end_reset(self.backend.evaluate(self._begin_reset(seed, options)))
 
     def step(self, action):
-        return self._end_step(self._simulate_params(self._begin_step(action)))
-
-    def _simulate_params(self, params: dict[str, float]) -> SimResult:
-        return self.backend.evaluate(params)
+        return self._end_step(self.backend.evaluate(self._begin_step(action)))
 
 
 class BeamlineVectorEnv(gym.vector.VectorEnv):

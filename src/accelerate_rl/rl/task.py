@@ -117,11 +117,12 @@ class TaskConfig(_Strict):
             [abs(metrics.get(t.metric, np.inf) - t.value) / t.tolerance for t in self.targets]
         )
 
-    def met(self, metrics: Mapping[str, float]) -> bool:
-        """Every target within tolerance and transmission >= ``transmission_min``."""
+    def met(self, metrics: Mapping[str, float], errors: np.ndarray | None = None) -> bool:
+        """Every target within tolerance and transmission >= ``transmission_min``
+        (``errors``: ``self.errors(metrics)`` when already computed)."""
+        errors = self.errors(metrics) if errors is None else errors
         return bool(
-            np.all(self.errors(metrics) <= 1.0)
-            and metrics.get("transmission", 0.0) >= self.transmission_min
+            np.all(errors <= 1.0) and metrics.get("transmission", 0.0) >= self.transmission_min
         )
 
     @property

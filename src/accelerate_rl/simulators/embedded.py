@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.project import load_project
-from ..engine.simulation import LOST_THRESHOLD, SUMMARY_COLUMNS, Engine, split_params
+from ..engine.simulation import Engine, split_params
 from ..tracewin.out import OUT_COLUMNS
 from .base import SimResult, failure
 
@@ -114,20 +114,13 @@ class EmbeddedSimulator:
             batch = self.engine.run_batch({**columns, **beam_keys, **run_keys})
         except Exception:
             return [self.simulate(p) for p in requests]
-        cols, trans = batch.columns, batch.transmission
-        lost = np.any(trans <= LOST_THRESHOLD, axis=0)
+        cols, lost = batch.columns, batch.lost
         results = []
         for b, params in enumerate(requests):
             if lost[b]:  # rare: the single run reports where and what was left
                 results.append(self.simulate(params))
                 continue
-            metrics = {name: float(cols[name][-1, b]) for name in SUMMARY_COLUMNS}
-            metrics.update(
-                transmission=float(trans[-1, b]),
-                energy=float(batch.energy[b]),  # the final reference energy
-                length=float(cols["z(m)"][-1, b]),
-                lost_at=0.0,
-            )
+            metrics = batch.summary_of(b)
             for name, n in self.observe:
                 metrics[f"{name}@{n}"] = float(cols[name][n, b])
             results.append(SimResult(dict(params), "ok", metrics, seed=None))

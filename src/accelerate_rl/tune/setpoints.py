@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from ray import tune
+from ray.tune import Stopper
 
 from ..rl.env import BeamlineEnv
 from ..rl.task import TaskConfig
@@ -69,8 +71,6 @@ def _service(name: str):
 
 def _trial(config: dict[str, Any], *, task: dict, service: str, offsets: dict) -> None:
     """One Tune trial: the knobs in ``config`` (+ the hidden offsets), one simulation."""
-    from ray import tune
-
     spec = TaskConfig(**task)
     params = {k.key: float(config[k.key]) + offsets.get(k.key, 0.0) for k in spec.knobs}
     result = _service(service).submit(params, timeout=spec.timeout).result()
@@ -85,7 +85,7 @@ def _trial(config: dict[str, Any], *, task: dict, service: str, offsets: dict) -
     )
 
 
-class _StopAtTarget:
+class StopAtTarget(Stopper):
     """Tune stopper: end the experiment at the first success or after ``budget`` trials."""
 
     def __init__(self, budget: int) -> None:
@@ -104,8 +104,6 @@ class _StopAtTarget:
 
 def _searcher(name: str, task: TaskConfig, initial: dict, seed: int, grid_points: int):
     """(param_space, search_alg, num_samples) of searcher ``name``."""
-    from ray import tune
-
     if name == "grid":
         space = {
             k.key: tune.grid_search(np.linspace(k.low, k.high, grid_points).tolist())
@@ -143,8 +141,6 @@ def search_episode(
     """Search one episode's setpoints; one row per finished trial, in the order they
     finished: the knob values, ``score``, ``success``, ``status``, ``transmission``,
     ``searcher``, ``seed``, ``order`` and ``wall_s`` (the whole search's wall time)."""
-    from ray import tune
-
     spec = TaskConfig(**task)
     if budget < 1:
         raise ValueError(f"budget must be >= 1, got {budget}")
@@ -169,7 +165,7 @@ def search_episode(
         run_config=tune.RunConfig(
             name=f"{searcher}-{seed}-{time.time_ns()}",
             storage_path=str(Path(storage).resolve()),
-            stop=_Stopper(budget),
+            stop=StopAtTarget(budget),
             verbose=0,
         ),
     )
@@ -193,16 +189,6 @@ def search_episode(
     frame.insert(0, "searcher", searcher)
     frame["wall_s"] = wall
     return frame.drop(columns="finished_at")
-
-
-def _Stopper(budget: int):
-    """``_StopAtTarget`` as a ``ray.tune.Stopper`` (imported lazily: Tune is optional)."""
-    from ray.tune import Stopper
-
-    class StopAtTarget(_StopAtTarget, Stopper):
-        pass
-
-    return StopAtTarget(budget)
 
 
 def summarise(frame: pd.DataFrame, budget: int) -> pd.DataFrame:

@@ -15,6 +15,7 @@ import numpy as np
 from ..tracewin.dst import Distribution
 from .beam import Beam
 from .elements import ElementModel
+from .spacecharge_mesh import MeshSpaceCharge
 from .species import Kinematics
 
 
@@ -198,6 +199,61 @@ class _Tracker:
                 self._lose(bad, n)
         self._refresh()
 
+    def apply_space_charge(
+        self,
+        model: ElementModel,
+        kin: Kinematics,
+        exit_kin: Kinematics,
+        n: int,
+        mesh: MeshSpaceCharge,
+        chromatic: bool,
+    ) -> None:
+        """Through element n with space-charge kicks from the particles themselves: cut
+        into slices of at most ``mesh.step_m`` (half slice, kick, half slice) when the
+        element can be cut; else a half-length kick at each end (RF elements: the entry
+        and exit kinematics)."""
+        length = float(np.asarray(model.length_m).reshape(-1)[0])
+        self.materialise()
+        if self.x.shape[1] == 0:
+            self._refresh()
+            return
+        slices = max(1, int(np.ceil(length / mesh.step_m - 1e-9)))
+        half = 0.5 / slices
+        if model.needs_particles(chromatic):
+
+            def part(y: np.ndarray, fraction: float) -> np.ndarray | None:
+                return model.track_slice(y, kin, fraction)
+
+        else:
+
+            def part(y: np.ndarray, fraction: float) -> np.ndarray | None:
+                return model.matrix(kin, fraction)[0] @ y if model.cuttable else None
+
+        x = None if model.accelerating else part(self.x, half)
+        if x is None:  # tracked whole, kicked at both ends
+            x = self.x.copy()
+            mesh.kick(x, kin, 0.5 * length)
+            self.x = x
+            self._refresh()
+            self.apply_track(model, kin, n)
+            self.materialise()
+            x = self.x.copy()
+            mesh.kick(x, exit_kin, 0.5 * length)
+            self.x = x
+            self._refresh()
+            return
+        for i in range(slices):
+            mesh.kick(x, kin, length / slices)
+            x = part(x, 2 * half if i < slices - 1 else half)
+        d = model.kick(kin)
+        if d is not None:
+            x += d[0][:, None]
+        self.x = x
+        bad = ~np.all(np.isfinite(x), axis=0)
+        if bad.any():
+            self._lose(bad, n)
+        self._refresh()
+
     def check(self, ap: tuple | None, n: int) -> None:
         """Lose the particles outside aperture ``ap`` = (circular, rx, ry, dx, dy) [mm]."""
         if ap is None or self.x.shape[1] == 0:
@@ -261,6 +317,7 @@ def track_particles(
     kicks: np.ndarray | None = None,
     apertures: list[tuple | None] | None = None,
     space_charge: np.ndarray | None = None,
+    mesh: MeshSpaceCharge | None = None,
 ) -> ParticleTrack:
     """Track particles through every element, losing those outside apertures.
 
@@ -279,6 +336,10 @@ def track_particles(
         space_charge: (rows, 6, 6) linear space-charge map of each element (envelope mode's,
             :func:`track_envelope_space_charge`), applied after elements whose particles
             are tracked individually (``maps`` already include it for the others).
+        mesh: space charge from the particles themselves (:mod:`.spacecharge_mesh`),
+            kicked every ``mesh.step_m`` along elements longer than zero (``maps`` must
+            then leave space charge out). ``kin`` must then give the exit of the last
+            element too (rows entries).
     """
     rows = len(models) + 1
     t = _Tracker(coords)
@@ -300,14 +361,18 @@ def track_particles(
 
     record(0)
     previous = None
-    kins = [kin] * len(models) if isinstance(kin, Kinematics) else list(kin)
+    kins = [kin] * rows if isinstance(kin, Kinematics) else list(kin)
+    if mesh is not None and len(kins) != rows:
+        raise ValueError(f"mesh space charge needs {rows} kinematics (every entry and the exit)")
     for n, model in enumerate(models, start=1):
         kin = kins[n - 1]
         ap = apertures[n - 1] if apertures is not None else aperture_tuple(model)
         if ap != previous:  # the previous exit was tested against this very aperture
             t.check(ap, n)
         previous = ap
-        if model.needs_particles(chromatic):
+        if mesh is not None and float(np.asarray(model.length_m).reshape(-1)[0]) > 0:
+            t.apply_space_charge(model, kin, kins[n], n, mesh, chromatic)
+        elif model.needs_particles(chromatic):
             t.apply_track(model, kin, n)
             if space_charge is not None and not np.allclose(space_charge[n], np.eye(6)):
                 t.apply_linear(space_charge[n], None)

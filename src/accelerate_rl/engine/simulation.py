@@ -10,7 +10,8 @@
 Parameters accepted by ``run``: ``ele[n][v]`` overrides, TraceWin's beam keys
 (``energy1`` [MeV], ``mass1`` [eV], ``charge1``, ``current1`` [mA], ``freq1`` [MHz],
 ``etnx1 etny1 eln1`` [mm.mrad], ``alpx1 betx1 alpy1 bety1 alpz1 betz1``, ``x1 y1`` [mm],
-``xp1 yp1`` [mrad], ``nbr_part1``) and run keys (``partran`` 0/1, ``random_seed``).
+``xp1 yp1`` [mrad], ``nbr_part1``) and run keys (``partran`` 0/1, ``random_seed``,
+``sc_solver`` mesh/linear, ``sc_mesh`` "nx,ny,nz": multiparticle space charge).
 """
 
 from __future__ import annotations
@@ -30,7 +31,13 @@ from ..tracewin.matrices import TransferMatrices
 from ..tracewin.out import OUT_COLUMNS
 from ..tracewin.plt import PltRecord, PltWriter
 from .beam import TRACEWIN_BEAM_KEYS, Beam
-from .envelope import BaseMaps, Track, track_envelope, track_envelope_space_charge
+from .envelope import (
+    SPACE_CHARGE_STEP,
+    BaseMaps,
+    Track,
+    track_envelope,
+    track_envelope_space_charge,
+)
 from .model import CompiledLattice
 from .particles import (
     ParticleTrack,
@@ -42,16 +49,46 @@ from .particles import (
 )
 from .profile import EnergyProfile, energy_profile
 from .rf import CavitySetPoint, set_points
+from .spacecharge_mesh import DEFAULT_SHAPE, MeshSolver, MeshSpaceCharge
 from .table import columns, core_columns
 
 #: Run keys the engine understands (others of TraceWin's are accepted and ignored).
-RUN_KEYS = {"partran", "random_seed"}
+RUN_KEYS = {"partran", "random_seed", "sc_solver", "sc_mesh"}
+#: Multiparticle space-charge solvers.
+SC_SOLVERS = ("mesh", "linear")
 #: TraceWin keys with no meaning for this engine: accepted, recorded, no effect.
 IGNORED_KEYS = {"nbr_thread", "hide", "cancel_matching", "cancel_matchingp", "synoptic_file"}
 #: Envelope-mode transmission below which the beam counts as lost.
 LOST_THRESHOLD = 1e-6
 
 SUMMARY_COLUMNS = ("x0", "y0", "x'0", "y'0", "SizeX", "SizeY", "SizeP", "ex", "ey", "ep")
+
+
+def _space_charge_options(
+    run_keys: Mapping[str, Any], solver: str | None, mesh: tuple[int, int, int] | None
+) -> tuple[str, tuple[int, int, int]]:
+    """The multiparticle space-charge solver and mesh from run keys and arguments."""
+    if solver is None:
+        solver = str(run_keys.get("sc_solver", "mesh")).strip().lower()
+    if solver not in SC_SOLVERS:
+        raise InvalidParameterError("sc_solver", f"must be one of {SC_SOLVERS}, got {solver!r}")
+    if mesh is None and "sc_mesh" in run_keys:
+        raw = run_keys["sc_mesh"]
+        parts = raw.replace("x", ",").split(",") if isinstance(raw, str) else list(raw)
+        try:
+            mesh = tuple(int(p) for p in parts)  # type: ignore[assignment]
+        except (TypeError, ValueError):
+            mesh = None
+        if mesh is None or len(mesh) != 3 or min(mesh) < 4:
+            raise InvalidParameterError(
+                "sc_mesh", f"must be three node counts of at least 4 like '32,32,32', got {raw!r}"
+            )
+    mesh = DEFAULT_SHAPE if mesh is None else tuple(int(n) for n in mesh)
+    if len(mesh) != 3 or min(mesh) < 4:
+        raise InvalidParameterError(
+            "sc_mesh", f"must be three node counts of at least 4, got {mesh}"
+        )
+    return solver, mesh  # type: ignore[return-value]
 
 
 class EngineResult:
@@ -322,6 +359,8 @@ class Engine:
         chromatic: bool = True,
         extremes: bool = True,
         space_charge: bool = True,
+        sc_solver: str | None = None,
+        sc_mesh: tuple[int, int, int] | None = None,
     ) -> EngineResult:
         """Run once.
 
@@ -336,8 +375,14 @@ class Engine:
                 False uses the reference particle's linear maps (as Cheetah does).
             extremes: compute Xmax/Ymax at every element (multiparticle); False leaves
                 them 0 and lets linear stretches cost nothing per particle.
-            space_charge: with a beam current, linear space charge of the rms-equivalent
-                uniform ellipsoid (:mod:`.spacecharge`); False ignores the current.
+            space_charge: with a beam current, space charge (envelope mode: linear, of
+                the rms-equivalent uniform ellipsoid, :mod:`.spacecharge`); False
+                ignores the current.
+            sc_solver: multiparticle space charge: "mesh" (default; the particles' own
+                field on a 3D mesh, :mod:`.spacecharge_mesh`) or "linear" (the envelope's
+                linear force; cheaper, no non-linear effects). Run key ``sc_solver``.
+            sc_mesh: mesh nodes (nx, ny, nz) of the "mesh" solver (default 32 x 32 x
+                32). Run key ``sc_mesh`` as "nx,ny,nz".
 
         Raises:
             InvalidParameterError: a bad key or value, naming the key.
@@ -356,6 +401,7 @@ class Engine:
                 seed = int(float(run_keys["random_seed"]))
             except ValueError:
                 raise InvalidParameterError("random_seed", "must be an integer") from None
+        sc_solver, sc_mesh = _space_charge_options(run_keys, sc_solver, sc_mesh)
         beam = self.beam_for(beam_keys)
         models, batch, fresh = self.compiled.with_overrides(ele)
         if batch != 1:
@@ -404,6 +450,7 @@ class Engine:
                 chromatic,
                 extremes,
                 fresh,
+                MeshSolver(sc_mesh) if space_charge and sc_solver == "mesh" else None,
             )
             beam = replace(beam, n_particles=initial.n_particles)
         freq = beam.freq
@@ -430,6 +477,7 @@ class Engine:
         chromatic: bool,
         extremes: bool,
         fresh: set[int],
+        solver: MeshSolver | None = None,
     ) -> tuple[Track, Distribution, Distribution]:
         if distribution is not None:
             coords = from_distribution(distribution, beam)
@@ -456,9 +504,12 @@ class Engine:
 
         try:
             initial = to_distribution(coords, beam)
+            mesh = None
+            if solver is not None and beam.current > 0:
+                mesh = MeshSpaceCharge(beam.current, beam.freq, n0, solver, SPACE_CHARGE_STEP)
             pt = track_particles(
                 models,
-                profile.kinematics[:-1],
+                profile.kinematics,
                 coords,
                 chromatic=chromatic,
                 extremes=extremes,
@@ -466,7 +517,8 @@ class Engine:
                 maps=env.element_maps[:, 0],
                 kicks=env.kicks[:, 0],
                 apertures=self._aperture_tuples(models, beam, fresh),
-                space_charge=env.space_charge,
+                space_charge=None if mesh is not None else env.space_charge,
+                mesh=mesh,
             )
         finally:
             if writer is not None:

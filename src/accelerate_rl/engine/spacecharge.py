@@ -61,7 +61,7 @@ def kick_strengths(
     nx, ny, nz = depolarisation(a, b, gamma * c)
     charge = current_ma * 1e-3 / (freq_mhz * 1e6)  # bunch charge Q [C]
     species = kin.species
-    mc2_volts = species.mass * 1e6 / species.charge  # m c^2 / q [V]
+    mc2_volts = species.mass * 1e6 / abs(species.charge)  # m c^2 / |q| [V]: like charges repel
     base = 3.0 * charge / (4.0 * np.pi * EPSILON_0 * a * b * c * mc2_volts * beta * beta)
     return base * nx / gamma**3, base * ny / gamma**3, base * nz / gamma
 

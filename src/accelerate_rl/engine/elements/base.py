@@ -60,6 +60,8 @@ class ElementModel:
     steerable: ClassVar[bool] = False
     #: Whether ``track`` models chromatic effects (per-particle strength) beyond the map.
     chromatic: ClassVar[bool] = False
+    #: Whether ``matrix(kin, fraction)`` describes the first part of the element.
+    cuttable: ClassVar[bool] = True
     #: Whether the element changes the reference energy (RF): see ``exit_energy``.
     accelerating: ClassVar[bool] = False
 
@@ -129,6 +131,16 @@ class ElementModel:
     def needs_particles(self, chromatic: bool) -> bool:
         """Whether multiparticle tracking must call ``track`` (else the linear map is exact)."""
         return self.nonlinear or (chromatic and self.chromatic)
+
+    def track_slice(
+        self, coords: np.ndarray, kin: Kinematics, fraction: float
+    ) -> np.ndarray | None:
+        """Track (6, N) particles through the first ``fraction`` of the element, without
+        its steering kick (space-charge slicing), or None when the element cannot be cut
+        (then it is tracked whole). Default: the linear map, exact for linear elements."""
+        if self.nonlinear or not self.cuttable:
+            return None
+        return self.matrix(kin, fraction)[0] @ coords
 
     def track(self, coords: np.ndarray, kin: Kinematics) -> np.ndarray:
         """Track (6, N) particle coordinates (batch entry 0). Default: the linear map."""

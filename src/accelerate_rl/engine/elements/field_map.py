@@ -29,8 +29,8 @@ from .rf_base import RFElement
 
 class FieldMap(RFElement):
     keyword = "FIELD_MAP"
-
     MODE_PARAM = 10
+    cuttable = False  # the static map's matrix is of the whole map
 
     def __init__(self, source, params) -> None:
         super().__init__(source, params)

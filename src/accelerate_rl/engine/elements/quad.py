@@ -43,13 +43,23 @@ class Quad(ElementModel):
     def track(self, coords: np.ndarray, kin: Kinematics) -> np.ndarray:
         return track_chromatic_quad(self, coords, kin, float(self.strength(kin)[0]), 1.0)
 
+    def track_slice(self, coords: np.ndarray, kin: Kinematics, fraction: float) -> np.ndarray:
+        k0 = float(self.strength(kin)[0])
+        return track_chromatic_quad(self, coords, kin, k0, 1.0, fraction)
+
 
 def track_chromatic_quad(
-    element: ElementModel, coords: np.ndarray, kin: Kinematics, k0: float, chroma: float
+    element: ElementModel,
+    coords: np.ndarray,
+    kin: Kinematics,
+    k0: float,
+    chroma: float,
+    fraction: float = 1.0,
 ) -> np.ndarray:
-    """Track through a (possibly skew) quadrupole with per-particle k = k0 / (1 + chroma*delta)."""
+    """Track through a (possibly skew) quadrupole with per-particle k = k0 / (1 + chroma*delta)
+    (its first ``fraction``, without the steering kick, when ``fraction`` < 1)."""
     theta = float(np.radians(element.p(4)[0]))
-    length = float(element.length_m[0])
+    length = float(element.length_m[0]) * fraction
     x = rotation(np.array([theta]))[0] @ coords if theta else coords.copy()
     k = k0 / (1.0 + chroma * x[5])
     cx, sx = plane_functions(k, length)
@@ -62,7 +72,7 @@ def track_chromatic_quad(
     out[4] = x[4] + length / float(kin.gamma) ** 2 * x[5]
     if theta:
         out = rotation(np.array([theta]))[0].T @ out
-    d = element.kick(kin)
+    d = element.kick(kin) if fraction == 1.0 else None
     if d is not None:
         out += d[0][:, None]
     return out

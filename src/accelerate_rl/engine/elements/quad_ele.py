@@ -46,3 +46,8 @@ class QuadEle(ElementModel):
     def track(self, coords: np.ndarray, kin: Kinematics) -> np.ndarray:
         chroma = 2.0 - float(kin.beta) ** 2
         return track_chromatic_quad(self, coords, kin, float(self.strength(kin)[0]), chroma)
+
+    def track_slice(self, coords: np.ndarray, kin: Kinematics, fraction: float) -> np.ndarray:
+        chroma = 2.0 - float(kin.beta) ** 2
+        k0 = float(self.strength(kin)[0])
+        return track_chromatic_quad(self, coords, kin, k0, chroma, fraction)

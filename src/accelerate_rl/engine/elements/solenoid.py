@@ -54,6 +54,9 @@ class Solenoid(ElementModel):
         return solenoid_matrix(self.strength(kin), self.length_m * fraction, kin.gamma)
 
     def track(self, coords: np.ndarray, kin: Kinematics) -> np.ndarray:
+        return self.track_slice(coords, kin, 1.0)
+
+    def track_slice(self, coords: np.ndarray, kin: Kinematics, fraction: float) -> np.ndarray:
         k = float(self.strength(kin)[0]) / (1.0 + coords[5])
-        m = solenoid_matrix(k, float(self.length_m[0]), kin.gamma)  # (N, 6, 6)
+        m = solenoid_matrix(k, float(self.length_m[0]) * fraction, kin.gamma)  # (N, 6, 6)
         return np.einsum("nij,jn->in", m, coords)

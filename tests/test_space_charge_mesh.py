@@ -1,0 +1,111 @@
+"""The multiparticle mesh space-charge solver against Coulomb's law and the ellipsoid's
+exact linear field (independent of the mesh), and its effect in tracking: the rms
+envelope of :mod:`accelerate_rl.engine.spacecharge`, emittance growth only from
+non-linear fields, repulsion for negative ions too."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import integrate
+
+from accelerate_rl.engine import Beam, Engine
+from accelerate_rl.engine.spacecharge import EPSILON_0, depolarisation
+from accelerate_rl.engine.spacecharge_mesh import MeshSolver, integrated_green
+from accelerate_rl.tracewin import InvalidParameterError, parse_dat_text
+from test_space_charge import BEAM
+
+
+@pytest.mark.parametrize("index", [(1, 0, 0), (0, 2, 1), (7, 6, 5), (4, 4, 4), (5, 3, 0)])
+def test_the_cell_integrated_kernel_matches_quadrature(index):
+    h = (0.3, 0.5, 0.7)  # anisotropic cells
+    green = integrated_green((4, 4, 4), h)
+    offset = [(i if i <= 4 else i - 8) * step for i, step in zip(index, h, strict=True)]
+    ranges = [[o - step / 2, o + step / 2] for o, step in zip(offset, h, strict=True)]
+    expect, _ = integrate.nquad(lambda x, y, z: 1 / np.sqrt(x * x + y * y + z * z), ranges)
+    assert green[index] == pytest.approx(expect, rel=1e-10)
+
+
+def _uniform_ellipsoid(n: int, axes: tuple[float, float, float], seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    u = rng.standard_normal((3, n))
+    u /= np.linalg.norm(u, axis=0)
+    return u * rng.random(n) ** (1 / 3) * np.array(axes)[:, None]
+
+
+def test_a_uniform_sphere_has_coulombs_field_inside():
+    radius, charge, n = 1e-3, 1e-12, 200_000
+    pos = _uniform_ellipsoid(n, (radius,) * 3)
+    field = MeshSolver().field(pos, charge / n)
+    r = np.linalg.norm(pos, axis=0)
+    radial = (field * pos).sum(axis=0) / r
+    expect = charge * r / (4 * np.pi * EPSILON_0 * radius**3)
+    core = (r > 0.2 * radius) & (r < 0.9 * radius)
+    ratio = radial[core] / expect[core]
+    assert np.mean(ratio) == pytest.approx(1.0, abs=0.01)
+    assert np.median(np.abs(ratio - 1)) < 0.02
+    tangential = field - radial * pos / r
+    assert np.median(np.linalg.norm(tangential[:, core], axis=0) / expect[core]) < 0.05
+
+
+def test_a_uniform_ellipsoid_has_the_linear_field_of_its_depolarisation_factors():
+    axes, charge, n = (1e-3, 2e-3, 4e-3), 1e-12, 200_000
+    pos = _uniform_ellipsoid(n, axes, seed=1)
+    field = MeshSolver().field(pos, charge / n)
+    density = 3 * charge / (4 * np.pi * np.prod(axes))
+    for k, factor in enumerate(depolarisation(*axes)):
+        core = np.abs(pos[k]) < 0.7 * axes[k]
+        slope = np.polyfit(pos[k][core], field[k][core], 1)[0]
+        assert slope == pytest.approx(density * factor / EPSILON_0, rel=0.02), k
+
+
+def test_the_mesh_rejects_a_shape_it_cannot_use():
+    with pytest.raises(ValueError, match="at least 4"):
+        MeshSolver((32, 2, 32))
+
+
+LATTICE = "DRIFT 500 0\nQUAD 100 8 0\nDRIFT 400 0\nEND\n"
+
+
+def _final(beam: Beam, **kw):
+    engine = Engine(parse_dat_text(LATTICE), beam)
+    return engine.run().table, engine.run(mode="multiparticle", seed=3, **kw).table
+
+
+def test_mesh_space_charge_follows_the_envelope_and_grows_emittance_only_when_nonlinear():
+    """A 30 mA bunch: the rms sizes follow the envelope's (Sacherer); the uniform
+    (waterbag) bunch keeps its emittances better than the Gaussian, whose field is
+    non-linear; the linear solver keeps them exactly (to sampling noise)."""
+    growth = {}
+    for dist in ("waterbag", "gaussian"):
+        beam = Beam(**{**BEAM, "distribution": dist})
+        env, mesh = _final(beam, sc_mesh=(16, 16, 16))
+        for col in ("SizeX", "SizeY", "SizeZ"):
+            assert mesh[col].iloc[-1] == pytest.approx(env[col].iloc[-1], rel=0.04), (dist, col)
+        growth[dist] = mesh["ep"].iloc[-1] / mesh["ep"].iloc[0] - 1
+        _, linear = _final(beam, sc_solver="linear")
+        assert linear["ep"].iloc[-1] == pytest.approx(linear["ep"].iloc[0], rel=0.01)
+    assert growth["gaussian"] > 0.1
+    assert growth["waterbag"] < 0.5 * growth["gaussian"]
+
+
+@pytest.mark.parametrize("solver", ["mesh", "linear"])
+def test_space_charge_repels_negative_ions_too(solver):
+    for charge in (1.0, -1.0):
+        beam = Beam(**{**BEAM, "charge": charge, "n_particles": 5000})
+        engine = Engine(parse_dat_text("DRIFT 500 0\nEND\n"), beam)
+        run = {"sc_solver": solver, "sc_mesh": "16,16,16", "partran": 1, "random_seed": 1}
+        with_sc = engine.run(run).table.iloc[-1]
+        free = engine.run(run, space_charge=False).table.iloc[-1]
+        assert with_sc["SizeX"] > 1.05 * free["SizeX"], charge
+        env = engine.run().table.iloc[-1]
+        assert env["SizeX"] > 1.05 * engine.run(space_charge=False).table.iloc[-1]["SizeX"]
+
+
+@pytest.mark.parametrize(
+    "key, value", [("sc_solver", "fft"), ("sc_mesh", "32,32"), ("sc_mesh", "2,32,32")]
+)
+def test_bad_space_charge_keys_name_the_key(key, value):
+    engine = Engine(parse_dat_text(LATTICE), Beam(**BEAM))
+    with pytest.raises(InvalidParameterError, match=key):
+        engine.run({key: value, "partran": 1})

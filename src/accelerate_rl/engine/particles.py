@@ -210,8 +210,8 @@ class _Tracker:
     ) -> None:
         """Through element n with space-charge kicks from the particles themselves: cut
         into slices of at most ``mesh.step_m`` (half slice, kick, half slice) when the
-        element can be cut; else a half-length kick at each end (RF elements: the entry
-        and exit kinematics)."""
+        element can be cut, kicked between integration steps inside RF field maps; else
+        a half-length kick at each end (RF elements: the entry and exit kinematics)."""
         length = float(np.asarray(model.length_m).reshape(-1)[0])
         self.materialise()
         if self.x.shape[1] == 0:
@@ -229,6 +229,14 @@ class _Tracker:
             def part(y: np.ndarray, fraction: float) -> np.ndarray | None:
                 return model.matrix(kin, fraction)[0] @ y if model.cuttable else None
 
+        inner = model.track_space_charge(self.x, kin, mesh)
+        if inner is not None:  # kicked inside (RF maps)
+            self.x = inner
+            bad = ~np.all(np.isfinite(inner), axis=0)
+            if bad.any():
+                self._lose(bad, n)
+            self._refresh()
+            return
         x = None if model.accelerating else part(self.x, half)
         if x is None:  # tracked whole, kicked at both ends
             x = self.x.copy()

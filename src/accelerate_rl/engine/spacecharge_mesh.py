@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .spacecharge import EPSILON_0
-from .species import Kinematics
+from .species import C_LIGHT, Kinematics, Species, relativistic
 
 #: Default mesh: nodes along x, y, z.
 DEFAULT_SHAPE = (32, 32, 32)
@@ -187,3 +187,21 @@ class MeshSpaceCharge:
         coords[1] += e[0] * (scale / gamma**2)
         coords[3] += e[1] * (scale / gamma**2)
         coords[5] += e[2] * (scale / gamma)
+
+    def kick_rf_state(
+        self, state: np.ndarray, length: float, species: Species, omega: float
+    ) -> None:
+        """The kick of ``length`` [m] inside an RF field map, on the integration state
+        (x [m], P x', y [m], P y', phi [rad], W [MeV]) of :func:`.rf.track_field_map`, in
+        place: positions along the bunch from the phases (z = -dphi beta c / omega about
+        the mean), beta and gamma of the mean energy, kicks on P x' = p_x / mc and W."""
+        if length <= 0 or state.shape[1] < 2:
+            return
+        beta, gamma, _ = relativistic(float(state[5].mean()), species.mass)
+        z = -(state[4] - state[4].mean()) * (beta * C_LIGHT / omega)
+        e = self.solver.field(np.vstack([state[0], state[2], gamma * z]), self.macro_charge)
+        mc2_volts = species.mass * 1e6 / abs(species.charge)
+        transverse = length / (mc2_volts * beta * gamma)
+        state[1] += e[0] * transverse
+        state[3] += e[1] * transverse
+        state[5] += abs(species.charge) * e[2] * length * 1e-6

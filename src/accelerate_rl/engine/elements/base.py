@@ -8,12 +8,15 @@ leading batch axis B: ``params`` has shape (B, P).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from ...tracewin.dat import Element
 from ..species import Kinematics
+
+if TYPE_CHECKING:
+    from ..spacecharge_mesh import MeshSpaceCharge
 
 
 class UnsupportedElementError(ValueError):
@@ -141,6 +144,14 @@ class ElementModel:
         if self.nonlinear or not self.cuttable:
             return None
         return self.matrix(kin, fraction)[0] @ coords
+
+    def track_space_charge(
+        self, coords: np.ndarray, kin: Kinematics, mesh: MeshSpaceCharge
+    ) -> np.ndarray | None:
+        """Track (6, N) particles with ``mesh`` space-charge kicks inside the element, or
+        None when the element has no such integration (the caller then kicks at its
+        ends). Default: None."""
+        return None
 
     def track(self, coords: np.ndarray, kin: Kinematics) -> np.ndarray:
         """Track (6, N) particle coordinates (batch entry 0). Default: the linear map."""

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..fieldmap import FieldMap1D, field_map_path, read_field_map_1d, static_solenoid_map
 from ..rf import RF_E_1D, STATIC_B_1D, Crossing, cross_field_map, solve_entry_phase, track_field_map
+from ..spacecharge_mesh import MeshSpaceCharge
 from ..species import Kinematics
 from .base import Aperture
 from .drift import pipe_aperture
@@ -94,6 +95,31 @@ class FieldMap(RFElement):
         crossing = self.crossing(kin)
         ke = float(self.p(6)[0])
         return track_field_map(self.field_map(), ke, self.freq, crossing, w_in, coords, kin.species)
+
+    def track_space_charge(
+        self, coords: np.ndarray, kin: Kinematics, mesh: MeshSpaceCharge
+    ) -> np.ndarray | None:
+        """RF maps: space-charge kicks between the integration steps, every ``mesh.step_m``."""
+        if not self.accelerating:
+            return None
+        w_in = float(np.asarray(kin.energy).reshape(-1)[0])
+        species = kin.species
+
+        def kick(state: np.ndarray, length: float) -> None:
+            mesh.kick_rf_state(state, length, species, self.omega)
+
+        ke = float(self.p(6)[0])
+        return track_field_map(
+            self.field_map(),
+            ke,
+            self.freq,
+            self.crossing(kin),
+            w_in,
+            coords,
+            species,
+            kick,
+            mesh.step_m,
+        )
 
     def matrix(self, kin: Kinematics, fraction: float = 1.0) -> np.ndarray:
         if not self.accelerating:

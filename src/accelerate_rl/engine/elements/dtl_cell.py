@@ -3,8 +3,8 @@ cell of length L [mm]: a quadrupole of length Lq1 [mm] and gradient B1 [T/m] at 
 a thin RF gap (E0TL [V], phi [deg], as :class:`~.gap.Gap`) at L/2 - gc [mm], a
 quadrupole Lq2, B2 at its end (TraceWin's half drift-tube quadrupoles); drifts between.
 The quadrupole and the drift before the gap see the entry energy, those after it the
-exit energy. The transit-time factor's variation with velocity (betas, T, kT, ...) is not
-modelled: E0TL is taken as the energy gain at the crest (a note says so)."""
+exit energy. The transit-time-factor expansion (betas T kT kkT kS kkS) is the gap's
+(:class:`~.gap.TransitTime`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from ..rf import Crossing
 from ..species import C_LIGHT, Kinematics
 from .base import Aperture, ElementModel
 from .drift import Drift, pipe_aperture
-from .gap import Gap, thin_gap_crossing
+from .gap import Gap, TransitTime, thin_gap_crossing
 from .quad import Quad
 from .rf_base import RFElement
 
@@ -30,8 +30,9 @@ class DtlCell(RFElement):
                 "quadrupoles overlapping the gap (need Lq1 <= L/2 - gc and Lq2 <= L/2 + gc)"
             )
 
-    def notes(self) -> list[str]:
-        return self.ttf_notes(11)
+    @property
+    def transit_time(self) -> TransitTime | None:
+        return TransitTime.from_params(np.array([self.p(v)[0] for v in range(11, 17)]))
 
     @property
     def length_m(self) -> np.ndarray:
@@ -45,7 +46,8 @@ class DtlCell(RFElement):
         length, lq1, lq2, gc, b1, b2 = (float(self.p(v)[0]) for v in range(1, 7))
         r = float(self.p(9)[0])
         src = self.source
-        gap = Gap(src, np.array([[self.p(7)[0], self.p(8)[0], r, 0.0, 0.0]]))
+        ttf = [self.p(v)[0] for v in range(11, 17)]
+        gap = Gap(src, np.array([[self.p(7)[0], self.p(8)[0], r, 0.0, *ttf]]))
         gap.bind(self.folder, self.freq, self.sync_phase)
         return [
             Quad(src, np.array([[lq1, b1, r]])),
@@ -61,7 +63,7 @@ class DtlCell(RFElement):
         if self.absolute and not self.sync_phase:  # the gap's time: after quad and drift
             to_gap = float(parts[0].length_m[0] + parts[1].length_m[0])
             phi += self.omega * (float(time) + to_gap / (float(kin.beta) * C_LIGHT))
-        gap = thin_gap_crossing(float(self.p(7)[0]), phi, self.freq, kin)
+        gap = thin_gap_crossing(float(self.p(7)[0]), phi, self.freq, kin, self.transit_time)
         exit_kin = Kinematics(gap.w_out, kin.species)
         m = np.eye(6)
         for i, part in enumerate(parts):

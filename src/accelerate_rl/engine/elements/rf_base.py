@@ -77,12 +77,3 @@ class RFElement(ElementModel):
 
     def exit_energy(self, kin: Kinematics) -> float:
         return self.crossing(kin).w_out
-
-    def ttf_notes(self, betas: int) -> list[str]:
-        """The note for a transit-time-factor expansion this engine does not model."""
-        if np.any(self.p(betas)):
-            return [
-                f"{self.source.describe()}: the transit-time factor's velocity dependence "
-                "(betas, T, kT, ...) is not modelled: E0TL is the crest energy gain"
-            ]
-        return []

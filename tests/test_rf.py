@@ -489,3 +489,77 @@ def test_absolute_gap_phases_reproduce_the_relative_line():
     np.testing.assert_allclose(
         ours.transfer_matrices.matrices, base.transfer_matrices.matrices, atol=1e-9
     )
+
+
+# -- NCELLS ----------------------------------------------------------------------------
+
+
+def _ncells_line(mode: int, betag: float, dzi: float = 0.0, dzo: float = 0.0) -> str:
+    return (
+        f"FREQ 352.2\nNCELLS {mode} 5 {betag!r} 1.5e6 -30 20 0 1.1 0.9 {dzi} {dzo}"
+        f" {betag!r} 0.8 0 0 0.7 0 0 0.75 0 0\nEND\n"
+    )
+
+
+@pytest.mark.parametrize("mode, cell", [(0, 1.0), (1, 0.5), (2, 0.5)])
+def test_ncells_is_its_gaps_with_the_phases_of_a_standing_wave(mode, cell):
+    """NCELLS against the same cavity written as DRIFT/GAP elements with absolute phases
+    (p = 1: the line's own time of flight sets each gap's phase): energy, matrix, length.
+    Gap j sees phi + j pi (pi modes) + omega (t_j - t_0)."""
+    from accelerate_rl.engine import Engine
+    from accelerate_rl.engine.species import Kinematics, Species
+    from accelerate_rl.tracewin import parse_dat_text
+
+    energy, freq = 20.0, 352.2
+    betag = float(Kinematics(energy, Species.proton()).beta)
+    lam = 299_792_458.0 / (freq * 1e6)
+    lengths = np.full(5, cell * betag * lam)
+    if mode == 2:
+        lengths[[0, -1]] = 0.75 * betag * lam
+    beam = Beam(energy=energy, etnx=0.2, etny=0.2, eln=0.2, betx=1, bety=1, betz=1, freq=freq)
+    whole = Engine(parse_dat_text(_ncells_line(mode, betag, 2.0, -1.5)), beam).run()
+    assert whole.summary["length"] == pytest.approx(lengths.sum(), rel=1e-12)
+    centres = np.cumsum(lengths) - lengths / 2
+    centres[0] += 2e-3
+    centres[-1] -= 1.5e-3
+    edges = np.diff(np.concatenate([[0.0], centres, [lengths.sum()]]))
+    volts = 1.5e6 * lengths * np.array([1.1, 1, 1, 1, 0.9])
+    ttf = ["0.7", "0.8", "0.8", "0.8", "0.75"]
+    t0 = edges[0] / (betag * 299_792_458.0)
+    omega_t0 = np.degrees(2 * np.pi * freq * 1e6 * t0)
+    lines = ["FREQ 352.2"]
+    for j in range(5):
+        phase = -30 + (180 * j if mode else 0) - omega_t0
+        lines += [
+            f"DRIFT {float(edges[j]) * 1e3!r} 20",
+            f"GAP {float(volts[j])!r} {float(phase)!r} 20 1 {betag!r} {ttf[j]} 0 0 0 0",
+        ]
+    lines += [f"DRIFT {float(edges[-1]) * 1e3!r} 20", "END"]
+    parts = Engine(parse_dat_text("\n".join(lines) + "\n"), beam).run()
+    assert whole.summary["energy"] == pytest.approx(parts.summary["energy"], rel=1e-12)
+    gain = whole.summary["energy"] - energy
+    assert 0.8 * volts.sum() * 1e-6 * 0.7 < gain < volts.sum() * 1e-6  # accelerated
+    np.testing.assert_allclose(
+        whole.transfer_matrices.matrices[-1], parts.transfer_matrices.matrices[-1], atol=1e-10
+    )
+    mp_whole = Engine(parse_dat_text(_ncells_line(mode, betag, 2.0, -1.5)), beam)
+    a = mp_whole.run(mode="multiparticle", seed=4).final
+    b = Engine(parse_dat_text("\n".join(lines) + "\n"), beam).run(mode="multiparticle", seed=4)
+    np.testing.assert_allclose(a.raw, b.final.raw, rtol=1e-9, atol=1e-12)
+    assert whole.cavities[0].voltage == pytest.approx(
+        abs(sum(c.voltage * np.exp(1j * np.radians(c.phi_s)) for c in parts.cavities)), rel=1e-9
+    )
+
+
+def test_ncells_rejects_what_it_cannot_model():
+    from accelerate_rl.engine import Engine
+    from accelerate_rl.engine.elements import UnsupportedElementError
+    from accelerate_rl.tracewin import parse_dat_text
+
+    beam = Beam(energy=20.0, freq=352.2)
+    for line, what in (
+        ("NCELLS 3 5 0.2 1e6 -30 20 0", "mode"),
+        ("NCELLS 1 2.5 0.2 1e6 -30 20 0", "number of cells"),
+    ):
+        with pytest.raises(UnsupportedElementError, match=what):
+            Engine(parse_dat_text(f"FREQ 352.2\n{line}\nEND\n"), beam)

@@ -42,7 +42,7 @@ NO_EFFECT_COMMANDS = frozenset(
     }
 )
 #: Elements that take the RF context (frequency, field-map folder, phase mode).
-RF_ELEMENTS = frozenset({"FIELD_MAP", "GAP", "DTL_CEL"})
+RF_ELEMENTS = frozenset({"FIELD_MAP", "GAP", "DTL_CEL", "NCELLS"})
 #: Commands that set the context of the RF elements that follow them.
 RF_COMMANDS = frozenset({"FREQ", "FIELD_MAP_PATH", "SET_SYNC_PHASE"})
 #: Command families that only drive TraceWin's optimiser or error studies.

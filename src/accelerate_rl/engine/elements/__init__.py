@@ -16,6 +16,7 @@ from .edge import Edge
 from .field_map import FieldMap
 from .gap import Gap
 from .multipole import Multipole
+from .ncells import NCells
 from .quad import Quad
 from .quad_ele import QuadEle
 from .solenoid import Solenoid
@@ -36,6 +37,7 @@ ELEMENT_MODELS: dict[str, type[ElementModel]] = {
     "FIELD_MAP": FieldMap,
     "GAP": Gap,
     "DTL_CEL": DtlCell,
+    "NCELLS": NCells,
 }
 
 

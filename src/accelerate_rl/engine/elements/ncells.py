@@ -1,0 +1,170 @@
+"""NCELLS m N betag E0T phi R p kE0Ti kE0To dzi dzo betas Ts kTs k2Ts Ti kTi k2Ti To kTo
+k2To: an N-cell standing-wave cavity as N thin gaps (:mod:`.gap`) with drifts between.
+
+Cell lengths [m], lambda the RF wavelength: m = 0 (0 mode) betag lambda; m = 1 (pi mode)
+betag lambda / 2; m = 2 (pi mode) betag lambda / 2 with the first and last cells
+0.75 betag lambda. Each gap sits at its cell's centre, the first shifted by dzi [mm],
+the last by dzo [mm] (electrical centres of the end cells). A cell of length Lc has the
+effective voltage E0T Lc [E0T in V/m], times kE0Ti in the first cell and kE0To in the
+last; its transit-time-factor expansion (:class:`~.gap.TransitTime`, no S terms) is
+(betas, Ts, kTs, k2Ts) for the inner cells, (betas, Ti, kTi, k2Ti) and (betas, To, kTo,
+k2To) for the first and last.
+
+Phases: phi [deg] is the RF phase the synchronous particle sees at the first gap (p = 0;
+with p = 1 the phase at t = 0, plus omega t at that gap; after SET_SYNC_PHASE taken as
+the first gap's synchronous phase too). In the pi modes the field changes sign from cell
+to cell: gap j sees phi + j pi + omega (t_j - t_0), t_j the reference particle's arrival
+at gap j, so a particle at betag sees phi in every cell. The cavity's voltage and
+synchronous phase (``Cav_set_point_res``) are those of the sum of the gaps' phasors.
+Not modelled: fields between cells beyond the thin-gap kicks; m = 2's end-cell lengths
+are from TraceWin's element list, not verified on a TraceWin run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..rf import Crossing
+from ..species import C_LIGHT, Kinematics, relativistic
+from .base import Aperture, ElementModel
+from .drift import Drift, pipe_aperture
+from .gap import Gap
+from .rf_base import RFElement
+
+
+class NCells(RFElement):
+    keyword = "NCELLS"
+    MODE_PARAM = 7
+
+    def validate(self) -> None:
+        mode, cells, betag = self.p(1), self.p(2), self.p(3)
+        if np.any((mode != 0) & (mode != 1) & (mode != 2)):
+            raise self.unsupported("a mode m other than 0 (0 mode), 1 or 2 (pi mode)")
+        if np.any(cells < 1) or np.any(cells != np.round(cells)):
+            raise self.unsupported("a number of cells N that is not a positive integer")
+        if np.any(betag <= 0):
+            raise self.unsupported("betag <= 0 (the cells' geometric velocity)")
+
+    @property
+    def wavelength(self) -> float:
+        """RF wavelength [m]."""
+        return C_LIGHT / (self.freq * 1e6)
+
+    def cell_lengths(self) -> np.ndarray:
+        """(N,) cell lengths [m] (batch entry 0)."""
+        mode, cells = int(self.p(1)[0]), int(self.p(2)[0])
+        unit = float(self.p(3)[0]) * self.wavelength
+        lengths = np.full(cells, unit if mode == 0 else unit / 2)
+        if mode == 2:
+            lengths[[0, -1]] = 0.75 * unit
+        return lengths
+
+    @property
+    def length_m(self) -> np.ndarray:
+        if self.freq <= 0:  # before the lattice context is bound
+            return np.zeros(self.batch)
+        return np.full(self.batch, float(self.cell_lengths().sum()))
+
+    def aperture(self) -> Aperture | None:
+        return pipe_aperture(self.p(6))
+
+    def _layout(self) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        """Drift lengths before each gap and after the last [m], gap voltages [V] and
+        transit-time parameters (betas, T, kT, kkT) per gap."""
+        lengths = self.cell_lengths()
+        n = len(lengths)
+        centres = np.cumsum(lengths) - lengths / 2
+        centres[0] += float(self.p(10)[0]) * 1e-3
+        centres[-1] += float(self.p(11)[0]) * 1e-3 if n > 1 else 0.0
+        edges = np.diff(np.concatenate([[0.0], centres, [lengths.sum()]]))
+        if np.any(edges < 0):
+            raise self.unsupported("dzi/dzo moving an end gap out of its cavity")
+        volts = float(self.p(4)[0]) * lengths
+        volts[0] *= float(self.p(8)[0]) or 1.0
+        if n > 1:
+            volts[-1] *= float(self.p(9)[0]) or 1.0
+        betas = float(self.p(12)[0])
+        inner = [betas, *(float(self.p(v)[0]) for v in (13, 14, 15))]
+        first = [betas, *(float(self.p(v)[0]) for v in (16, 17, 18))]
+        last = [betas, *(float(self.p(v)[0]) for v in (19, 20, 21))]
+        ttf = [np.array(inner) for _ in range(n)]
+        if first[1] > 0:
+            ttf[0] = np.array(first)
+        if n > 1 and last[1] > 0:
+            ttf[-1] = np.array(last)
+        return edges, volts, ttf
+
+    def _parts(self, kin: Kinematics, time: float | None) -> tuple[list[ElementModel], Crossing]:
+        """Drift, gap, drift, gap, ..., drift with each gap's phase from the reference
+        particle's arrival, and the whole cavity's crossing (batch entry 0)."""
+        edges, volts, ttf = self._layout()
+        mode = int(self.p(1)[0])
+        r = float(self.p(6)[0])
+        omega = self.omega
+        phi0 = np.deg2rad(float(self.p(5)[0]))
+        src = self.source
+        species = kin.species
+        w = float(np.asarray(kin.energy).reshape(-1)[0])
+        elapsed = 0.0  # reference time since the entry [s]
+        parts: list[ElementModel] = []
+        m = np.eye(6)
+        voltage = 0j
+        phi_first = phi0
+        for j, (drift, volt) in enumerate(zip(edges[:-1], volts, strict=True)):
+            beta = relativistic(w, species.mass)[0]
+            elapsed += drift / (beta * C_LIGHT)
+            d = Drift(src, np.array([[drift * 1e3, r]]))
+            if j == 0:
+                t0 = elapsed
+                if self.absolute and not self.sync_phase:
+                    phi_first = phi0 + omega * (float(time) + t0)
+            phase = phi_first + (np.pi * j if mode else 0.0) + omega * (elapsed - t0)
+            gap = Gap(src, np.array([[volt, np.rad2deg(phase), r, 0.0, *ttf[j]]]))
+            gap.bind(self.folder, self.freq, False)
+            here = Kinematics(w, species)
+            crossing = gap.crossing(here)
+            m = crossing.matrix @ d.matrix(here)[0] @ m
+            voltage += crossing.voltage
+            w = crossing.w_out
+            parts += [d, gap]
+        tail = Drift(src, np.array([[edges[-1] * 1e3, r]]))
+        out = Kinematics(w, species)
+        m = tail.matrix(out)[0] @ m
+        elapsed += edges[-1] / (float(out.beta) * C_LIGHT)
+        parts.append(tail)
+        return parts, Crossing(w, omega * elapsed, complex(voltage), float(phi_first), m)
+
+    def _cross(self, kin: Kinematics, time: float | None) -> Crossing:
+        return self._parts(kin, time)[1]
+
+    def matrix(self, kin: Kinematics, fraction: float = 1.0) -> np.ndarray:
+        if fraction != 1.0:
+            raise self.unsupported("a partial NCELLS cavity")
+        return self.crossing(kin).matrix[None].copy()
+
+    @property
+    def nonlinear(self) -> bool:
+        return True
+
+    def track(self, coords: np.ndarray, kin: Kinematics) -> np.ndarray:
+        """Drifts and gaps in turn, each gap per particle (its phase and velocity)."""
+        crossing = self.crossing(kin)
+        parts, _ = self._parts(kin, self._time_of(crossing, kin))
+        species = kin.species
+        here = kin
+        out = coords
+        for part in parts:
+            out = part.track(out, here)
+            if isinstance(part, Gap):
+                here = Kinematics(part.crossing(here).w_out, species)
+        return out
+
+    def _time_of(self, crossing: Crossing, kin: Kinematics) -> float | None:
+        """The entry time that reproduces ``crossing`` (absolute phases only)."""
+        if not self.absolute or self.sync_phase:
+            return None
+        phi0 = np.deg2rad(float(self.p(5)[0]))
+        edges = self._layout()[0]
+        beta = float(np.asarray(kin.beta).reshape(-1)[0])
+        t0 = edges[0] / (beta * C_LIGHT)
+        return (crossing.phi_in - phi0) / self.omega - t0

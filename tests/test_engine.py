@@ -170,9 +170,9 @@ def test_steerer_command_puts_a_field_into_the_next_quadrupole():
 
 def test_unsupported_element_names_number_keyword_file_and_line():
     with pytest.raises(UnsupportedElementError) as err:
-        Engine(lattice("DRIFT 10\nELECTROSTA_ACC 1e5 100 1 15"), PROTON_5MEV)
+        Engine(lattice("DRIFT 10\nCAVSIN 100 5 1e6 -30 15 0"), PROTON_5MEV)
     msg = str(err.value)
-    assert "element 2 (ELECTROSTA_ACC, test.dat:2)" in msg and "TraceWin backend" in msg
+    assert "element 2 (CAVSIN, test.dat:2)" in msg and "TraceWin backend" in msg
 
 
 def test_unsupported_command_is_an_error_not_skipped():

@@ -42,7 +42,7 @@ NO_EFFECT_COMMANDS = frozenset(
     }
 )
 #: Elements that take the RF context (frequency, field-map folder, phase mode).
-RF_ELEMENTS = frozenset({"FIELD_MAP", "GAP", "DTL_CEL", "NCELLS"})
+RF_ELEMENTS = frozenset({"FIELD_MAP", "GAP", "DTL_CEL", "NCELLS", "ELECTROSTA_ACC"})
 #: Commands that set the context of the RF elements that follow them.
 RF_COMMANDS = frozenset({"FREQ", "FIELD_MAP_PATH", "SET_SYNC_PHASE"})
 #: Command families that only drive TraceWin's optimiser or error studies.
@@ -117,11 +117,15 @@ class CompiledLattice:
                 self._steers[item.number] = Steer(args[0], args[1])
                 pending = None
             if element.keyword in RF_ELEMENTS:
-                if context.freq is None:
+                if context.freq is None and element.keyword == "ELECTROSTA_ACC":
+                    # a DC column: the frequency only turns its transit time into a phase
+                    self._rf[item.number] = replace(context, freq=1.0)
+                elif context.freq is None:
                     raise UnsupportedElementError(
                         f"{element.describe()}: no RF frequency: add a FREQ command before it"
                     )
-                self._rf[item.number] = context
+                else:
+                    self._rf[item.number] = context
             self._base.append(_numeric(element))
         self.models: list[ElementModel] = [self.build(n) for n in range(1, len(self._base) + 1)]
         self.accelerating = frozenset(n for n, m in enumerate(self.models, 1) if m.accelerating)

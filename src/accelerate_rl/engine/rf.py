@@ -327,6 +327,8 @@ def set_points(profile, models) -> list[CavitySetPoint]:
     """The cavities of an energy profile (:mod:`.profile`) of ``models``, in order."""
     cavities = []
     for n, crossing in profile.crossings.items():
+        if not getattr(models[n - 1], "cavity", True):
+            continue
         cavities.append(
             CavitySetPoint(
                 n,

@@ -13,6 +13,7 @@ from .diag import Diagnostic
 from .drift import Drift
 from .dtl_cell import DtlCell
 from .edge import Edge
+from .electrostatic_acc import ElectrostaticAcc
 from .field_map import FieldMap
 from .gap import Gap
 from .multipole import Multipole
@@ -38,6 +39,7 @@ ELEMENT_MODELS: dict[str, type[ElementModel]] = {
     "GAP": Gap,
     "DTL_CEL": DtlCell,
     "NCELLS": NCells,
+    "ELECTROSTA_ACC": ElectrostaticAcc,
 }
 
 

@@ -21,6 +21,8 @@ class RFElement(ElementModel):
     """
 
     accelerating = True
+    #: Whether it is an RF cavity (a line of ``Cav_set_point_res.dat``).
+    cavity: ClassVar[bool] = True
     MODE_PARAM: ClassVar[int] = 0
     #: Set by CompiledLattice: the FIELD_MAP_PATH folder, the section's RF frequency
     #: [MHz] and whether SET_SYNC_PHASE is in force.

@@ -117,15 +117,11 @@ class CompiledLattice:
                 self._steers[item.number] = Steer(args[0], args[1])
                 pending = None
             if element.keyword in RF_ELEMENTS:
-                if context.freq is None and element.keyword == "ELECTROSTA_ACC":
-                    # a DC column: the frequency only turns its transit time into a phase
-                    self._rf[item.number] = replace(context, freq=1.0)
-                elif context.freq is None:
+                if context.freq is None:
                     raise UnsupportedElementError(
                         f"{element.describe()}: no RF frequency: add a FREQ command before it"
                     )
-                else:
-                    self._rf[item.number] = context
+                self._rf[item.number] = context
             self._base.append(_numeric(element))
         self.models: list[ElementModel] = [self.build(n) for n in range(1, len(self._base) + 1)]
         self.accelerating = frozenset(n for n, m in enumerate(self.models, 1) if m.accelerating)

@@ -239,16 +239,10 @@ class _Tracker:
             return
         x = None if model.accelerating else part(self.x, half)
         if x is None:  # tracked whole, kicked at both ends
-            x = self.x.copy()
-            mesh.kick(x, kin, 0.5 * length)
-            self.x = x
-            self._refresh()
+            self._kick(mesh, kin, 0.5 * length)
             self.apply_track(model, kin, n)
             self.materialise()
-            x = self.x.copy()
-            mesh.kick(x, exit_kin, 0.5 * length)
-            self.x = x
-            self._refresh()
+            self._kick(mesh, exit_kin, 0.5 * length)
             return
         for i in range(slices):
             mesh.kick(x, kin, length / slices)
@@ -260,6 +254,13 @@ class _Tracker:
         bad = ~np.all(np.isfinite(x), axis=0)
         if bad.any():
             self._lose(bad, n)
+        self._refresh()
+
+    def _kick(self, mesh: MeshSpaceCharge, kin: Kinematics, length: float) -> None:
+        """A space-charge kick of ``length`` [m] on the materialised particles."""
+        x = self.x.copy()  # self.x may be the caller's array: never written in place
+        mesh.kick(x, kin, length)
+        self.x = x
         self._refresh()
 
     def check(self, ap: tuple | None, n: int) -> None:

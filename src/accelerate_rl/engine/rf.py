@@ -242,14 +242,19 @@ def track_field_map(
         rate[5] = (q * e) * c
         return rate.copy()
 
-    stretch = 0.0  # length integrated since the last space-charge kick
+    # space-charge stretches: consecutive steps of about sc_step; kicks between them
+    kicks: dict[int, float] = {}  # step index after which to kick -> kick length [m]
     if space_charge is not None:
-        first = 0.0
-        for *_, h in steps:
-            first += h
-            if first >= sc_step - 1e-12:
-                break
-        space_charge(state, 0.5 * first)
+        stretches, ends, run = [], [], 0.0
+        for n, (*_, h) in enumerate(steps):
+            run += h
+            if run >= sc_step - 1e-12 or n == len(steps) - 1:
+                stretches.append(run)
+                ends.append(n)
+                run = 0.0
+        following = stretches[1:] + [0.0]
+        kicks = {n: 0.5 * (a + b) for n, a, b in zip(ends, stretches, following, strict=True)}
+        space_charge(state, 0.5 * stretches[0])
     for n, (i, m, j, h) in enumerate(steps):
         em, sm = (
             (values[m], slopes[m])
@@ -261,15 +266,8 @@ def track_field_map(
         k3 = rates(em, sm, state + (0.5 * h) * k2)
         k4 = rates(values[j], slopes[j], state + h * k3)
         state += (h / 6) * (k1 + 2 * (k2 + k3) + k4)
-        stretch += h
-        if space_charge is not None and (stretch >= sc_step - 1e-12 or n == len(steps) - 1):
-            following = 0.0  # the next stretch, for a kick at its midpoint-weighted share
-            for *_, h2 in steps[n + 1 :]:
-                following += h2
-                if following >= sc_step - 1e-12:
-                    break
-            space_charge(state, 0.5 * (stretch + following))
-            stretch = 0.0
+        if n in kicks:
+            space_charge(state, kicks[n])
     x, px, y, py, phi, w = state
     beta_out, _, p_out = relativistic(crossing.w_out, mass)
     p = relativistic(w, mass)[2]

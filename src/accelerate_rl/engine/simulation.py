@@ -72,23 +72,17 @@ def _space_charge_options(
         solver = str(run_keys.get("sc_solver", "mesh")).strip().lower()
     if solver not in SC_SOLVERS:
         raise InvalidParameterError("sc_solver", f"must be one of {SC_SOLVERS}, got {solver!r}")
-    if mesh is None and "sc_mesh" in run_keys:
-        raw = run_keys["sc_mesh"]
-        parts = raw.replace("x", ",").split(",") if isinstance(raw, str) else list(raw)
-        try:
-            mesh = tuple(int(p) for p in parts)  # type: ignore[assignment]
-        except (TypeError, ValueError):
-            mesh = None
-        if mesh is None or len(mesh) != 3 or min(mesh) < 4:
-            raise InvalidParameterError(
-                "sc_mesh", f"must be three node counts of at least 4 like '32,32,32', got {raw!r}"
-            )
-    mesh = DEFAULT_SHAPE if mesh is None else tuple(int(n) for n in mesh)
-    if len(mesh) != 3 or min(mesh) < 4:
+    raw = mesh if mesh is not None else run_keys.get("sc_mesh", DEFAULT_SHAPE)
+    parts = raw.replace("x", ",").split(",") if isinstance(raw, str) else list(raw)
+    try:
+        shape = tuple(int(part) for part in parts)
+    except (TypeError, ValueError):
+        shape = ()
+    if len(shape) != 3 or min(shape) < 4:
         raise InvalidParameterError(
-            "sc_mesh", f"must be three node counts of at least 4, got {mesh}"
+            "sc_mesh", f"must be three node counts of at least 4 like '32,32,32', got {raw!r}"
         )
-    return solver, mesh  # type: ignore[return-value]
+    return solver, shape  # type: ignore[return-value]
 
 
 class EngineResult:

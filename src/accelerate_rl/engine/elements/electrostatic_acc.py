@@ -48,8 +48,8 @@ def track_column(
     b0, b1 = p0 / np.sqrt(1 + p0 * p0), p1 / np.sqrt(1 + p1 * p1)
     out = coords.copy()
     xp, yp = coords[1].copy(), coords[3].copy()
-    if lenses and gain:
-        g = gain / length  # [MeV/m]
+    g = gain / length if lenses else 0.0  # the end fields' gradient [MeV/m]
+    if g:
         xp -= coords[0] * g / (2 * b0 * p0 * mass)
         yp -= coords[2] * g / (2 * b0 * p0 * mass)
     if gain:
@@ -62,8 +62,7 @@ def track_column(
     out[2] = coords[2] + yp * reach
     out[1] = xp * p0 / p1
     out[3] = yp * p0 / p1
-    if lenses and gain:
-        g = gain / length
+    if g:
         out[1] += out[0] * g / (2 * b1 * p1 * mass)
         out[3] += out[2] * g / (2 * b1 * p1 * mass)
     # time relative to the reference: entry offset -z / (beta c), then the transit's

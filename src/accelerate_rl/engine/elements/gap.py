@@ -43,14 +43,14 @@ from .rf_base import RFElement
 class TransitTime:
     """A gap's transit-time-factor expansion about ks = 2 pi / (betas lambda).
 
-    Attributes: betas; t [1]; kt [m], kkt [m^2] (dT/dk, d2T/dk2); ks_, kks (the same for S).
+    Attributes: betas; t [1]; kt [m], kkt [m^2] (dT/dk, d2T/dk2); ks, kks (the same for S).
     """
 
     betas: float
     t: float
     kt: float = 0.0
     kkt: float = 0.0
-    ks_: float = 0.0
+    ks: float = 0.0
     kks: float = 0.0
 
     @classmethod
@@ -68,9 +68,9 @@ class TransitTime:
         k = 2 * np.pi / (np.asarray(beta, dtype=float) * wavelength)
         dk = k - 2 * np.pi / (self.betas * wavelength)
         t = self.t + self.kt * dk + 0.5 * self.kkt * dk * dk
-        s = self.ks_ * dk + 0.5 * self.kks * dk * dk
+        s = self.ks * dk + 0.5 * self.kks * dk * dk
         dt = self.kt + self.kkt * dk
-        ds = self.ks_ + self.kks * dk
+        ds = self.ks + self.kks * dk
         return (t + 1j * s) / self.t, (dt + 1j * ds) / self.t
 
 
@@ -114,7 +114,7 @@ def thin_gap_crossing(
     # the gain's own energy dependence through T(k), S(k): dk/dW = -k / (beta^2 gamma^3 mc2)
     k_mid = 2 * np.pi / (b_mid * wavelength)
     dk_dw = -k_mid / (b_mid**2 * g_mid**3 * mass)
-    gain_slope = q * voltage * 1e-6 * (slope * np.exp(1j * (phi_s - np.angle(factor)))).real
+    gain_slope = q * voltage * 1e-6 * (slope * np.exp(1j * phi_set)).real
     m[4, 4] = b_out / b_in
     m[5, 4] = k_w / (b_out**2 * g_out * mass)
     m[5, 5] = (b_in**2 * g_in) / (b_out**2 * g_out) * (1.0 + gain_slope * dk_dw)

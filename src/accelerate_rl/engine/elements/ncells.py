@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..rf import Crossing
-from ..species import C_LIGHT, Kinematics, relativistic
+from ..species import C_LIGHT, Kinematics
 from .base import Aperture, ElementModel
 from .drift import Drift, pipe_aperture
 from .gap import Gap
@@ -94,34 +94,28 @@ class NCells(RFElement):
             ttf[-1] = np.array(last)
         return edges, volts, ttf
 
-    def _parts(self, kin: Kinematics, time: float | None) -> tuple[list[ElementModel], Crossing]:
+    def _parts(self, kin: Kinematics, phi_first: float) -> tuple[list[ElementModel], Crossing]:
         """Drift, gap, drift, gap, ..., drift with each gap's phase from the reference
-        particle's arrival, and the whole cavity's crossing (batch entry 0)."""
+        particle's arrival (``phi_first`` [rad] at the first gap), and the whole cavity's
+        crossing (batch entry 0)."""
         edges, volts, ttf = self._layout()
         mode = int(self.p(1)[0])
         r = float(self.p(6)[0])
-        omega = self.omega
-        phi0 = np.deg2rad(float(self.p(5)[0]))
         src = self.source
         species = kin.species
         w = float(np.asarray(kin.energy).reshape(-1)[0])
-        elapsed = 0.0  # reference time since the entry [s]
+        elapsed = 0.0  # reference time since the first gap [s]
         parts: list[ElementModel] = []
         m = np.eye(6)
         voltage = 0j
-        phi_first = phi0
         for j, (drift, volt) in enumerate(zip(edges[:-1], volts, strict=True)):
-            beta = relativistic(w, species.mass)[0]
-            elapsed += drift / (beta * C_LIGHT)
+            here = Kinematics(w, species)
+            if j:
+                elapsed += drift / (float(here.beta) * C_LIGHT)
             d = Drift(src, np.array([[drift * 1e3, r]]))
-            if j == 0:
-                t0 = elapsed
-                if self.absolute and not self.sync_phase:
-                    phi_first = phi0 + omega * (float(time) + t0)
-            phase = phi_first + (np.pi * j if mode else 0.0) + omega * (elapsed - t0)
+            phase = phi_first + (np.pi * j if mode else 0.0) + self.omega * elapsed
             gap = Gap(src, np.array([[volt, np.rad2deg(phase), r, 0.0, *ttf[j]]]))
             gap.bind(self.folder, self.freq, False)
-            here = Kinematics(w, species)
             crossing = gap.crossing(here)
             m = crossing.matrix @ d.matrix(here)[0] @ m
             voltage += crossing.voltage
@@ -130,12 +124,17 @@ class NCells(RFElement):
         tail = Drift(src, np.array([[edges[-1] * 1e3, r]]))
         out = Kinematics(w, species)
         m = tail.matrix(out)[0] @ m
-        elapsed += edges[-1] / (float(out.beta) * C_LIGHT)
+        to_first = edges[0] / (float(kin.beta) * C_LIGHT)
+        elapsed += to_first + edges[-1] / (float(out.beta) * C_LIGHT)
         parts.append(tail)
-        return parts, Crossing(w, omega * elapsed, complex(voltage), float(phi_first), m)
+        return parts, Crossing(w, self.omega * elapsed, complex(voltage), phi_first, m)
 
     def _cross(self, kin: Kinematics, time: float | None) -> Crossing:
-        return self._parts(kin, time)[1]
+        phi = np.deg2rad(float(self.p(5)[0]))
+        if self.absolute and not self.sync_phase:  # the first gap's time
+            to_first = self._layout()[0][0] / (float(kin.beta) * C_LIGHT)
+            phi += self.omega * (float(time) + to_first)
+        return self._parts(kin, float(phi))[1]
 
     def matrix(self, kin: Kinematics, fraction: float = 1.0) -> np.ndarray:
         if fraction != 1.0:
@@ -148,23 +147,11 @@ class NCells(RFElement):
 
     def track(self, coords: np.ndarray, kin: Kinematics) -> np.ndarray:
         """Drifts and gaps in turn, each gap per particle (its phase and velocity)."""
-        crossing = self.crossing(kin)
-        parts, _ = self._parts(kin, self._time_of(crossing, kin))
-        species = kin.species
+        parts, _ = self._parts(kin, self.crossing(kin).phi_in)
         here = kin
         out = coords
         for part in parts:
             out = part.track(out, here)
             if isinstance(part, Gap):
-                here = Kinematics(part.crossing(here).w_out, species)
+                here = Kinematics(part.crossing(here).w_out, kin.species)
         return out
-
-    def _time_of(self, crossing: Crossing, kin: Kinematics) -> float | None:
-        """The entry time that reproduces ``crossing`` (absolute phases only)."""
-        if not self.absolute or self.sync_phase:
-            return None
-        phi0 = np.deg2rad(float(self.p(5)[0]))
-        edges = self._layout()[0]
-        beta = float(np.asarray(kin.beta).reshape(-1)[0])
-        t0 = edges[0] / (beta * C_LIGHT)
-        return (crossing.phi_in - phi0) / self.omega - t0

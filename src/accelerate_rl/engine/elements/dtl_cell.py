@@ -71,7 +71,7 @@ class DtlCell(RFElement):
         omega = self.omega
         before = float(parts[0].length_m[0] + parts[1].length_m[0])
         after = float(parts[3].length_m[0] + parts[4].length_m[0])
-        advance = omega * (
+        advance = gap.phase_advance + omega * (
             before / (float(kin.beta) * C_LIGHT) + after / (float(exit_kin.beta) * C_LIGHT)
         )
         return Crossing(gap.w_out, advance, gap.voltage, gap.phi_in, m)

@@ -1,29 +1,37 @@
 """GAP E0TL phi R p betas T kT kkT kS kkS: a thin RF gap. E0TL [V] effective voltage
 (transit-time factor included) for a particle of reduced velocity betas, phi [deg] the
 RF phase at the gap centre relative to the synchronous particle (p = 0), R aperture [mm];
-RF frequency from the last FREQ.
+RF frequency from the last FREQ. With p = 1, phi + omega t_gap is the phase seen (t from
+the start of the line); after SET_SYNC_PHASE phi is the synchronous phase, as with p = 0.
 
-The thin-gap impulses follow from the on-axis field integrated at constant velocity (the
-same physics as :mod:`accelerate_rl.engine.rf` uses through field maps, of which this is
-the short-gap limit, see the tests): for a particle at RF phase phi
+TraceWin's conventions, as ESS's OpenXAL "jels" reproduces TraceWin's own matrices
+(``IdealRfGap``, ``InverseRealPolynomial``; checked here against those TraceWin matrices,
+``tests/test_rf_gap.py``):
 
-    dW = q E0TL cos(phi)
-    d(P x') = -pi q E0TL sin(phi) x / (mc2 beta^2 gamma^2 lambda)    (P = beta gamma)
+* Transit-time factor (betas > 0): a dimensionless expansion in u = betas / beta - 1
+  (= k / ks - 1, k = 2 pi / (beta lambda)),
+  ``T(beta) / Ts = (Ts + kT u + kkT u^2 / 2) / Ts``, evaluated at the mid-gap velocity
+  estimated from the full E0TL: gamma_m = gamma_in + q E0TL cos(phi) / (2 mc2).
+  Energy gain ``dW = q E0TL T(beta_m)/Ts cos(phi)``; without betas, ``q E0TL cos(phi)``.
+* Linear map in (x, x', y, y', z, dp/p) with E = q E0TL T/Ts [MeV], averages
+  gamma_a = (gamma_in + gamma_out) / 2, P = beta gamma, kTT = -beta T'(beta) / T:
+  ``kx, ky = 1 - E cos(phi) (gamma_a^2 +- kTT) / (2 mc2 beta_a^2 gamma_a^3)``,
+  ``R11 = kx s, R22 = ky s, s = sqrt(P_in / (P_out kx ky))`` (adiabatic damping spread
+  over R11 and R22), ``R21 = -pi E sin(phi) / (mc2 (beta_a gamma_a)^2 lambda P_out)``,
+  likewise in y; ``R55 = 1``, ``R65 = 2 pi E sin(phi) / (mc2 beta_a^2 lambda P_out)``,
+  ``R66 = P_in / P_out``. The synchronous particle's time of flight gains
+  ``E sin(phi) kTT / (mc2 gamma_a^3 beta_a^2) / omega`` (the velocity-dependent gap
+  centre).
+* kS, kkS (a sine transit-time factor S(u) / Ts with the same expansion) shift the phase
+  by arg(T + iS) in the gain only: not in TraceWin's matrices that we could check (a note
+  in the run's notes).
 
-with beta, gamma at mid-gap; the arrival time is unchanged (z scales with beta). With
-p = 1, phi + omega t_gap is the phase seen (t from the start of the line); after
-SET_SYNC_PHASE phi is the synchronous phase, as with p = 0.
-
-Transit-time factors (Wangler, RF Linear Accelerators, 2.5-2.6), when betas > 0 and
-T > 0: a particle of wave number k = 2 pi / (beta lambda) [1/m] (its mid-gap velocity)
-sees E0 L [T(k) cos(phi) - S(k) sin(phi)] with E0 L = E0TL / T and
-
-    T(k) = T + kT (k - ks) + kkT (k - ks)^2 / 2,   S(k) = kS (k - ks) + kkS (k - ks)^2 / 2
-
-(ks = 2 pi / (betas lambda); kT = dT/dk [m], kkT = d2T/dk2 [m^2], likewise S), i.e. the
-voltage E0TL |T + iS| / T at the phase phi + arg(T + iS); the transverse impulse likewise.
-A particle at betas sees E0TL. Not modelled: the shift of the gap's electrical centre
-with velocity (Wangler's phase terms in k T'), and the radial dependence of the field.
+Multiparticle tracking applies the same map with each particle's own strengths: its own
+RF phase (``phi - 2 pi z beta_out / (beta_a^2 lambda)``, the phase-to-z conversion of the
+map's R65), its own mid-gap velocity (its entry energy plus the synchronous half gain) and
+transit-time factor, its own momenta for the damping; so its Jacobian at the synchronous
+particle is the linear map, apart from R66's term from the transit-time factor's velocity
+dependence, which TraceWin's map leaves out.
 """
 
 from __future__ import annotations
@@ -41,9 +49,10 @@ from .rf_base import RFElement
 
 @dataclass(frozen=True)
 class TransitTime:
-    """A gap's transit-time-factor expansion about ks = 2 pi / (betas lambda).
+    """A gap's transit-time factor as TraceWin expands it about betas.
 
-    Attributes: betas; t [1]; kt [m], kkt [m^2] (dT/dk, d2T/dk2); ks, kks (the same for S).
+    Attributes: betas [1]; t = Ts [1]; kt, kkt [1]: the first and second derivatives of
+    T with respect to u = betas / beta - 1; ks, kks [1]: the same for S.
     """
 
     betas: float
@@ -62,16 +71,102 @@ class TransitTime:
             return None
         return cls(*v[:6])
 
-    def factor(self, beta, wavelength: float) -> tuple[np.ndarray, np.ndarray]:
-        """(T + iS) / Ts at reduced velocity ``beta`` and its derivative with respect to
-        the kinetic energy's wave number k [m], both complex."""
-        k = 2 * np.pi / (np.asarray(beta, dtype=float) * wavelength)
-        dk = k - 2 * np.pi / (self.betas * wavelength)
-        t = self.t + self.kt * dk + 0.5 * self.kkt * dk * dk
-        s = self.ks * dk + 0.5 * self.kks * dk * dk
-        dt = self.kt + self.kkt * dk
-        ds = self.ks + self.kks * dk
-        return (t + 1j * s) / self.t, (dt + 1j * ds) / self.t
+    def factor(self, beta) -> np.ndarray:
+        """(T + iS)(beta) / Ts at reduced velocity ``beta`` (complex)."""
+        u = self.betas / np.asarray(beta, dtype=float) - 1.0
+        t = self.t + self.kt * u + 0.5 * self.kkt * u * u
+        s = self.ks * u + 0.5 * self.kks * u * u
+        return (t + 1j * s) / self.t
+
+    def log_slope(self, beta) -> np.ndarray:
+        """kTT = -beta T'(beta) / T(beta) [1] (TraceWin's focusing and phase term)."""
+        beta = np.asarray(beta, dtype=float)
+        u = self.betas / beta - 1.0
+        t = self.t + self.kt * u + 0.5 * self.kkt * u * u
+        return (self.kt + self.kkt * u) * (self.betas / beta) / t
+
+
+@dataclass(frozen=True)
+class GapKick:
+    """TraceWin's thin-gap quantities for one or many particles (arrays broadcast).
+
+    Attributes: gain, w_out [MeV]; kx, ky, damping (s) [1]; kxy [1/m] and kz [1/m]:
+    R21 and R65 times P_out (module docstring); p_in, p_out = beta gamma; beta_out,
+    beta_a [1]; phase_shift [rad] the synchronous particle's time-of-flight term (times
+    omega); strength: the complex (T + iS) / Ts (1 without transit-time factor).
+    """
+
+    gain: np.ndarray
+    w_out: np.ndarray
+    kx: np.ndarray
+    ky: np.ndarray
+    damping: np.ndarray
+    kxy: np.ndarray
+    kz: np.ndarray
+    p_in: np.ndarray
+    p_out: np.ndarray
+    beta_out: np.ndarray
+    beta_a: np.ndarray
+    phase_shift: np.ndarray
+    strength: np.ndarray
+
+
+def gap_kick(
+    w_in,
+    phi,
+    voltage_mv: float,
+    wavelength: float,
+    mass: float,
+    charge: float,
+    ttf: TransitTime | None,
+    phi_mid: float | None = None,
+) -> GapKick:
+    """The gap for entry energies ``w_in`` [MeV] at RF phases ``phi`` [rad]:
+    ``voltage_mv`` E0TL [MV], ``wavelength`` [m], ``mass`` [MeV], ``charge`` [e];
+    ``phi_mid`` [rad] the phase of the mid-gap velocity estimate (default ``phi``)."""
+    w_in = np.asarray(w_in, dtype=float)
+    phi = np.asarray(phi, dtype=float)
+    e0tl = charge * voltage_mv  # [MeV]
+    g_in = 1.0 + w_in / mass
+    p_in = relativistic(w_in, mass)[2]
+    k_tt = np.zeros_like(w_in * phi)
+    strength = np.ones_like(k_tt) + 0j
+    if ttf is not None:
+        w_mid = w_in + 0.5 * e0tl * np.cos(phi if phi_mid is None else phi_mid)
+        if np.any(w_mid <= 0):
+            raise ValueError(
+                f"the gap's mid-gap energy estimate is {float(np.min(w_mid)):g} MeV: the "
+                "particle is stopped before the gap centre (E0TL too large for this energy)"
+            )
+        b_mid = relativistic(w_mid, mass)[0]
+        strength = ttf.factor(b_mid)
+        k_tt = ttf.log_slope(b_mid)
+    e = e0tl * np.abs(strength)  # [MeV]
+    phase = phi + np.angle(strength)
+    gain = e * np.cos(phase)
+    w_out = w_in + gain
+    if np.any(w_out <= 0):
+        raise ValueError(
+            f"the gap decelerates the particle to {float(np.min(w_out)):g} MeV (stopped): "
+            "check E0TL, phi and the transit-time factor"
+        )
+    b_out, g_out, p_out = relativistic(w_out, mass)
+    g_a = 0.5 * (g_in + g_out)
+    b_a = np.sqrt(1.0 - 1.0 / (g_a * g_a))
+    c, s = np.cos(phase), np.sin(phase)
+    common = e * c / (2 * mass * b_a**2 * g_a**3)
+    kx = 1.0 - common * (g_a**2 + k_tt)
+    ky = 1.0 - common * (g_a**2 - k_tt)
+    if np.any(kx * ky <= 0):
+        raise ValueError(
+            "the gap's transverse focusing terms kx*ky <= 0 (TraceWin's thin-gap model "
+            "breaks down: the gain is comparable to the kinetic energy); lower E0TL"
+        )
+    damping = np.sqrt(p_in / (p_out * kx * ky))
+    kxy = -np.pi * e * s / (mass * (g_a * b_a) ** 2 * wavelength)
+    kz = 2 * np.pi * e * s / (mass * b_a**2 * wavelength)
+    shift = e * s * k_tt / (mass * g_a**3 * b_a**2)
+    return GapKick(gain, w_out, kx, ky, damping, kxy, kz, p_in, p_out, b_out, b_a, shift, strength)
 
 
 def thin_gap_crossing(
@@ -81,45 +176,22 @@ def thin_gap_crossing(
     kin: Kinematics,
     ttf: TransitTime | None = None,
 ) -> Crossing:
-    """The synchronous particle and the linear map of a thin gap: ``voltage`` [V] E0TL,
-    ``phi_s`` [rad] the phase at the gap, from entry kinematics ``kin``; ``ttf`` the
-    transit-time-factor expansion (None: E0TL at every velocity)."""
+    """The synchronous particle and TraceWin's linear map of a thin gap: ``voltage`` [V]
+    E0TL, ``phi_s`` [rad] the phase at the gap, from entry kinematics ``kin``; ``ttf``
+    the transit-time factor (None: E0TL at every velocity)."""
     species = kin.species
-    mass, q = species.mass, species.charge
     w_in = float(np.asarray(kin.energy).reshape(-1)[0])
     wavelength = C_LIGHT / (freq_mhz * 1e6)
-    v_mv = voltage * 1e-6
-    phi_set = phi_s
-    factor, slope = 1.0 + 0j, 0j
-    if ttf is not None:  # at the mid-gap velocity of the gain without the expansion
-        b_est = relativistic(w_in + 0.5 * q * v_mv * np.cos(phi_s), mass)[0]
-        factor, slope = (complex(v) for v in ttf.factor(b_est, wavelength))
-        v_mv *= abs(factor)
-        phi_s += np.angle(factor)
-    w_out = w_in + q * v_mv * np.cos(phi_s)
-    if w_out <= 0:
-        raise ValueError(f"the gap decelerates the reference particle to {w_out:g} MeV")
-    b_in, g_in, _ = relativistic(w_in, mass)
-    b_out, g_out, _ = relativistic(w_out, mass)
-    b_mid, g_mid, _ = relativistic(0.5 * (w_in + w_out), mass)
-    p_in, p_out = b_in * g_in, b_out * g_out
-    k_t = -np.pi * q * v_mv * np.sin(phi_s) / (mass * b_mid**2 * g_mid**2 * wavelength)
+    k = gap_kick(w_in, phi_s, voltage * 1e-6, wavelength, species.mass, species.charge, ttf)
     m = np.eye(6)
     for i in (0, 2):
-        m[i + 1, i] = k_t / p_out
-        m[i + 1, i + 1] = p_in / p_out
-    # longitudinal: dW_out = dW_in + q V sin(phi_s) omega z_in / (beta_in c); z_out =
-    # z_in beta_out / beta_in (same arrival time); dW = beta^2 gamma mc2 dp/p
-    k_w = 2 * np.pi * q * v_mv * np.sin(phi_s) / (b_in * wavelength)  # [MeV/m]
-    # the gain's own energy dependence through T(k), S(k): dk/dW = -k / (beta^2 gamma^3 mc2)
-    k_mid = 2 * np.pi / (b_mid * wavelength)
-    dk_dw = -k_mid / (b_mid**2 * g_mid**3 * mass)
-    gain_slope = q * voltage * 1e-6 * (slope * np.exp(1j * phi_set)).real
-    m[4, 4] = b_out / b_in
-    m[5, 4] = k_w / (b_out**2 * g_out * mass)
-    m[5, 5] = (b_in**2 * g_in) / (b_out**2 * g_out) * (1.0 + gain_slope * dk_dw)
-    voltage_c = v_mv * np.exp(1j * phi_s)  # its angle: the effective synchronous phase
-    return Crossing(float(w_out), 0.0, complex(voltage_c), float(phi_set), m)
+        m[i, i] = float(k.kx * k.damping)
+        m[i + 1, i] = float(k.kxy / k.p_out)
+        m[i + 1, i + 1] = float(k.ky * k.damping)
+    m[5, 4] = float(k.kz / k.p_out)
+    m[5, 5] = float(k.p_in / k.p_out)
+    voltage_c = voltage * 1e-6 * complex(k.strength) * np.exp(1j * phi_s)  # angle: phase seen
+    return Crossing(float(k.w_out), float(k.phase_shift), complex(voltage_c), float(phi_s), m)
 
 
 class Gap(RFElement):
@@ -129,6 +201,9 @@ class Gap(RFElement):
     @property
     def transit_time(self) -> TransitTime | None:
         return TransitTime.from_params(np.array([self.p(v)[0] for v in range(5, 11)]))
+
+    def notes(self) -> list[str]:
+        return sine_term_notes(self, self.transit_time)
 
     def aperture(self) -> Aperture | None:
         return pipe_aperture(self.p(3))
@@ -152,6 +227,16 @@ class Gap(RFElement):
         )
 
 
+def sine_term_notes(element: RFElement, ttf: TransitTime | None) -> list[str]:
+    """The run's note for a gap with sine transit-time terms (kS, kkS)."""
+    if ttf is None or not (ttf.ks or ttf.kks):
+        return []
+    return [
+        f"{element.source.describe()}: the sine transit-time terms kS, kkS shift the gap's "
+        "phase by arg(T + iS) in the energy gain only (not checked against TraceWin)"
+    ]
+
+
 def track_thin_gap(
     coords: np.ndarray,
     kin: Kinematics,
@@ -160,33 +245,29 @@ def track_thin_gap(
     freq_mhz: float,
     ttf: TransitTime | None,
 ) -> np.ndarray:
-    """Particles (6, N) through a thin gap, each with its own phase and velocity:
-    dW = q V Re[f exp(i phi)] with f = (T + iS)(k) / Ts (1 without ``ttf``), the
-    transverse impulse with Im[...], ``crossing`` the synchronous particle's."""
+    """Particles (6, N) through a thin gap: TraceWin's map (:func:`thin_gap_crossing`)
+    with each particle's own phase, mid-gap velocity, transit-time factor and momenta;
+    ``crossing`` is the synchronous particle's."""
     species = kin.species
-    mass, q = species.mass, species.charge
-    v_mv = voltage * 1e-6
-    w_in = float(np.asarray(kin.energy).reshape(-1)[0])
-    b_in, g_in, _ = relativistic(w_in, mass)
-    b_ref, g_ref, _ = relativistic(crossing.w_out, mass)
+    mass = species.mass
     wavelength = C_LIGHT / (freq_mhz * 1e6)
-    p0 = b_in * g_in
+    w_in = float(np.asarray(kin.energy).reshape(-1)[0])
+    ref = gap_kick(w_in, crossing.phi_in, voltage * 1e-6, wavelength, mass, species.charge, ttf)
+    p0 = float(ref.p_in)
     p = p0 * (1.0 + coords[5])
     w = mass * (np.sqrt(1.0 + p * p) - 1.0)
-    phi = crossing.phi_in - 2 * np.pi * coords[4] / (b_in * wavelength)  # as set, per particle
-    wave = np.exp(1j * phi)
-    if ttf is not None:  # each particle's own mid-gap velocity, estimated as for the reference
-        b_est = relativistic(w + 0.5 * q * v_mv * np.cos(crossing.phi_in), mass)[0]
-        wave = wave * ttf.factor(b_est, wavelength)[0]
-    w_new = w + q * v_mv * wave.real
-    b_new, g_new, _ = relativistic(w_new, mass)
-    b_mid, g_mid, _ = relativistic(0.5 * (w + w_new), mass)
-    p_new = b_new * g_new
-    k_t = -np.pi * q * v_mv * wave.imag / (mass * b_mid**2 * g_mid**2 * wavelength)
+    to_phase = 2 * np.pi * float(ref.beta_out) / (float(ref.beta_a) ** 2 * wavelength)  # [1/m]
+    phi = crossing.phi_in - to_phase * coords[4]
+    k = gap_kick(w, phi, voltage * 1e-6, wavelength, mass, species.charge, ttf, crossing.phi_in)
     out = coords.copy()
-    out[1] = (p * coords[1] + k_t * coords[0]) / p_new
-    out[3] = (p * coords[3] + k_t * coords[2]) / p_new
-    # same arrival time: z = -beta c dt, in the reference's exit velocity
-    out[4] = coords[4] * b_ref / b_in
-    out[5] = p_new / (b_ref * g_ref) - 1.0
+    for i in (0, 2):
+        out[i] = k.kx * k.damping * coords[i]
+        out[i + 1] = k.kxy / k.p_out * coords[i] + k.ky * k.damping * coords[i + 1]
+    # dp/p: TraceWin's P_in/P_out on the entry offset, plus the particle's own extra gain
+    p_ref_out = float(ref.p_out)
+    w_ref_out = float(ref.w_out)
+    b_out = float(ref.beta_out)
+    out[5] = (p0 / p_ref_out) * coords[5] + (k.gain - float(ref.gain)) / (
+        b_out * b_out * (1.0 + w_ref_out / mass) * mass
+    )
     return out

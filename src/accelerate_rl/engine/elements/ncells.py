@@ -118,6 +118,7 @@ class NCells(RFElement):
             gap.bind(self.folder, self.freq, False)
             crossing = gap.crossing(here)
             m = crossing.matrix @ d.matrix(here)[0] @ m
+            elapsed += crossing.phase_advance / self.omega
             voltage += crossing.voltage
             w = crossing.w_out
             parts += [d, gap]

@@ -11,7 +11,7 @@ import pytest
 
 from accelerate_rl.engine import Beam
 from accelerate_rl.engine.fieldmap import read_field_map_1d
-from accelerate_rl.engine.rf import reference_track
+from accelerate_rl.engine.reference import reference_track
 from accelerate_rl.tracewin import read_dat, read_ini
 from accelerate_rl.tracewin.cavities import read_cavities, write_cavities
 from accelerate_rl.tracewin.errors import TraceWinFormatError
@@ -482,11 +482,13 @@ def _ncells_line(mode: int, betag: float, dzi: float = 0.0, dzo: float = 0.0) ->
     )
 
 
-@pytest.mark.parametrize("mode, cell", [(0, 1.0), (1, 0.5), (2, 0.5)])
+@pytest.mark.parametrize("mode, cell", [(0, 1.0), (1, 0.5), (2, 1.0)])
 def test_ncells_is_its_gaps_with_the_phases_of_a_standing_wave(mode, cell):
     """NCELLS against the same cavity written as DRIFT/GAP elements with absolute phases
     (p = 1: the line's own time of flight sets each gap's phase): energy, matrix, length.
-    Gap j sees phi + j pi (pi modes) + omega (t_j - t_0)."""
+    Gap j sees phi + j pi (pi mode, m = 1) + omega (t_j - t_0); end cells get
+    (1 + kE0Ti) Ti / Ts and (1 + kE0To) To / Ts; m = 2's end gaps sit a quarter betag
+    lambda from the ends."""
     from accelerate_rl.engine import Engine
     from accelerate_rl.engine.species import Kinematics, Species
     from accelerate_rl.tracewin import parse_dat_text
@@ -501,16 +503,18 @@ def test_ncells_is_its_gaps_with_the_phases_of_a_standing_wave(mode, cell):
     whole = Engine(parse_dat_text(_ncells_line(mode, betag, 2.0, -1.5)), beam).run()
     assert whole.summary["length"] == pytest.approx(lengths.sum(), rel=1e-12)
     centres = np.cumsum(lengths) - lengths / 2
+    if mode == 2:
+        centres[[0, -1]] = 0.25 * betag * lam, lengths.sum() - 0.25 * betag * lam
     centres[0] += 2e-3
     centres[-1] -= 1.5e-3
     edges = np.diff(np.concatenate([[0.0], centres, [lengths.sum()]]))
-    volts = 1.5e6 * lengths * np.array([1.1, 1, 1, 1, 0.9])
+    volts = 1.5e6 * lengths * np.array([2.1 * 0.7 / 0.8, 1, 1, 1, 1.9 * 0.75 / 0.8])
     ttf = ["0.7", "0.8", "0.8", "0.8", "0.75"]
     t0 = edges[0] / (betag * 299_792_458.0)
     omega_t0 = np.degrees(2 * np.pi * freq * 1e6 * t0)
     lines = ["FREQ 352.2"]
     for j in range(5):
-        phase = -30 + (180 * j if mode else 0) - omega_t0
+        phase = -30 + (180 * j if mode == 1 else 0) - omega_t0
         lines += [
             f"DRIFT {float(edges[j]) * 1e3!r} 20",
             f"GAP {float(volts[j])!r} {float(phase)!r} 20 1 {betag!r} {ttf[j]} 0 0 0 0",

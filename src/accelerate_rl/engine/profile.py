@@ -29,10 +29,6 @@ class EnergyProfile:
         """Kinematics at the entry of element ``n`` (1-based)."""
         return self.kinematics[n - 1]
 
-    @property
-    def constant(self) -> bool:
-        return bool(np.all(self.energy == self.energy[0]))
-
     def rows(self) -> Kinematics:
         """Kinematics with energy (rows, 1): for (rows, B) output columns."""
         return Kinematics(self.energy[:, None], self.kinematics[0].species)

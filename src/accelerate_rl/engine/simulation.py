@@ -48,7 +48,7 @@ from .particles import (
     track_particles,
 )
 from .profile import EnergyProfile, energy_profile
-from .rf import CavitySetPoint, set_points
+from .reference import CavitySetPoint, set_points
 from .spacecharge_mesh import DEFAULT_SHAPE, MeshSolver, MeshSpaceCharge
 from .table import columns, core_columns
 

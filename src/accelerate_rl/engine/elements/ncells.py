@@ -1,23 +1,27 @@
 """NCELLS m N betag E0T phi R p kE0Ti kE0To dzi dzo betas Ts kTs k2Ts Ti kTi k2Ti To kTo
 k2To: an N-cell standing-wave cavity as N thin gaps (:mod:`.gap`) with drifts between.
 
-Cell lengths [m], lambda the RF wavelength: m = 0 (0 mode) betag lambda; m = 1 (pi mode)
-betag lambda / 2; m = 2 (pi mode) betag lambda / 2 with the first and last cells
-0.75 betag lambda. Each gap sits at its cell's centre, the first shifted by dzi [mm],
-the last by dzo [mm] (electrical centres of the end cells). A cell of length Lc has the
-effective voltage E0T Lc [E0T in V/m], times kE0Ti in the first cell and kE0To in the
-last; its transit-time-factor expansion (:class:`~.gap.TransitTime`, no S terms) is
-(betas, Ts, kTs, k2Ts) for the inner cells, (betas, Ti, kTi, k2Ti) and (betas, To, kTo,
-k2To) for the first and last.
+TraceWin's conventions as ESS's OpenXAL "jels" builds this cavity (its ``NCellsTest``;
+checked here against TraceWin's energies and output beam matrices of that suite,
+``tests/test_rf_ncells.py``). Cell lengths [m], lambda the RF wavelength: m = 0 (0 mode)
+betag lambda; m = 1 (pi mode) betag lambda / 2; m = 2 inner cells betag lambda and end
+cells 0.75 betag lambda, the end gaps 0.25 betag lambda from the cavity's ends, no sign
+change between cells. Each gap sits at its cell's centre (m = 2: as said), the first
+shifted by dzi [mm], the last by dzo [mm]. A cell of length Lc has the effective voltage
+E0T Lc [E0T in V/m]; the first and last cells' voltages are scaled by (1 + kE0Ti) and
+(1 + kE0To) and, with a transit-time factor (betas > 0), by Ti / Ts and To / Ts. Their
+transit-time-factor expansions (:class:`~.gap.TransitTime`, no S terms) are (betas, Ts,
+kTs, k2Ts) for the inner cells, (betas, Ti, kTi, k2Ti) and (betas, To, kTo, k2To) for the
+first and last.
 
 Phases: phi [deg] is the RF phase the synchronous particle sees at the first gap (p = 0;
 with p = 1 the phase at t = 0, plus omega t at that gap; after SET_SYNC_PHASE taken as
-the first gap's synchronous phase too). In the pi modes the field changes sign from cell
+the first gap's synchronous phase too). In the pi mode the field changes sign from cell
 to cell: gap j sees phi + j pi + omega (t_j - t_0), t_j the reference particle's arrival
-at gap j, so a particle at betag sees phi in every cell. The cavity's voltage and
-synchronous phase (``Cav_set_point_res``) are those of the sum of the gaps' phasors.
-Not modelled: fields between cells beyond the thin-gap kicks; m = 2's end-cell lengths
-are from TraceWin's element list, not verified on a TraceWin run.
+at gap j (including each gap's time-of-flight term), so a particle at betag sees phi in
+every cell. The cavity's voltage and synchronous phase (``Cav_set_point_res``) are those
+of the sum of the gaps' phasors. Not modelled: fields between cells beyond the thin-gap
+kicks.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ class NCells(RFElement):
     def validate(self) -> None:
         mode, cells, betag = self.p(1), self.p(2), self.p(3)
         if np.any((mode != 0) & (mode != 1) & (mode != 2)):
-            raise self.unsupported("a mode m other than 0 (0 mode), 1 or 2 (pi mode)")
+            raise self.unsupported("a mode m other than 0, 1 or 2")
         if np.any(cells < 1) or np.any(cells != np.round(cells)):
             raise self.unsupported("a number of cells N that is not a positive integer")
         if np.any(betag <= 0):
@@ -54,10 +58,15 @@ class NCells(RFElement):
         """(N,) cell lengths [m] (batch entry 0)."""
         mode, cells = int(self.p(1)[0]), int(self.p(2)[0])
         unit = float(self.p(3)[0]) * self.wavelength
-        lengths = np.full(cells, unit if mode == 0 else unit / 2)
+        lengths = np.full(cells, unit / 2 if mode == 1 else unit)
         if mode == 2:
             lengths[[0, -1]] = 0.75 * unit
         return lengths
+
+    @property
+    def pi_mode(self) -> bool:
+        """Whether the field changes sign from cell to cell (m = 1)."""
+        return int(self.p(1)[0]) == 1
 
     @property
     def length_m(self) -> np.ndarray:
@@ -74,15 +83,23 @@ class NCells(RFElement):
         lengths = self.cell_lengths()
         n = len(lengths)
         centres = np.cumsum(lengths) - lengths / 2
+        if int(self.p(1)[0]) == 2:  # end gaps a quarter betag lambda from the ends
+            quarter = 0.25 * float(self.p(3)[0]) * self.wavelength
+            centres[0] = quarter
+            if n > 1:
+                centres[-1] = lengths.sum() - quarter
         centres[0] += float(self.p(10)[0]) * 1e-3
         centres[-1] += float(self.p(11)[0]) * 1e-3 if n > 1 else 0.0
         edges = np.diff(np.concatenate([[0.0], centres, [lengths.sum()]]))
         if np.any(edges < 0):
             raise self.unsupported("dzi/dzo moving an end gap out of its cavity")
         volts = float(self.p(4)[0]) * lengths
-        volts[0] *= float(self.p(8)[0]) or 1.0
+        with_ttf = float(self.p(12)[0]) > 0 and float(self.p(13)[0]) > 0
+        ts = float(self.p(13)[0])
+        ti, to = float(self.p(16)[0]), float(self.p(19)[0])
+        volts[0] *= (1.0 + float(self.p(8)[0])) * (ti / ts if with_ttf and ti > 0 else 1.0)
         if n > 1:
-            volts[-1] *= float(self.p(9)[0]) or 1.0
+            volts[-1] *= (1.0 + float(self.p(9)[0])) * (to / ts if with_ttf and to > 0 else 1.0)
         betas = float(self.p(12)[0])
         inner = [betas, *(float(self.p(v)[0]) for v in (13, 14, 15))]
         first = [betas, *(float(self.p(v)[0]) for v in (16, 17, 18))]
@@ -99,7 +116,6 @@ class NCells(RFElement):
         particle's arrival (``phi_first`` [rad] at the first gap), and the whole cavity's
         crossing (batch entry 0)."""
         edges, volts, ttf = self._layout()
-        mode = int(self.p(1)[0])
         r = float(self.p(6)[0])
         src = self.source
         species = kin.species
@@ -113,7 +129,7 @@ class NCells(RFElement):
             if j:
                 elapsed += drift / (float(here.beta) * C_LIGHT)
             d = Drift(src, np.array([[drift * 1e3, r]]))
-            phase = phi_first + (np.pi * j if mode else 0.0) + self.omega * elapsed
+            phase = phi_first + (np.pi * j if self.pi_mode else 0.0) + self.omega * elapsed
             gap = Gap(src, np.array([[volt, np.rad2deg(phase), r, 0.0, *ttf[j]]]))
             gap.bind(self.folder, self.freq, False)
             crossing = gap.crossing(here)

@@ -264,125 +264,6 @@ def test_multiparticle_through_the_cavities_matches_partran(spoke, spoke_engine,
     np.testing.assert_allclose(ours[column], ref[column], rtol=5e-3)
 
 
-# -- thin gaps and DTL cells ------------------------------------------------------------
-
-
-def _short_gap_field_map(folder, length=0.02, steps=400, width=0.002):
-    z = np.linspace(0.0, length, steps + 1)
-    field = np.exp(-((z - length / 2) ** 2) / (2 * width**2))
-    (folder / "gap.edz").write_text(
-        f"{steps} {length}\n1\n" + "\n".join(f"{v:.12e}" for v in field) + "\n"
-    )
-
-
-def test_a_thin_gap_is_the_short_limit_of_a_field_map(tmp_path):
-    """GAP (E0TL, phi_s) between two half drifts against a 2 cm Gaussian field map with
-    the same voltage and synchronous phase, both through our field-map integrator
-    (validated above against TraceWin)."""
-    from accelerate_rl.engine import Engine
-    from accelerate_rl.tracewin import parse_dat_text
-
-    _short_gap_field_map(tmp_path)
-    beam = Beam(energy=10.0, etnx=0.2, etny=0.2, eln=0.2, betx=1, bety=1, betz=1, freq=352.2)
-    cavity = "FIELD_MAP_PATH .\nFREQ 352.2\nSET_SYNC_PHASE\nFIELD_MAP 100 20 -30 20 0 2 0 0 gap 0\n"
-    fmap = Engine(parse_dat_text(cavity + "END\n", str(tmp_path / "a.dat")), beam).run()
-    c = fmap.cavities[0]
-    gap = f"FREQ 352.2\nDRIFT 10 20\nGAP {c.voltage * 1e6!r} {c.phi_s!r} 20 0 0\nDRIFT 10 20\n"
-    thin = Engine(parse_dat_text(gap + "END\n", str(tmp_path / "b.dat")), beam).run()
-    assert thin.summary["energy"] == pytest.approx(fmap.summary["energy"], rel=1e-12)
-    assert thin.cavities[0].phi_s == pytest.approx(-30.0, abs=1e-9)
-    np.testing.assert_allclose(
-        thin.transfer_matrices.matrices[-1], fmap.transfer_matrices.matrices[-1], atol=5e-4
-    )
-
-
-def _gaussian_gap(folder, sigma: float, length: float = 0.12, steps: int = 1200) -> float:
-    """A Gaussian gap field (peak 1 MV/m, rms width ``sigma`` [m]): the map file
-    gap.edz; returns its integral E0 L [MV]."""
-    z = np.linspace(0.0, length, steps + 1)
-    field = np.exp(-((z - length / 2) ** 2) / (2 * sigma**2))
-    (folder / "gap.edz").write_text(
-        f"{steps} {length}\n1\n" + "\n".join(f"{v:.12e}" for v in field) + "\n"
-    )
-    return float(np.sqrt(2 * np.pi) * sigma)
-
-
-@pytest.mark.parametrize("energy", [6.0, 16.0])
-def test_transit_time_factor_terms_give_the_gain_of_a_field_at_another_velocity(tmp_path, energy):
-    """A wide Gaussian gap (T(k) = exp(-k^2 sigma^2 / 2), S = 0) expanded about 10 MeV in
-    u = k / ks - 1 (TraceWin's kT = dT/du, kkT = d2T/du2):
-    at 6 and 16 MeV the thin GAP with betas, T, kT, kkT gains what the field map gains
-    (within the expansion's third-order error), and visibly not without them."""
-    from accelerate_rl.engine import Engine
-    from accelerate_rl.engine.species import Kinematics, Species
-    from accelerate_rl.tracewin import parse_dat_text
-
-    sigma, freq = 0.01, 352.2
-    e0l = _gaussian_gap(tmp_path, sigma)
-    wavelength = 299_792_458.0 / (freq * 1e6)
-    betas = float(Kinematics(10.0, Species.proton()).beta)
-    ks = 2 * np.pi / (betas * wavelength)
-    ts = float(np.exp(-((ks * sigma) ** 2) / 2))
-    # TraceWin's coefficients: derivatives with respect to u = k / ks - 1 (dimensionless)
-    kt = float(-ks * sigma**2 * ts) * ks
-    kkt = float((ks**2 * sigma**4 - sigma**2) * ts) * ks**2
-    e0tl = e0l * ts * 1e6  # [V]
-    beam = Beam(energy=energy, etnx=0.2, etny=0.2, eln=0.2, betx=1, bety=1, betz=1, freq=freq)
-    head = "FIELD_MAP_PATH .\nFREQ 352.2\nSET_SYNC_PHASE\n"
-    line = head + "FIELD_MAP 100 120 -30 20 0 1 0 0 gap 0\nEND\n"
-    fmap = Engine(parse_dat_text(line, str(tmp_path / "a.dat")), beam)
-    gain_map = fmap.run().summary["energy"] - energy
-    gap = f"DRIFT 60 20\nGAP {e0tl!r} -30 20 0 {betas!r} {ts!r} {kt!r} {kkt!r} 0 0\nDRIFT 60 20\n"
-    gain_ttf = Engine(parse_dat_text(head + gap + "END\n"), beam).run().summary["energy"] - energy
-    plain = gap.replace(f" {betas!r} {ts!r} {kt!r} {kkt!r} 0 0", " 0")
-    gain_plain = Engine(parse_dat_text(head + plain + "END\n"), beam).run().summary["energy"]
-    assert gain_ttf == pytest.approx(gain_map, rel=0.01)
-    assert abs(gain_plain - energy - gain_map) > 0.04 * gain_map
-
-
-DTL = "FREQ 352.2\n" + "".join(
-    f"DTL_CEL 68.5 22.5 22.5 0.5 {60 * (-1) ** i} {-60 * (-1) ** i} 120000 -30 6 0 0.08 0.8\n"
-    for i in range(20)
-)
-
-
-def test_a_dtl_cell_is_its_quadrupoles_drifts_and_gap():
-    from accelerate_rl.engine import Engine
-    from accelerate_rl.tracewin import parse_dat_text
-
-    beam = Beam(energy=3.0, etnx=0.2, etny=0.2, eln=0.2, betx=0.2, bety=0.2, betz=0.3)
-    cell = Engine(
-        parse_dat_text(DTL.split("DTL_CEL")[0] + "DTL_CEL" + DTL.split("DTL_CEL")[1] + "END\n"),
-        beam,
-    ).run()
-    parts = (
-        "FREQ 352.2\nQUAD 22.5 60 6\nDRIFT 11.25 6\nGAP 120000 -30 6 0 0\n"
-        "DRIFT 12.25 6\nQUAD 22.5 -60 6\nEND\n"
-    )
-    split = Engine(parse_dat_text(parts), beam).run()
-    assert cell.summary["energy"] == pytest.approx(split.summary["energy"], rel=1e-12)
-    assert cell.summary["energy"] - 3.0 == pytest.approx(0.12 * np.cos(np.radians(30)), rel=1e-12)
-    np.testing.assert_allclose(
-        cell.transfer_matrices.matrices[-1], split.transfer_matrices.matrices[-1], atol=1e-12
-    )
-    assert not cell.notes
-
-
-def test_multiparticle_through_dtl_cells_follows_the_envelope():
-    from dataclasses import replace
-
-    from accelerate_rl.engine import Engine
-    from accelerate_rl.tracewin import parse_dat_text
-
-    beam = Beam(energy=3.0, etnx=0.2, etny=0.2, eln=0.2, betx=0.2, bety=0.2, betz=0.3)
-    engine = Engine(parse_dat_text(DTL + "END\n"), replace(beam, n_particles=20000))
-    env = engine.run()
-    mp = engine.run(mode="multiparticle", seed=2)
-    assert env.summary["energy"] == pytest.approx(3.0 + 20 * 0.12 * np.cos(np.radians(30)))
-    for col in ("SizeX", "SizeY", "SizeP"):
-        assert mp.table[col].iloc[-1] == pytest.approx(env.table[col].iloc[-1], rel=0.04), col
-
-
 def test_a_static_magnetic_field_map_is_a_solenoid_with_fringes(tmp_path):
     """FIELD_MAP 10: Bz(z) on axis (.bsz, scaled by kb) with steep tanh edges equals the
     hard-edge SOLENOID (checked against Cheetah elsewhere) between two drifts."""
@@ -420,156 +301,27 @@ def test_batched_simulations_of_an_accelerating_line_equal_single_runs(spoke):
     assert batch[0].metrics["energy"] == pytest.approx(19.17393, rel=1e-5)
 
 
-def _shifted(phi_deg: float, phase_rad: float) -> str:
-    """An absolute phase [deg] for relative phase ``phi_deg`` seen at RF phase ``phase``."""
-    return repr(float(phi_deg - np.rad2deg(phase_rad)))
+def test_the_engine_package_has_no_import_circle():
+    """Every import inside accelerate_rl.engine (module level or deferred in a function),
+    read from the source: the graph sorts topologically."""
+    import ast
+    import graphlib
+    from pathlib import Path
 
+    import accelerate_rl.engine as engine
 
-def test_absolute_dtl_phases_reproduce_the_relative_line():
-    """DTL cells with p = 1 and phi_rel - omega t_gap, t_gap the time at the gap (after
-    the first quadrupole and drift): the same run."""
-    from accelerate_rl.engine import Engine
-    from accelerate_rl.engine.species import C_LIGHT, Kinematics
-    from accelerate_rl.tracewin import parse_dat_text
-
-    beam = Beam(energy=3.0, etnx=0.2, etny=0.2, eln=0.2, betx=0.2, bety=0.2, betz=0.3)
-    ref = Engine(parse_dat_text(DTL + "END\n"), beam)
-    track = reference_track(ref.lattice, beam.kinematics, 352.2)
-    omega = 2 * np.pi * 352.2e6
-    cells = []
-    for i, line in enumerate(DTL.splitlines()[1:]):
-        parts = line.split()
-        beta = float(Kinematics(track.energy[i], beam.species).beta)
-        t_gap = track.time[i] + (68.5 / 2 - 0.5) * 1e-3 / (beta * C_LIGHT)
-        parts[8] = _shifted(float(parts[8]), omega * t_gap)
-        parts[10] = "1"
-        cells.append(" ".join(parts))
-    text = "FREQ 352.2\n" + "\n".join(cells) + "\nEND\n"
-    ours = Engine(parse_dat_text(text), beam).run()
-    assert ours.summary["energy"] == pytest.approx(ref.run().summary["energy"], rel=1e-12)
-
-
-def test_absolute_gap_phases_reproduce_the_relative_line():
-    """GAPs between drifts with phases phi_rel - omega t_gap (p = 1): the same run."""
-    from accelerate_rl.engine import Engine
-    from accelerate_rl.tracewin import parse_dat_text
-
-    beam = Beam(energy=3.0, etnx=0.2, etny=0.2, eln=0.2, betx=0.2, bety=0.2, betz=0.3)
-    gaps = [(150000.0, -30.0), (160000.0, -25.0), (170000.0, -20.0)]
-    relative = "FREQ 352.2\n" + "".join(f"DRIFT 70 10\nGAP {v} {phi} 10 0 0\n" for v, phi in gaps)
-    ref = Engine(parse_dat_text(relative + "END\n"), beam)
-    track = reference_track(ref.lattice, beam.kinematics, 352.2)
-    omega = 2 * np.pi * 352.2e6
-    absolute = "FREQ 352.2\n" + "".join(
-        f"DRIFT 70 10\nGAP {v} {_shifted(phi, omega * track.time[2 * i + 1])} 10 1 0\n"
-        for i, (v, phi) in enumerate(gaps)
-    )
-    ours = Engine(parse_dat_text(absolute + "END\n"), beam).run()
-    base = ref.run()
-    assert ours.summary["energy"] == pytest.approx(base.summary["energy"], rel=1e-12)
-    np.testing.assert_allclose(
-        ours.transfer_matrices.matrices, base.transfer_matrices.matrices, atol=1e-9
-    )
-
-
-# -- NCELLS ----------------------------------------------------------------------------
-
-
-def _ncells_line(mode: int, betag: float, dzi: float = 0.0, dzo: float = 0.0) -> str:
-    return (
-        f"FREQ 352.2\nNCELLS {mode} 5 {betag!r} 1.5e6 -30 20 0 1.1 0.9 {dzi} {dzo}"
-        f" {betag!r} 0.8 0 0 0.7 0 0 0.75 0 0\nEND\n"
-    )
-
-
-@pytest.mark.parametrize("mode, cell", [(0, 1.0), (1, 0.5), (2, 1.0)])
-def test_ncells_is_its_gaps_with_the_phases_of_a_standing_wave(mode, cell):
-    """NCELLS against the same cavity written as DRIFT/GAP elements with absolute phases
-    (p = 1: the line's own time of flight sets each gap's phase): energy, matrix, length.
-    Gap j sees phi + j pi (pi mode, m = 1) + omega (t_j - t_0); end cells get
-    (1 + kE0Ti) Ti / Ts and (1 + kE0To) To / Ts; m = 2's end gaps sit a quarter betag
-    lambda from the ends."""
-    from accelerate_rl.engine import Engine
-    from accelerate_rl.engine.species import Kinematics, Species
-    from accelerate_rl.tracewin import parse_dat_text
-
-    energy, freq = 20.0, 352.2
-    betag = float(Kinematics(energy, Species.proton()).beta)
-    lam = 299_792_458.0 / (freq * 1e6)
-    lengths = np.full(5, cell * betag * lam)
-    if mode == 2:
-        lengths[[0, -1]] = 0.75 * betag * lam
-    beam = Beam(energy=energy, etnx=0.2, etny=0.2, eln=0.2, betx=1, bety=1, betz=1, freq=freq)
-    whole = Engine(parse_dat_text(_ncells_line(mode, betag, 2.0, -1.5)), beam).run()
-    assert whole.summary["length"] == pytest.approx(lengths.sum(), rel=1e-12)
-    centres = np.cumsum(lengths) - lengths / 2
-    if mode == 2:
-        centres[[0, -1]] = 0.25 * betag * lam, lengths.sum() - 0.25 * betag * lam
-    centres[0] += 2e-3
-    centres[-1] -= 1.5e-3
-    edges = np.diff(np.concatenate([[0.0], centres, [lengths.sum()]]))
-    volts = 1.5e6 * lengths * np.array([2.1 * 0.7 / 0.8, 1, 1, 1, 1.9 * 0.75 / 0.8])
-    ttf = ["0.7", "0.8", "0.8", "0.8", "0.75"]
-    t0 = edges[0] / (betag * 299_792_458.0)
-    omega_t0 = np.degrees(2 * np.pi * freq * 1e6 * t0)
-    lines = ["FREQ 352.2"]
-    for j in range(5):
-        phase = -30 + (180 * j if mode == 1 else 0) - omega_t0
-        lines += [
-            f"DRIFT {float(edges[j]) * 1e3!r} 20",
-            f"GAP {float(volts[j])!r} {float(phase)!r} 20 1 {betag!r} {ttf[j]} 0 0 0 0",
-        ]
-    lines += [f"DRIFT {float(edges[-1]) * 1e3!r} 20", "END"]
-    parts = Engine(parse_dat_text("\n".join(lines) + "\n"), beam).run()
-    assert whole.summary["energy"] == pytest.approx(parts.summary["energy"], rel=1e-12)
-    gain = whole.summary["energy"] - energy
-    assert 0.8 * volts.sum() * 1e-6 * 0.7 < gain < volts.sum() * 1e-6  # accelerated
-    np.testing.assert_allclose(
-        whole.transfer_matrices.matrices[-1], parts.transfer_matrices.matrices[-1], atol=1e-10
-    )
-    mp_whole = Engine(parse_dat_text(_ncells_line(mode, betag, 2.0, -1.5)), beam)
-    a = mp_whole.run(mode="multiparticle", seed=4).final
-    b = Engine(parse_dat_text("\n".join(lines) + "\n"), beam).run(mode="multiparticle", seed=4)
-    np.testing.assert_allclose(a.raw, b.final.raw, rtol=1e-9, atol=1e-12)
-    assert whole.cavities[0].voltage == pytest.approx(
-        abs(sum(c.voltage * np.exp(1j * np.radians(c.phi_s)) for c in parts.cavities)), rel=1e-9
-    )
-
-
-def test_ncells_rejects_what_it_cannot_model():
-    from accelerate_rl.engine import Engine
-    from accelerate_rl.engine.elements import UnsupportedElementError
-    from accelerate_rl.tracewin import parse_dat_text
-
-    beam = Beam(energy=20.0, freq=352.2)
-    for line, what in (
-        ("NCELLS 3 5 0.2 1e6 -30 20 0", "mode"),
-        ("NCELLS 1 2.5 0.2 1e6 -30 20 0", "number of cells"),
-    ):
-        with pytest.raises(UnsupportedElementError, match=what):
-            Engine(parse_dat_text(f"FREQ 352.2\n{line}\nEND\n"), beam)
-
-
-def test_ncells_absolute_phase_reproduces_the_relative_cavity():
-    """p = 1: phi + omega t at the first gap, t the line's time of flight to it."""
-    from accelerate_rl.engine import Engine
-    from accelerate_rl.engine.species import Kinematics, Species
-    from accelerate_rl.tracewin import parse_dat_text
-
-    beam = Beam(energy=20.0, etnx=0.2, etny=0.2, eln=0.2, betx=1, bety=1, betz=1, freq=352.2)
-    betag = float(Kinematics(20.0, Species.proton()).beta)
-    lam = 299_792_458.0 / 352.2e6
-
-    def line(phi: float, p: int) -> str:
-        return (
-            f"FREQ 352.2\nDRIFT 100 20\nNCELLS 1 4 {betag!r} 1.5e6 {phi!r} 20 {p} 1 1 3 0"
-            f" {betag!r} 0.8 0 0 0 0 0 0 0 0\nEND\n"
-        )
-
-    to_first = (0.1 + betag * lam / 4 + 3e-3) / (betag * 299_792_458.0)  # drift, half cell, dzi
-    phi = float(-30 - np.degrees(2 * np.pi * 352.2e6 * to_first))
-    rel, ab = (Engine(parse_dat_text(line(*a)), beam) for a in ((-30.0, 0), (phi, 1)))
-    assert ab.run().summary["energy"] == pytest.approx(rel.run().summary["energy"], rel=1e-12)
-    a = rel.run(mode="multiparticle", seed=2).final.raw
-    b = ab.run(mode="multiparticle", seed=2).final.raw
-    np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    root = Path(engine.__file__).parent
+    graph: dict[str, set[str]] = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                deps.add(f"{base}.{node.module}" if node.module else base)
+        graph[name] = {d for d in deps if d.startswith("engine")}
+    order = graphlib.TopologicalSorter({n: d & graph.keys() for n, d in graph.items()})
+    list(order.static_order())  # raises CycleError naming the circle
+    assert "engine.reference" in graph and "engine.rf" in graph

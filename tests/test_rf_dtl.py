@@ -1,0 +1,82 @@
+"""DTL_CEL: a cell is its half quadrupoles, drifts and gap; multiparticle tracking through
+cells follows the envelope; absolute phases reproduce the relative line. (TraceWin's own
+DTL_CEL matrices: ``test_rf_gap.py``.)"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from accelerate_rl.engine import Beam
+from accelerate_rl.engine.reference import reference_track
+
+DTL = "FREQ 352.2\n" + "".join(
+    f"DTL_CEL 68.5 22.5 22.5 0.5 {60 * (-1) ** i} {-60 * (-1) ** i} 120000 -30 6 0 0.08 0.8\n"
+    for i in range(20)
+)
+
+
+def test_a_dtl_cell_is_its_quadrupoles_drifts_and_gap():
+    from accelerate_rl.engine import Engine
+    from accelerate_rl.tracewin import parse_dat_text
+
+    beam = Beam(energy=3.0, etnx=0.2, etny=0.2, eln=0.2, betx=0.2, bety=0.2, betz=0.3)
+    cell = Engine(
+        parse_dat_text(DTL.split("DTL_CEL")[0] + "DTL_CEL" + DTL.split("DTL_CEL")[1] + "END\n"),
+        beam,
+    ).run()
+    parts = (
+        "FREQ 352.2\nQUAD 22.5 60 6\nDRIFT 11.25 6\nGAP 120000 -30 6 0 0\n"
+        "DRIFT 12.25 6\nQUAD 22.5 -60 6\nEND\n"
+    )
+    split = Engine(parse_dat_text(parts), beam).run()
+    assert cell.summary["energy"] == pytest.approx(split.summary["energy"], rel=1e-12)
+    assert cell.summary["energy"] - 3.0 == pytest.approx(0.12 * np.cos(np.radians(30)), rel=1e-12)
+    np.testing.assert_allclose(
+        cell.transfer_matrices.matrices[-1], split.transfer_matrices.matrices[-1], atol=1e-12
+    )
+    assert not cell.notes
+
+
+def test_multiparticle_through_dtl_cells_follows_the_envelope():
+    from dataclasses import replace
+
+    from accelerate_rl.engine import Engine
+    from accelerate_rl.tracewin import parse_dat_text
+
+    beam = Beam(energy=3.0, etnx=0.2, etny=0.2, eln=0.2, betx=0.2, bety=0.2, betz=0.3)
+    engine = Engine(parse_dat_text(DTL + "END\n"), replace(beam, n_particles=20000))
+    env = engine.run()
+    mp = engine.run(mode="multiparticle", seed=2)
+    assert env.summary["energy"] == pytest.approx(3.0 + 20 * 0.12 * np.cos(np.radians(30)))
+    for col in ("SizeX", "SizeY", "SizeP"):
+        assert mp.table[col].iloc[-1] == pytest.approx(env.table[col].iloc[-1], rel=0.04), col
+
+
+def _shifted(phi_deg: float, phase_rad: float) -> str:
+    """An absolute phase [deg] for relative phase ``phi_deg`` seen at RF phase ``phase``."""
+    return repr(float(phi_deg - np.rad2deg(phase_rad)))
+
+
+def test_absolute_dtl_phases_reproduce_the_relative_line():
+    """DTL cells with p = 1 and phi_rel - omega t_gap, t_gap the time at the gap (after
+    the first quadrupole and drift): the same run."""
+    from accelerate_rl.engine import Engine
+    from accelerate_rl.engine.species import C_LIGHT, Kinematics
+    from accelerate_rl.tracewin import parse_dat_text
+
+    beam = Beam(energy=3.0, etnx=0.2, etny=0.2, eln=0.2, betx=0.2, bety=0.2, betz=0.3)
+    ref = Engine(parse_dat_text(DTL + "END\n"), beam)
+    track = reference_track(ref.lattice, beam.kinematics, 352.2)
+    omega = 2 * np.pi * 352.2e6
+    cells = []
+    for i, line in enumerate(DTL.splitlines()[1:]):
+        parts = line.split()
+        beta = float(Kinematics(track.energy[i], beam.species).beta)
+        t_gap = track.time[i] + (68.5 / 2 - 0.5) * 1e-3 / (beta * C_LIGHT)
+        parts[8] = _shifted(float(parts[8]), omega * t_gap)
+        parts[10] = "1"
+        cells.append(" ".join(parts))
+    text = "FREQ 352.2\n" + "\n".join(cells) + "\nEND\n"
+    ours = Engine(parse_dat_text(text), beam).run()
+    assert ours.summary["energy"] == pytest.approx(ref.run().summary["energy"], rel=1e-12)

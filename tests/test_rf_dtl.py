@@ -80,3 +80,30 @@ def test_absolute_dtl_phases_reproduce_the_relative_line():
     text = "FREQ 352.2\n" + "\n".join(cells) + "\nEND\n"
     ours = Engine(parse_dat_text(text), beam).run()
     assert ours.summary["energy"] == pytest.approx(ref.run().summary["energy"], rel=1e-12)
+
+
+@pytest.mark.parametrize("line", ["QUAD 5000 -16 15", "QUAD 5000 -28 15"])
+def test_an_extreme_quadrupole_gets_a_physical_message_from_the_cli(spoke, tmp_path, line):
+    """A 5 m quadrupole at 3 MeV (the same Quad model as DTL cells' half quadrupoles)
+    grows the beam by 1e17 and more: arl-tracewin names the element and the growth
+    instead of failing in a linear solve; a 50 cm one at the same gradient runs."""
+    import subprocess
+    import sys
+
+    ini = tmp_path / "q.ini"
+    ini.write_bytes((spoke / "work_field_map.ini").read_bytes())
+
+    def run(text: str) -> subprocess.CompletedProcess:
+        (tmp_path / "q.dat").write_text(f"DRIFT 100 15\n{text}\nDRIFT 100 15\nEND\n")
+        cal = tmp_path / f"cal{len(list(tmp_path.iterdir()))}"
+        argv = [sys.executable, "-m", "accelerate_rl.engine.cli", str(ini), "hide"]
+        argv += [f"path_cal={cal}", f"dat_file={tmp_path / 'q.dat'}", "energy1=3"]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=120)
+
+    proc = run(line)
+    assert proc.returncode == 2
+    assert "element 2 (QUAD," in proc.stderr and "q.dat:2)" in proc.stderr
+    assert "cosh(sqrt(|k|) L)" in proc.stderr
+    assert "Singular" not in proc.stderr and "Traceback" not in proc.stderr
+    short = run(line.replace("5000", "500"))
+    assert short.returncode == 0, short.stderr

@@ -3,6 +3,11 @@
 L [mm], G [T/m] (G > 0 focuses x for a positive charge), R aperture radius [mm], theta
 skew angle [deg]. Higher-order components G3..G6 are not modelled (an error if set).
 Multiparticle tracking is chromatic: each particle sees k / (1 + delta).
+
+A defocusing plane grows a beam by cosh(sqrt(|k|) L); beyond MAX_GROWTH the transfer
+matrix no longer holds a number of significant digits (its determinant cosh^2 - sinh^2
+cancels to 0: TraceWin's own output overflows there), so such a quadrupole is refused
+with a message naming it, its strength and the growth, not a linear-algebra error.
 """
 
 from __future__ import annotations
@@ -12,6 +17,10 @@ import numpy as np
 from ..species import Kinematics
 from .base import Aperture, ElementModel, focusing_matrix, plane_functions, rotated, rotation
 from .drift import pipe_aperture
+
+#: Largest envelope growth cosh(sqrt(|k|) L) of a defocusing plane the engine accepts:
+#: beyond it the map's 1e-16 relative precision leaves no digit of its inverse.
+MAX_GROWTH = 1e7
 
 
 class Quad(ElementModel):
@@ -37,8 +46,22 @@ class Quad(ElementModel):
 
     def matrix(self, kin: Kinematics, fraction: float = 1.0) -> np.ndarray:
         k = self.strength(kin)
+        self._check_growth(k, kin)
         m = focusing_matrix(k, -k, self.length_m * fraction, kin.gamma)
         return rotated(m, np.radians(self.p(4)))
+
+    def _check_growth(self, k: np.ndarray, kin: Kinematics) -> None:
+        growth = np.cosh(np.sqrt(np.abs(k)) * self.length_m)
+        if np.any(growth > MAX_GROWTH):
+            b = int(np.argmax(growth))
+            energy = float(np.asarray(kin.energy).reshape(-1)[0])
+            raise ValueError(
+                f"{self.source.describe()}: G = {self.p(2)[b]:g} T/m over "
+                f"L = {self.p(1)[b]:g} mm at {energy:g} MeV (k = {k[b]:.4g} 1/m^2) grows the "
+                f"beam in its defocusing plane by cosh(sqrt(|k|) L) = {growth[b]:.3g}: the "
+                "beam is lost and the transfer matrix is beyond floating-point precision "
+                "(TraceWin's output overflows too); shorten the quadrupole or lower G"
+            )
 
     def track(self, coords: np.ndarray, kin: Kinematics) -> np.ndarray:
         return track_chromatic_quad(self, coords, kin, float(self.strength(kin)[0]), 1.0)

@@ -1,4 +1,4 @@
-"""FIELD_MAP geom L phi R kb ke ki ka file p: a 1D on-axis field map under
+"""FIELD_MAP geom L phi R kb ke Ki Ka file p: a 1D on-axis field map under
 FIELD_MAP_PATH: an RF cavity (geometry 100, ``file.edz``, scaled by ke) or a static
 magnetic field (geometry 10, ``file.bsz``, Bz scaled by kb [T]: a solenoid with its
 fringes, linear map, no energy change, achromatic in multiparticle mode).
@@ -6,7 +6,9 @@ fringes, linear map, no energy change, achromatic in multiparticle mode).
 For an RF cavity: L [mm], phi [deg] (the entry phase
 with p = 0; with p = 1 the RF phase at the time origin, the entry phase being phi +
 omega t_entry; the synchronous phase after SET_SYNC_PHASE), R aperture [mm], ke field
-scale; see :mod:`accelerate_rl.engine.rf` for the physics and conventions.
+scale, Ka TraceWin's aperture flag (0, 1 or 2: the map is the same; the engine applies R
+and says so in the run's notes), Ki (space-charge compensation) must be 0; see
+:mod:`accelerate_rl.engine.rf` for the physics and conventions.
 
 The reference energy changes across it: its map relates coordinates about the entry and
 exit reference particles. In multiparticle mode every particle is integrated through the
@@ -50,8 +52,21 @@ class FieldMap(RFElement):
             raise self.unsupported(
                 f"FIELD_MAP geometry {self.geometry} (only 100, RF E 1D, and 10, static B 1D)"
             )
-        if np.any(self.p(7)) or np.any(self.p(8)):
-            raise self.unsupported("ki/ka (no 3D or magnetic part in a 1D RF map)")
+        if np.any(self.p(7)):
+            raise self.unsupported("Ki (space-charge compensation along the map, a .scc table)")
+        if np.any((self.p(8) != 0) & (self.p(8) != 1) & (self.p(8) != 2)):
+            raise self.unsupported("an aperture flag Ka other than 0, 1 or 2")
+
+    def notes(self) -> list[str]:
+        ka = int(self.p(8)[0])
+        if not ka:
+            return []
+        return [
+            f"{self.source.describe()}: Ka = {ka}, TraceWin's aperture flag (LightWin and "
+            "HELIX read it so; HELIX: 1 = the aperture profile of a .ouv file, 2 = no R "
+            "check): the engine keeps the circular aperture R and the same field; the "
+            "transfer map is TraceWin's with Ka = 1 (checked), the losses are not"
+        ]
 
     @property
     def file(self) -> Path:

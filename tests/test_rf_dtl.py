@@ -107,3 +107,46 @@ def test_an_extreme_quadrupole_gets_a_physical_message_from_the_cli(spoke, tmp_p
     assert "Singular" not in proc.stderr and "Traceback" not in proc.stderr
     short = run(line.replace("5000", "500"))
     assert short.returncode == 0, short.stderr
+
+
+@pytest.fixture(scope="module")
+def ess_dtl(samples, tmp_path_factory):
+    """ESS's MEBT and DTL (2014: 177 DTL_CEL in 5 tanks, every cell with transit-time
+    coefficients), cut before the spoke section (whose field maps are not in the samples);
+    a 3.62 MeV proton beam at 352.21 MHz."""
+    from accelerate_rl.engine import Engine
+
+    text = (samples / "lattices" / "ess-mebt-tgt-bl14.dat").read_text(encoding="latin-1")
+    path = tmp_path_factory.mktemp("ess") / "mebt-dtl.dat"
+    path.write_text(text[: text.index(";BEGIN_BEAMLINE spoke")] + "END\n", encoding="latin-1")
+    beam = Beam(
+        energy=3.62, etnx=0.25, etny=0.25, eln=0.36, betx=0.2, bety=0.2, betz=0.3,
+        freq=352.21, n_particles=2000,
+    )  # fmt: skip
+    return Engine(path, beam)
+
+
+def test_the_ess_dtl_accelerates_as_designed(ess_dtl):
+    """ESS's DTL design: 3.62 MeV -> about 21.3, 39.1, 56.8, 73.8 and 89.8 MeV at the ends
+    of its five tanks; the MEBT's error-study and chopper-off commands are noted."""
+    result = ess_dtl.run()
+    track = reference_track(ess_dtl.lattice, ess_dtl.beam.kinematics, 352.21)
+    tank_ends = [175, 219, 258, 294, len(track.energy) - 1]  # elements before each LATTICE
+    np.testing.assert_allclose(
+        track.energy[tank_ends], [21.26, 39.07, 56.75, 73.75, 89.82], atol=0.01
+    )
+    assert 89.5 < result.summary["energy"] < 90.0
+    assert result.summary["transmission"] > 0.9999
+    assert sum(type(m).__name__ == "DtlCell" for m in ess_dtl.compiled.models) == 177
+    notes = " ".join(result.notes)
+    assert "SET_BEAM_PHASE_ERROR" in notes and "CHOPPER" in notes and "is off" in notes
+
+
+def test_particles_through_the_ess_dtl_follow_the_envelope(ess_dtl):
+    env = ess_dtl.run()
+    mp = ess_dtl.run(mode="multiparticle", seed=3)
+    assert mp.summary["transmission"] == 1.0
+    for col in ("SizeX", "SizeY", "ex", "ey"):
+        assert mp.summary[col] == pytest.approx(env.summary[col], rel=0.05), col
+    for col in ("SizeP", "ep"):  # the bunch's phase spread meets the RF's curvature
+        assert mp.summary[col] == pytest.approx(env.summary[col], rel=0.1), col

@@ -46,7 +46,7 @@ RF_ELEMENTS = frozenset({"FIELD_MAP", "GAP", "DTL_CEL", "NCELLS", "ELECTROSTA_AC
 #: Commands that set the context of the RF elements that follow them.
 RF_COMMANDS = frozenset({"FREQ", "FIELD_MAP_PATH", "SET_SYNC_PHASE"})
 #: Command families that only drive TraceWin's optimiser or error studies.
-NO_EFFECT_PREFIXES = ("ADJUST", "ERROR_", "MATCH_", "OUTPUT_")
+NO_EFFECT_PREFIXES = ("ADJUST", "ERROR_", "MATCH_", "OUTPUT_", "SET_BEAM_PHASE_ERROR")
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,14 @@ def _numeric(element: Element) -> np.ndarray:
         except ValueError:
             values.append(np.nan)
     return np.array(values, dtype=float)
+
+
+def _chopper_off(args: list[str]) -> bool:
+    """``CHOPPER n V ...`` with voltage V = 0 deflects nothing."""
+    try:
+        return len(args) > 1 and parse_number(args[1]) == 0
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -168,6 +176,9 @@ class CompiledLattice:
                         f"STEERER ({stmt.where}): field {tok!r} is not a number"
                     ) from None
             return item
+        if kw == "CHOPPER" and _chopper_off(stmt.args):
+            self.notes.append(f"CHOPPER ({stmt.where}) is off (voltage 0): no effect")
+            return pending
         if kw in NO_EFFECT_COMMANDS or kw.startswith(NO_EFFECT_PREFIXES):
             if kw and kw not in ("LATTICE", "LATTICE_END", "FREQ", "END", "REPEAT_ELE"):
                 self.notes.append(f"{kw} ({stmt.where}) has no effect in the embedded engine")

@@ -29,9 +29,11 @@ TraceWin's conventions, as ESS's OpenXAL "jels" reproduces TraceWin's own matric
 Multiparticle tracking applies the same map with each particle's own strengths: its own
 RF phase (``phi - 2 pi z beta_out / (beta_a^2 lambda)``, the phase-to-z conversion of the
 map's R65), its own mid-gap velocity (its entry energy plus the synchronous half gain) and
-transit-time factor, its own momenta for the damping; so its Jacobian at the synchronous
-particle is the linear map, apart from R66's term from the transit-time factor's velocity
-dependence, which TraceWin's map leaves out.
+transit-time factor, its own momenta for the damping, and its own time-of-flight term
+(the phase partner of the transit-time factor's energy dependence, which keeps the
+longitudinal phase-space area). Its Jacobian at the synchronous particle is the linear
+map apart from R55, R56 and R66, where TraceWin's map leaves out those two velocity
+terms; without a transit-time factor it is the map.
 """
 
 from __future__ import annotations
@@ -270,4 +272,7 @@ def track_thin_gap(
     out[5] = (p0 / p_ref_out) * coords[5] + (k.gain - float(ref.gain)) / (
         b_out * b_out * (1.0 + w_ref_out / mass) * mass
     )
+    # the particle's own time-of-flight term (the phase partner of its transit-time
+    # factor's energy dependence): a later phase is a smaller z
+    out[4] = coords[4] - (k.phase_shift - float(ref.phase_shift)) / to_phase
     return out

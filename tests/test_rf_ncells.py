@@ -3,6 +3,9 @@ against the same cavity written as gaps and drifts, and its phase modes."""
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -114,27 +117,20 @@ def test_ncells_absolute_phase_reproduces_the_relative_cavity():
 # (mc2 938.272029 MeV) at 3 MeV, FREQ 352.21, zero current, input Twiss (alpha, beta
 # [m], normalised rms emittance [m.rad]) x (-0.1763, 0.2442, 0.2098e-6), y (-0.3247,
 # 0.3974, 0.2091e-6), z (-0.5283, 0.8684, 0.2851e-6) in (z [m], dp/p / gamma^2); TraceWin's
-# final gamma and its output beam matrix (x x', y y', z dp/p upper triangles). The suite
+# final gamma and its output beam matrix (x x', y y', z dp/p upper triangles; in
+# test_rf_ncells_tracewin.csv). The suite
 # says its NCELLS transfer matrices are OpenXAL's, not TraceWin's: only these are used.
 NCELLS_TTF = "0.1 0.664594 0.423349 0.350508 0.634734 0.628339 0.249724 0.639103 0.622128 0.25257"
 NCELLS_NO_TTF = "0 1 0 0 1 0 0 1 0 0"
 NCELLS_TRACEWIN = {
-    (0, NCELLS_TTF): (1.003198096, [1.597331e-06, 3.274663e-06, 1.101464e-05,
-                                    1.944977e-06, 2.687995e-06, 7.223819e-06,
-                                    4.368339e-06, 3.291336e-06, 5.384308e-06]),
-    (1, NCELLS_TTF): (1.003199127, [9.383769e-07, 1.872587e-06, 1.105630e-05,
-                                    1.373074e-06, 1.772544e-06, 7.257113e-06,
-                                    3.634158e-06, 2.568335e-06, 5.305173e-06]),
-    (2, NCELLS_TTF): (1.003198063, [1.337641e-06, 2.806720e-06, 1.102565e-05,
-                                    1.728018e-06, 2.381417e-06, 7.231441e-06,
-                                    4.105879e-06, 3.060400e-06, 5.371267e-06]),
-    (0, NCELLS_NO_TTF): (1.003197986, [1.597249e-06, 3.276427e-06, 1.102259e-05,
-                                       1.944939e-06, 2.690268e-06, 7.230365e-06,
-                                       4.368673e-06, 3.280335e-06, 5.367448e-06]),
-    (1, NCELLS_NO_TTF): (1.003198834, [9.385697e-07, 1.872886e-06, 1.105590e-05,
-                                       1.373383e-06, 1.773063e-06, 7.257275e-06,
-                                       3.634547e-06, 2.565542e-06, 5.300980e-06]),
-}  # fmt: skip
+    (int(row["mode"]), NCELLS_TTF if row["ttf"] == "yes" else NCELLS_NO_TTF): (
+        float(row["gamma"]),
+        [float(v) for v in list(row.values())[3:]],
+    )
+    for row in csv.DictReader(
+        Path(__file__).with_name("test_rf_ncells_tracewin.csv").read_text().splitlines()
+    )
+}
 
 
 def _input_sigma(energy: float, mass: float) -> np.ndarray:

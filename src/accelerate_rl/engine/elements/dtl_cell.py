@@ -4,7 +4,8 @@ a thin RF gap (E0TL [V], phi [deg], as :class:`~.gap.Gap`) at L/2 - gc [mm], a
 quadrupole Lq2, B2 at its end (TraceWin's half drift-tube quadrupoles); drifts between.
 The quadrupole and the drift before the gap see the entry energy, those after it the
 exit energy. The transit-time-factor expansion (betas T kT kkT kS kkS) is the gap's
-(:class:`~.gap.TransitTime`)."""
+(:class:`~.gap.TransitTime`); the gap adds its time-of-flight term to the cell's. Checked
+against TraceWin's own DTL_CEL matrices (``tests/test_rf_gap.py``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from ..rf import Crossing
 from ..species import C_LIGHT, Kinematics
 from .base import Aperture, ElementModel
 from .drift import Drift, pipe_aperture
-from .gap import Gap, TransitTime, thin_gap_crossing
+from .gap import Gap, TransitTime, sine_term_notes, thin_gap_crossing
 from .quad import Quad
 from .rf_base import RFElement
 
@@ -33,6 +34,9 @@ class DtlCell(RFElement):
     @property
     def transit_time(self) -> TransitTime | None:
         return TransitTime.from_params(np.array([self.p(v)[0] for v in range(11, 17)]))
+
+    def notes(self) -> list[str]:
+        return sine_term_notes(self, self.transit_time)
 
     @property
     def length_m(self) -> np.ndarray:

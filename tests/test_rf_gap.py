@@ -334,3 +334,22 @@ def test_absolute_gap_phases_reproduce_the_relative_line():
     np.testing.assert_allclose(
         ours.transfer_matrices.matrices, base.transfer_matrices.matrices, atol=1e-9
     )
+
+
+def test_a_particle_stopped_by_a_gap_is_lost_and_a_stopped_reference_is_named():
+    """A particle far out of phase at 0.2 MeV is stopped by the gap: tracking returns it as
+    non-finite (the tracker loses it) and keeps the others; a reference particle stopped
+    by a gap is an error naming the element."""
+    from accelerate_rl.engine.elements.gap import TransitTime, thin_gap_crossing, track_thin_gap
+    from accelerate_rl.engine.species import Kinematics, Species
+
+    kin = Kinematics(0.2, Species.proton())
+    ttf = TransitTime(0.0805777, 0.772147, -0.386355, -0.142834)
+    crossing = thin_gap_crossing(78019.7, np.radians(-80), 402.5, kin, ttf)
+    coords = np.zeros((6, 3))
+    coords[5, 1] = -0.85  # 0.0045 MeV: stopped
+    coords[4, 2] = 1e-4
+    out = track_thin_gap(coords, kin, crossing, 78019.7, 402.5, ttf)
+    assert np.all(np.isfinite(out[:, [0, 2]])) and not np.all(np.isfinite(out[:, 1]))
+    with pytest.raises(ValueError, match=r"element 1 \(GAP, .*decelerates the particle"):
+        _engine_run(0.02, "GAP 78019.7 180 14.5 0 0 0 0 0 0 0")

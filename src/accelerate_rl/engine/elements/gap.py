@@ -122,10 +122,19 @@ def gap_kick(
     charge: float,
     ttf: TransitTime | None,
     phi_mid: float | None = None,
+    strict: bool = True,
 ) -> GapKick:
     """The gap for entry energies ``w_in`` [MeV] at RF phases ``phi`` [rad]:
     ``voltage_mv`` E0TL [MV], ``wavelength`` [m], ``mass`` [MeV], ``charge`` [e];
-    ``phi_mid`` [rad] the phase of the mid-gap velocity estimate (default ``phi``)."""
+    ``phi_mid`` [rad] the phase of the mid-gap velocity estimate (default ``phi``).
+
+    Raises ValueError for a stopped particle or a breakdown of the model; with
+    ``strict=False`` (particles) such entries are NaN instead (the tracker loses them)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _gap_kick(w_in, phi, voltage_mv, wavelength, mass, charge, ttf, phi_mid, strict)
+
+
+def _gap_kick(w_in, phi, voltage_mv, wavelength, mass, charge, ttf, phi_mid, strict) -> GapKick:
     w_in = np.asarray(w_in, dtype=float)
     phi = np.asarray(phi, dtype=float)
     e0tl = charge * voltage_mv  # [MeV]
@@ -135,7 +144,7 @@ def gap_kick(
     strength = np.ones_like(k_tt) + 0j
     if ttf is not None:
         w_mid = w_in + 0.5 * e0tl * np.cos(phi if phi_mid is None else phi_mid)
-        if np.any(w_mid <= 0):
+        if strict and np.any(w_mid <= 0):
             raise ValueError(
                 f"the gap's mid-gap energy estimate is {float(np.min(w_mid)):g} MeV: the "
                 "particle is stopped before the gap centre (E0TL too large for this energy)"
@@ -146,10 +155,10 @@ def gap_kick(
     e = e0tl * np.abs(strength)  # [MeV]
     phase = phi + np.angle(strength)
     gain = e * np.cos(phase)
-    w_out = w_in + gain
-    if np.any(w_out <= 0):
+    w_out = np.where(w_in + gain > 0, w_in + gain, np.nan)
+    if strict and np.any(~(w_out > 0)):
         raise ValueError(
-            f"the gap decelerates the particle to {float(np.min(w_out)):g} MeV (stopped): "
+            f"the gap decelerates the particle to {float(np.min(w_in + gain)):g} MeV (stopped): "
             "check E0TL, phi and the transit-time factor"
         )
     b_out, g_out, p_out = relativistic(w_out, mass)
@@ -159,7 +168,7 @@ def gap_kick(
     common = e * c / (2 * mass * b_a**2 * g_a**3)
     kx = 1.0 - common * (g_a**2 + k_tt)
     ky = 1.0 - common * (g_a**2 - k_tt)
-    if np.any(kx * ky <= 0):
+    if strict and np.any(kx * ky <= 0):
         raise ValueError(
             "the gap's transverse focusing terms kx*ky <= 0 (TraceWin's thin-gap model "
             "breaks down: the gain is comparable to the kinetic energy); lower E0TL"
@@ -260,7 +269,9 @@ def track_thin_gap(
     w = mass * (np.sqrt(1.0 + p * p) - 1.0)
     to_phase = 2 * np.pi * float(ref.beta_out) / (float(ref.beta_a) ** 2 * wavelength)  # [1/m]
     phi = crossing.phi_in - to_phase * coords[4]
-    k = gap_kick(w, phi, voltage * 1e-6, wavelength, mass, species.charge, ttf, crossing.phi_in)
+    k = gap_kick(
+        w, phi, voltage * 1e-6, wavelength, mass, species.charge, ttf, crossing.phi_in, False
+    )
     out = coords.copy()
     for i in (0, 2):
         out[i] = k.kx * k.damping * coords[i]

@@ -67,7 +67,13 @@ class RFElement(ElementModel):
         key = (w_in, time if self.absolute else None)
         hit = self._crossings.get(key)
         if hit is None:
-            hit = self._cross(kin, time)
+            try:
+                hit = self._cross(kin, time)
+            except ValueError as exc:  # name the element once
+                where = self.source.describe()
+                raise ValueError(
+                    str(exc) if str(exc).startswith(where) else f"{where}: {exc}"
+                ) from None
             if len(self._crossings) > 16:
                 self._crossings.clear()
             self._crossings[key] = hit

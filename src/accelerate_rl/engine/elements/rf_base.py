@@ -69,11 +69,11 @@ class RFElement(ElementModel):
         if hit is None:
             try:
                 hit = self._cross(kin, time)
-            except ValueError as exc:  # name the element once
+            except ValueError as exc:  # the physics' plain errors: name the element once
                 where = self.source.describe()
-                raise ValueError(
-                    str(exc) if str(exc).startswith(where) else f"{where}: {exc}"
-                ) from None
+                if type(exc) is not ValueError or str(exc).startswith(where):
+                    raise
+                raise ValueError(f"{where}: {exc}") from None
             if len(self._crossings) > 16:
                 self._crossings.clear()
             self._crossings[key] = hit

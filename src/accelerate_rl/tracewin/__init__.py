@@ -7,13 +7,20 @@ the line or byte offset of a problem.
 
 from .dat import Element, Lattice, SequenceItem, Statement, parse_dat_text, parse_ele_key, read_dat
 from .dst import Distribution, read_dst, write_dst
-from .errors import DatSyntaxError, InvalidParameterError, TraceWinFormatError
+from .errors import (
+    DatSyntaxError,
+    InvalidParameterError,
+    SimulationFailed,
+    SimulationTimeout,
+    TraceWinError,
+    TraceWinFormatError,
+)
 from .ini import IniBeam, read_ini
 from .matrices import TransferMatrices, read_transfer_matrices, write_transfer_matrices
 from .out import OUT_COLUMNS, read_out, write_out
 from .plt import Plt, PltRecord, PltWriter, read_plt, write_plt
 from .project_files import find_lattice
-from .runner import RunRecord, SimulationFailed, SimulationTimeout, TraceWin, TraceWinError
+from .runner import RunRecord, TraceWin
 
 __all__ = [
     "RunRecord",

@@ -28,14 +28,20 @@ from typing import Any
 
 import pandas as pd
 
+from ..external import (
+    FailurePattern,
+    check_outcome,
+    resolve_executable,
+    run_directory,
+    run_process,
+)
 from .dat import Lattice, parse_ele_key, read_dat
 from .dst import Distribution, read_dst
-from .errors import InvalidParameterError, TraceWinFormatError
+from .errors import InvalidParameterError
 from .matrices import TransferMatrices, read_transfer_matrices
 from .out import read_out
 from .plt import Plt, read_plt
-from .process import ProcessOutcome, run_process, tail
-from .project_files import find_lattice
+from .project_files import RUN_DIR_PREFIX, find_lattice, stage_project
 
 #: Run keys TraceWin documents (``path_cal`` is set by the runner).
 RUN_KEYS = frozenset(
@@ -103,58 +109,13 @@ OUTPUT_FILES = {
     "transfer_matrices": "Transfer_matrix1.dat",
     "cav": "Cav_set_point_res.dat",
 }
-#: Messages with which TraceWin fails while exiting 0; True marks a physical failure.
-FAILURE_MESSAGES: tuple[tuple[str, bool], ...] = (
-    ("All particles are lost", True),
-    ("never reaches the end of the field map", True),
-    ("transport failed", False),
-    ("Error:", False),
+#: Messages with which TraceWin fails while exiting 0 (matched ignoring case).
+FAILURE_MESSAGES: tuple[FailurePattern, ...] = (
+    FailurePattern("All particles are lost", physical=True, ignore_case=True),
+    FailurePattern("never reaches the end of the field map", physical=True, ignore_case=True),
+    FailurePattern("transport failed", ignore_case=True),
+    FailurePattern("Error:", ignore_case=True),
 )
-#: Files larger than this are linked into a run's project copy rather than copied [bytes].
-LINK_ABOVE = 1 << 20
-_OWN_OUTPUTS = re.compile(
-    r"(\.cal$|_new\.ini$|^tracewin\.out$|^partran\d*\.out$|\.plt$|^Transfer_matrix\d*\.dat$"
-    r"|^part_dtl\d*\.dst$|^Cav_set_point_res\.dat$)",
-    re.IGNORECASE,
-)
-
-
-class TraceWinError(RuntimeError):
-    """A run failed.
-
-    Attributes:
-        command: the argv. returncode: exit status (None when killed on timeout).
-        output: the last lines of stdout and stderr. calc_dir: the kept calc directory
-        (``debug=True``), else None. physical: True when the beam was lost (a physics
-        outcome of the settings), False for a technical failure.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        command: Sequence[str],
-        returncode: int | None,
-        output: str,
-        calc_dir: Path | None,
-        physical: bool,
-    ) -> None:
-        self.command = list(command)
-        self.returncode = returncode
-        self.output = output
-        self.calc_dir = calc_dir
-        self.physical = physical
-        where = f"\ncalc directory kept: {calc_dir}" if calc_dir else ""
-        super().__init__(f"{message}{where}\nlast output:\n{output}" if output else message + where)
-        self.reason = message
-
-
-class SimulationTimeout(TraceWinError):
-    """The run exceeded its timeout; its whole process group was killed."""
-
-
-class SimulationFailed(TraceWinError):
-    """The run failed: non-zero exit, a failure message, or missing/truncated outputs."""
 
 
 @dataclass
@@ -239,27 +200,6 @@ def _format(value: Any) -> str:
     return str(int(x)) if x.is_integer() and abs(x) < 1e15 else repr(x)
 
 
-def _resolve_executable(executable: str | Path | Sequence[str]) -> list[str]:
-    if isinstance(executable, (str, Path)):
-        argv = [str(executable)]
-    else:
-        argv = [str(a) for a in executable]
-        if not argv:
-            raise ValueError("executable argv list is empty")
-    first = argv[0]
-    if "/" not in first:
-        found = shutil.which(first)
-        if found is None:
-            raise FileNotFoundError(
-                f"executable {first!r} not found on PATH: pass executable= a path or an argv "
-                "list (e.g. ['xvfb-run', '-a', 'TraceWin'])"
-            )
-        argv[0] = found
-    elif not Path(first).is_file():
-        raise FileNotFoundError(f"executable {first!r} does not exist")
-    return argv
-
-
 class TraceWin:
     """A TraceWin project, runnable many times with different parameters.
 
@@ -334,13 +274,12 @@ class TraceWin:
         seed = random.SystemRandom().randrange(1, 2**31 - 1) if seed is None else seed
         args = validate_params({**params, "random_seed": seed}, self.lattice)
         keep = self.outputs if outputs is None else self._check_outputs(outputs)
-        argv_head = _resolve_executable(self.executable)
+        argv_head = resolve_executable(self.executable)
         multiparticle = str(params.get("partran", "")).strip() == "1"
         self._drop_results()
-        run_dir = Path(tempfile.mkdtemp(prefix="tracewin-run-", dir=self.workdir))
-        try:
+        with run_directory(RUN_DIR_PREFIX, self.workdir, keep=self.debug) as run_dir:
             proj_dir = run_dir / "project"
-            _stage_project(self.project.parent, proj_dir)
+            stage_project(self.project.parent, proj_dir)
             calc = run_dir / "calc"
             calc.mkdir()
             argv = [*argv_head, str(proj_dir / self.project.name)]
@@ -349,7 +288,14 @@ class TraceWin:
             argv += [*args, f"path_cal={calc}"]
             outcome = run_process(argv, run_dir, timeout=timeout)
             kept_dir = run_dir if self.debug else None
-            self._check_outcome(outcome, calc, kept_dir, multiparticle)
+            expected = ["tracewin.out"] + (["partran1.out"] if multiparticle else [])
+            check_outcome(
+                outcome,
+                program="TraceWin",
+                patterns=FAILURE_MESSAGES,
+                outputs={name: (calc / name, self._read_complete) for name in expected},
+                kept_dir=kept_dir,
+            )
             self._results_dir = self._keep_outputs(calc, keep)
             self.last = RunRecord(
                 argv,
@@ -367,70 +313,15 @@ class TraceWin:
             return subprocess.CompletedProcess(
                 argv, outcome.returncode, outcome.stdout, outcome.stderr
             )
-        finally:
-            if not self.debug:
-                shutil.rmtree(run_dir, ignore_errors=True)
 
-    def _check_outcome(
-        self, outcome: ProcessOutcome, calc: Path, kept: Path | None, multiparticle: bool
-    ) -> None:
-        text = outcome.stdout + "\n" + outcome.stderr
-        last = tail(text.strip())
-        common = dict(command=outcome.argv, output=last, calc_dir=kept)
-        if outcome.timed_out:
-            raise SimulationTimeout(
-                f"TraceWin did not finish within its timeout ({outcome.elapsed:.1f} s); its "
-                "process group was killed",
-                returncode=None,
-                physical=False,
-                **common,
-            )
-        for message, physical in FAILURE_MESSAGES:
-            if message.lower() in text.lower():
-                raise SimulationFailed(
-                    f"TraceWin reported {message!r} (exit status {outcome.returncode})",
-                    returncode=outcome.returncode,
-                    physical=physical,
-                    **common,
-                )
-        if outcome.returncode != 0:
-            raise SimulationFailed(
-                f"TraceWin exited with status {outcome.returncode}",
-                returncode=outcome.returncode,
-                physical=False,
-                **common,
-            )
-        expected = ["tracewin.out"] + (["partran1.out"] if multiparticle else [])
-        for name in expected:
-            path = calc / name
-            if not path.exists() or path.stat().st_size == 0:
-                raise SimulationFailed(
-                    f"expected output {name} is {'empty' if path.exists() else 'missing'}",
-                    returncode=outcome.returncode,
-                    physical=False,
-                    **common,
-                )
-            try:
-                table = read_out(path)
-            except TraceWinFormatError as exc:
-                raise SimulationFailed(
-                    f"output {name} is corrupted or truncated: {exc.reason}",
-                    returncode=outcome.returncode,
-                    physical=False,
-                    **common,
-                ) from None
-            if (
-                self.lattice is not None
-                and len(table)
-                and (int(table["##"].iloc[-1]) != len(self.lattice))
-            ):
-                raise SimulationFailed(
-                    f"output {name} is truncated: its last row is element "
-                    f"{int(table['##'].iloc[-1])} of {len(self.lattice)}",
-                    returncode=outcome.returncode,
-                    physical=False,
-                    **common,
-                )
+    def _read_complete(self, path: Path) -> pd.DataFrame:
+        """An ``.out`` table that must end at the lattice's last element."""
+        table = read_out(path)
+        if self.lattice is not None and len(table):
+            last = int(table["##"].iloc[-1])
+            if last != len(self.lattice):
+                raise ValueError(f"its last row is element {last} of {len(self.lattice)}")
+        return table
 
     def _keep_outputs(self, calc: Path, keep: tuple[str, ...] | None) -> Path:
         results = Path(tempfile.mkdtemp(prefix="tracewin-results-", dir=self.workdir))
@@ -499,20 +390,3 @@ class TraceWin:
     def transfer_matrices(self) -> TransferMatrices:
         """``Transfer_matrix1.dat`` of the last run."""
         return self._cached("transfer_matrices", read_transfer_matrices)
-
-
-def _stage_project(src: Path, dest: Path) -> None:
-    """A private copy of a project folder: small files copied, big files and folders
-    linked, TraceWin's own outputs (``*.cal``, ``*_new.ini``, ``*.out``...) left out."""
-    dest.mkdir(parents=True)
-    for entry in src.iterdir():
-        if _OWN_OUTPUTS.search(entry.name) or entry.name.startswith("tracewin-run-"):
-            continue
-        target = dest / entry.name
-        if entry.is_dir():
-            target.symlink_to(entry.resolve(), target_is_directory=True)
-        elif entry.is_file():
-            if entry.stat().st_size > LINK_ABOVE:
-                target.symlink_to(entry.resolve())
-            else:
-                shutil.copy2(entry, target)

@@ -18,12 +18,12 @@ import sys
 from pathlib import Path
 
 from ..tracewin.errors import InvalidParameterError, TraceWinFormatError
+from ..tracewin.keys import FLAGS
 from .elements import UnsupportedElementError
 from .outputs import write_envelope, write_multiparticle
 from .project import load_project
 from .simulation import Engine
 
-FLAGS = {"hide", "cancel_matching", "cancel_matchingp"}
 PATH_KEYS = {"path_cal", "dat_file", "plot", "dst_file1"}
 
 

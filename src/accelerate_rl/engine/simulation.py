@@ -27,8 +27,9 @@ import pandas as pd
 from ..tracewin.dat import Lattice, parse_ele_key, read_dat
 from ..tracewin.dst import Distribution
 from ..tracewin.errors import InvalidParameterError
+from ..tracewin.keys import ENGINE_IGNORED_KEYS, ENGINE_RUN_KEYS, SC_SOLVERS
 from ..tracewin.matrices import TransferMatrices
-from ..tracewin.out import OUT_COLUMNS
+from ..tracewin.out import OUT_COLUMNS, SUMMARY_COLUMNS
 from ..tracewin.plt import PltRecord, PltWriter
 from .beam import TRACEWIN_BEAM_KEYS, Beam
 from .envelope import (
@@ -52,16 +53,8 @@ from .rf import CavitySetPoint, set_points
 from .spacecharge_mesh import DEFAULT_SHAPE, MeshSolver, MeshSpaceCharge
 from .table import columns, core_columns
 
-#: Run keys the engine understands (others of TraceWin's are accepted and ignored).
-RUN_KEYS = {"partran", "random_seed", "sc_solver", "sc_mesh"}
-#: Multiparticle space-charge solvers.
-SC_SOLVERS = ("mesh", "linear")
-#: TraceWin keys with no meaning for this engine: accepted, recorded, no effect.
-IGNORED_KEYS = {"nbr_thread", "hide", "cancel_matching", "cancel_matchingp", "synoptic_file"}
 #: Envelope-mode transmission below which the beam counts as lost.
 LOST_THRESHOLD = 1e-6
-
-SUMMARY_COLUMNS = ("x0", "y0", "x'0", "y'0", "SizeX", "SizeY", "SizeP", "ex", "ey", "ep")
 
 
 def _space_charge_options(
@@ -239,9 +232,9 @@ def split_params(params: Mapping[str, Any]) -> tuple[dict, dict, dict, list[str]
             ele[key] = value
         elif low in TRACEWIN_BEAM_KEYS:
             beam[low] = value
-        elif low in RUN_KEYS:
+        elif low in ENGINE_RUN_KEYS:
             run[low] = value
-        elif low in IGNORED_KEYS:
+        elif low in ENGINE_IGNORED_KEYS:
             ignored.append(key)
         else:
             raise InvalidParameterError(

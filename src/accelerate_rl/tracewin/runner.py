@@ -16,9 +16,7 @@ kept in a private results folder until the next run and parsed on first access.
 
 from __future__ import annotations
 
-import math
 import random
-import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -35,70 +33,13 @@ from ..external import (
     run_directory,
     run_process,
 )
-from .dat import Lattice, parse_ele_key, read_dat
+from .dat import Lattice, read_dat
 from .dst import Distribution, read_dst
-from .errors import InvalidParameterError
+from .keys import is_multiparticle, random_seed, validate_params
 from .matrices import TransferMatrices, read_transfer_matrices
 from .out import read_out
 from .plt import Plt, read_plt
 from .project_files import RUN_DIR_PREFIX, find_lattice, stage_project
-
-#: Run keys TraceWin documents (``path_cal`` is set by the runner).
-RUN_KEYS = frozenset(
-    {
-        "dat_file",
-        "nbr_thread",
-        "partran",
-        "toutatis",
-        "random_seed",
-        "part_step",
-        "tab_file",
-        "synoptic_file",
-        "use_dst_file",
-        "input_dist_type",
-        "trans_dist_mask",
-        "long_dist_mask",
-        "picnic_2d",
-        "picnic_3d",
-        "lost_e_limit",
-        "lost_p_limit",
-    }
-)
-#: Beam keys, each for beam 1 (main) and 2: ``nbr_part1``, ``energy2`` ...
-BEAM_KEYS = frozenset(
-    {
-        "nbr_part",
-        "energy",
-        "current",
-        "freq",
-        "mass",
-        "charge",
-        "duty",
-        "etnx",
-        "etny",
-        "eln",
-        "alpx",
-        "betx",
-        "alpy",
-        "bety",
-        "alpz",
-        "betz",
-        "x",
-        "y",
-        "xp",
-        "yp",
-        "z",
-        "zp",
-        "dw",
-        "spreadw",
-        "dst_file",
-    }
-)
-FLAGS = frozenset({"hide", "cancel_matching", "cancel_matchingp"})
-#: Keys whose value is a file name rather than a number.
-FILE_KEYS = frozenset({"dat_file", "tab_file", "synoptic_file", "dst_file1", "dst_file2"})
-_SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.+\-]+$")
-_SAFE_PATH = re.compile(r"^[A-Za-z0-9_.+\-/]+$")
 
 #: Output files and the name ``outputs=`` selects them by.
 OUTPUT_FILES = {
@@ -129,75 +70,6 @@ class RunRecord:
     multiparticle: bool
     calc_dir: Path | None
     outputs: dict[str, Path] = field(default_factory=dict)
-
-
-def validate_params(params: Mapping[str, Any], lattice: Lattice | None) -> list[str]:
-    """Check run parameters and return them as TraceWin ``key=value`` arguments.
-
-    Raises:
-        InvalidParameterError: a ValueError naming the key: unknown key, ``ele[n][v]``
-            out of range or non-numeric, a value with whitespace or shell characters.
-    """
-    args: list[str] = []
-    for key, value in params.items():
-        if not isinstance(key, str) or not key:
-            raise InvalidParameterError(str(key), "keys must be non-empty strings")
-        low = key.lower()
-        if parse_ele_key(key) is not None:
-            if lattice is None:
-                raise InvalidParameterError(
-                    key, "cannot check ele[n][v] without the lattice: pass dat_file=..."
-                )
-            _, _, number = lattice.check_override(key, value)
-            args.append(f"{key.replace(' ', '')}={_format(number)}")
-            continue
-        if low in FLAGS:
-            if value not in (True, 1, "1", None, ""):
-                raise InvalidParameterError(key, "a flag: pass True to set it")
-            args.append(low if low != "cancel_matchingp" else "cancel_matchingP")
-            continue
-        if low == "path_cal":
-            raise InvalidParameterError(key, "the runner sets path_cal (a private calc directory)")
-        base = low[:-1] if low[-1:] in ("1", "2") else None
-        if low not in RUN_KEYS and base not in BEAM_KEYS:
-            raise InvalidParameterError(
-                key,
-                "unknown TraceWin key; valid: ele[n][v], "
-                + ", ".join(sorted(RUN_KEYS))
-                + ", beam keys with suffix 1 or 2 ("
-                + ", ".join(sorted(BEAM_KEYS))
-                + ")",
-            )
-        if isinstance(value, bool):
-            raise InvalidParameterError(key, f"value {value!r} is a bool, expected a number")
-        if low in FILE_KEYS:
-            text = str(value)
-            if not _SAFE_PATH.match(text) or ".." in Path(text).parts:
-                raise InvalidParameterError(
-                    key, f"file name {text!r}: use letters, digits, _ . + - / (no spaces, no ..)"
-                )
-        else:
-            text = _format(value) if isinstance(value, (int, float)) else str(value)
-            if not _SAFE_VALUE.match(text):
-                raise InvalidParameterError(
-                    key, f"value {text!r} has whitespace or shell characters"
-                )
-            try:
-                if not math.isfinite(float(text)):
-                    raise ValueError
-            except ValueError:
-                raise InvalidParameterError(key, f"value {text!r} is not a finite number") from None
-        args.append(f"{key}={text}")
-    return args
-
-
-def _format(value: Any) -> str:
-    if isinstance(value, bool):
-        raise TypeError("bool")
-    if isinstance(value, int):
-        return str(value)
-    x = float(value)
-    return str(int(x)) if x.is_integer() and abs(x) < 1e15 else repr(x)
 
 
 class TraceWin:
@@ -270,12 +142,12 @@ class TraceWin:
         import subprocess
 
         params = dict(params or {})
-        seed = params.pop("random_seed", None)
-        seed = random.SystemRandom().randrange(1, 2**31 - 1) if seed is None else seed
-        args = validate_params({**params, "random_seed": seed}, self.lattice)
+        params.setdefault("random_seed", random.SystemRandom().randrange(1, 2**31 - 1))
+        args = validate_params(params, self.lattice)
+        seed = random_seed(params["random_seed"])
         keep = self.outputs if outputs is None else self._check_outputs(outputs)
         argv_head = resolve_executable(self.executable)
-        multiparticle = str(params.get("partran", "")).strip() == "1"
+        multiparticle = is_multiparticle(params.get("partran", 0))
         self._drop_results()
         with run_directory(RUN_DIR_PREFIX, self.workdir, keep=self.debug) as run_dir:
             proj_dir = run_dir / "project"
@@ -299,7 +171,7 @@ class TraceWin:
             self._results_dir = self._keep_outputs(calc, keep)
             self.last = RunRecord(
                 argv,
-                int(seed),
+                seed,
                 outcome.elapsed,
                 outcome.returncode,
                 multiparticle,

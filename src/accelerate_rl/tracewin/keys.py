@@ -4,7 +4,7 @@ honours or ignores, and the one set of rules their values follow.
 Both simulators check a request with these rules before anything runs: the TraceWin
 runner (:func:`validate_params`, which also renders TraceWin's argv) and the embedded
 engine (its key split and beam keys call :func:`check_key`, :func:`as_number`,
-:func:`as_count` and :func:`run_value`). So a request is valid for both or for neither,
+:func:`as_count` and :func:`key_value`). So a request is valid for both or for neither,
 on the keys they share.
 
 Value rules:
@@ -12,6 +12,8 @@ Value rules:
 - numbers: ints, floats (numpy scalars too) or strings in decimal notation (``-1.5``,
   ``2.6e3``); finite. Fortran's ``2.6d3`` is rejected with a hint (``2.6e3``), as are
   bools, None, lists and anything else;
+- beam quantities: energy, mass, frequency and Twiss betas > 0; current, emittances and
+  duty cycle >= 0; the charge state non-zero;
 - counts (``nbr_part1``, ``nbr_thread``): whole numbers from 1 to 2**31 - 1;
 - ``random_seed``: a whole number from 0 to 2**63 - 1 (omit it to have one drawn);
 - ``partran``: 0 (envelope) or 1 (multiparticle);
@@ -94,6 +96,10 @@ BEAM_KEY_STEMS = frozenset(
 FLAGS = frozenset({"hide", "cancel_matching", "cancel_matchingp"})
 #: Keys whose value is a file name rather than a number.
 FILE_KEYS = frozenset({"dat_file", "tab_file", "synoptic_file", "dst_file1", "dst_file2"})
+#: Beam quantities that are > 0 (energy [MeV], mass [eV], bunch frequency [MHz], Twiss
+#: beta [mm/mrad]) and >= 0 (current [mA], emittances [mm.mrad], duty cycle).
+POSITIVE_STEMS = frozenset({"energy", "mass", "freq", "betx", "bety", "betz"})
+NON_NEGATIVE_STEMS = frozenset({"current", "etnx", "etny", "eln", "duty"})
 #: Keys whose value is a count (a whole number >= 1).
 COUNT_KEYS = frozenset({"nbr_part1", "nbr_part2", "nbr_thread"})
 
@@ -191,7 +197,7 @@ def random_seed(value: Any) -> int:
     return as_count("random_seed", value, low=0, high=MAX_SEED)
 
 
-def sc_solver(value: Any) -> str:
+def space_charge_solver(value: Any) -> str:
     """``sc_solver``'s value, lower-case: one of :data:`SC_SOLVERS`."""
     solver = value.strip().lower() if isinstance(value, str) else None
     if solver not in SC_SOLVERS:
@@ -199,7 +205,7 @@ def sc_solver(value: Any) -> str:
     return solver
 
 
-def sc_mesh(value: Any) -> tuple[int, int, int]:
+def space_charge_mesh(value: Any) -> tuple[int, int, int]:
     """``sc_mesh``'s value: mesh nodes (nx, ny, nz), each >= 4, from "32,32,32",
     "32x32x32" or a sequence of three counts."""
     if isinstance(value, str):
@@ -240,25 +246,35 @@ def flag(key: str, value: Any) -> None:
         raise InvalidParameterError(key, f"a flag: pass True to set it, got {brief(value)}")
 
 
-def run_value(key: str, value: Any) -> Any:
-    """The parsed value of non-``ele`` key ``key`` (lower-case): by its rule in the module
-    docstring (``partran`` -> bool, ``random_seed`` and counts -> int, file keys -> str,
-    flags -> None, ``sc_*`` -> the engine's option), else a finite float."""
-    if key in FLAGS:
+def key_value(key: str, value: Any) -> Any:
+    """The parsed value of a run, beam or flag key (not ``ele[n][v]``; any case), by its
+    rule in the module docstring: ``partran`` -> bool, ``random_seed`` and counts -> int,
+    file keys -> str, flags -> None, ``sc_*`` -> the engine's option, else a finite float
+    (of the sign its beam quantity needs)."""
+    low = key.lower()
+    if low in FLAGS:
         return flag(key, value)
-    if key == "partran":
+    if low == "partran":
         return is_multiparticle(value)
-    if key == "random_seed":
+    if low == "random_seed":
         return random_seed(value)
-    if key == "sc_solver":
-        return sc_solver(value)
-    if key == "sc_mesh":
-        return sc_mesh(value)
-    if key in FILE_KEYS:
+    if low == "sc_solver":
+        return space_charge_solver(value)
+    if low == "sc_mesh":
+        return space_charge_mesh(value)
+    if low in FILE_KEYS:
         return file_name(key, value)
-    if key in COUNT_KEYS:
+    if low in COUNT_KEYS:
         return as_count(key, value)
-    return as_number(key, value)
+    number = as_number(key, value)
+    stem = low[:-1] if low[-1:] in ("1", "2") else None
+    if stem in POSITIVE_STEMS and number <= 0:
+        raise InvalidParameterError(key, f"must be > 0, got {brief(value)}")
+    if stem in NON_NEGATIVE_STEMS and number < 0:
+        raise InvalidParameterError(key, f"must be >= 0, got {brief(value)}")
+    if stem == "charge" and number == 0:
+        raise InvalidParameterError(key, "the charge state must be non-zero")
+    return number
 
 
 def format_number(x: float) -> str:
@@ -302,7 +318,7 @@ def validate_params(params: Mapping[str, Any], lattice: Lattice | None) -> list[
                 + ", ".join(sorted(BEAM_KEY_STEMS))
                 + ")",
             )
-        parsed = run_value(low, value)
+        parsed = key_value(key, value)
         if low in FLAGS:
             args.append(low if low != "cancel_matchingp" else "cancel_matchingP")
         elif isinstance(parsed, bool):

@@ -20,6 +20,8 @@ unreadable outputs) and output parsers.
 from __future__ import annotations
 
 import math
+import numbers
+import os
 import re
 import string
 from collections.abc import Callable, Mapping, Sequence
@@ -32,6 +34,7 @@ import pandas as pd
 from ..external import (
     FailurePattern,
     InvalidParameterError,
+    brief,
     check_outcome,
     resolve_executable,
     run_directory,
@@ -132,15 +135,23 @@ class CommandSimulator:
                 )
             if isinstance(value, bool):
                 raise InvalidParameterError(key, "a bool is not a valid value")
-            if isinstance(value, (int, float)):
-                if not math.isfinite(float(value)):
-                    raise InvalidParameterError(key, f"value {value!r} is not finite")
-                text = repr(value) if isinstance(value, float) else str(value)
-            else:
+            if isinstance(value, numbers.Integral):
+                if abs(int(value)) > 10**300:
+                    raise InvalidParameterError(key, f"value {brief(value)} is too large")
+                text = str(int(value))
+            elif isinstance(value, numbers.Real):
+                if not math.isfinite(value):
+                    raise InvalidParameterError(key, f"value {brief(value)} is not finite")
+                text = repr(float(value))
+            elif isinstance(value, (str, os.PathLike)):
                 text = str(value)
+            else:
+                raise InvalidParameterError(
+                    key, f"value {brief(value)} ({type(value).__name__}) is not a number or text"
+                )
             if not _SAFE.match(text):
                 raise InvalidParameterError(
-                    key, f"value {text!r} has whitespace or shell characters"
+                    key, f"value {brief(text)} has whitespace or shell characters"
                 )
             out[key] = text
         missing = self.parameters - set(out)

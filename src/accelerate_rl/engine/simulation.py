@@ -35,6 +35,7 @@ from ..tracewin.keys import (
     random_seed,
     space_charge_mesh,
     space_charge_solver,
+    unknown_key,
 )
 from ..tracewin.matrices import TransferMatrices
 from ..tracewin.out import OUT_COLUMNS, SUMMARY_COLUMNS
@@ -234,13 +235,9 @@ def split_params(params: Mapping[str, Any]) -> tuple[dict, dict, dict, list[str]
         elif low in ENGINE_IGNORED_KEYS:
             ignored.append(key)
         else:
-            raise InvalidParameterError(
-                key,
-                "unknown key: expected ele[n][v], a beam key ("
-                + ", ".join(sorted(TRACEWIN_BEAM_KEYS))
-                + ") or a run key ("
-                + ", ".join(sorted(ENGINE_RUN_KEYS))
-                + ")",
+            known = ENGINE_RUN_KEYS | ENGINE_IGNORED_KEYS
+            raise unknown_key(
+                key, "the embedded engine", known, ", ".join(sorted(TRACEWIN_BEAM_KEYS))
             )
     return ele, beam, run, ignored
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -282,6 +282,17 @@ def format_number(x: float) -> str:
     return repr(float(x)) if x != int(x) or abs(x) >= 1e15 else str(int(x))
 
 
+def unknown_key(
+    key: str, simulator: str, run_keys: Iterable[str], beam_keys: str
+) -> InvalidParameterError:
+    """The error for a key ``simulator`` does not know, listing the keys it does."""
+    return InvalidParameterError(
+        key,
+        f"unknown key for {simulator}; valid: ele[n][v], run keys "
+        f"({', '.join(sorted(run_keys))}), beam keys ({beam_keys})",
+    )
+
+
 def is_tracewin_key(key: str) -> bool:
     """Whether lower-case ``key`` (not ``ele[n][v]``) is a run key, flag or beam key."""
     stem = key[:-1] if key[-1:] in ("1", "2") else None
@@ -310,14 +321,8 @@ def validate_params(params: Mapping[str, Any], lattice: Lattice | None) -> list[
         if low == "path_cal":
             raise InvalidParameterError(key, "the runner sets path_cal (a private calc directory)")
         if not is_tracewin_key(low):
-            raise InvalidParameterError(
-                key,
-                "unknown TraceWin key; valid: ele[n][v], "
-                + ", ".join(sorted(TRACEWIN_RUN_KEYS))
-                + ", beam keys with suffix 1 or 2 ("
-                + ", ".join(sorted(BEAM_KEY_STEMS))
-                + ")",
-            )
+            beam_keys = ", ".join(sorted(BEAM_KEY_STEMS)) + ", each with suffix 1 or 2"
+            raise unknown_key(key, "TraceWin", TRACEWIN_RUN_KEYS | FLAGS, beam_keys)
         parsed = key_value(key, value)
         if low in FLAGS:
             args.append(low if low != "cancel_matchingp" else "cancel_matchingP")

@@ -120,6 +120,7 @@ MAX_SEED = 2**63 - 1
 
 _ELE_KEY = re.compile(r"^\s*ele\s*\[\s*(-?\d+)\s*\]\s*\[\s*(-?\d+)\s*\]\s*$", re.IGNORECASE)
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_INTEGER = re.compile(r"^[+-]?\d{1,30}$")
 _FORTRAN = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[dD][+-]?\d+$")
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9_.+\-/]+$")
 
@@ -170,6 +171,8 @@ def as_count(key: str, value: Any, low: int = 1, high: int = MAX_COUNT) -> int:
     """``value`` as a whole number in ``[low, high]`` (ints, integral floats, "500")."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         whole = int(value)
+    elif isinstance(value, str) and _INTEGER.match(value):
+        whole = int(value)  # exact, also beyond 2**53
     else:
         number = as_number(key, value)
         if not number.is_integer():

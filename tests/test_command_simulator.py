@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from accelerate_rl.examples import ADIGE_DEMO
 from accelerate_rl.simulators import CommandSimulator
@@ -98,3 +100,32 @@ def test_the_engine_cli_as_a_generic_command(tmp_path):
     )
     res = sim.run({"v3": 2600, "v4": -2900})
     assert res.outputs["envelope"]["##"].iloc[-1] == 37
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    params=st.dictionaries(
+        st.one_of(st.sampled_from(["gain", "scale"]), st.text(max_size=6), st.integers()),
+        st.one_of(
+            st.integers(),
+            st.sampled_from([10**400, 10**5000]),
+            st.floats(allow_nan=True, allow_infinity=True),
+            st.text(max_size=8),
+            st.sampled_from(["x" * 100_000, "1;ls", "a b"]),
+            st.none(),
+            st.booleans(),
+            st.lists(st.integers(), max_size=2),
+        ),
+        max_size=3,
+    )
+)
+def test_any_parameters_validate_to_safe_text_or_are_rejected_naming_a_key(params):
+    sim = CommandSimulator([sys.executable, "{gain}", "{scale}"])
+    try:
+        values = sim.validate(params)
+    except InvalidParameterError as exc:
+        assert exc.key in {k if isinstance(k, str) else repr(k) for k in params} | {"gain", "scale"}
+        assert len(str(exc)) < 300
+    else:
+        assert set(values) == {"gain", "scale"}
+        assert all(v and " " not in v and ";" not in v for v in values.values())

@@ -18,7 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from ..tracewin.errors import InvalidParameterError
 from ..tracewin.ini import IniBeam
+from ..tracewin.keys import key_value
 from .species import C_LIGHT, Kinematics, Species
 
 #: TraceWin command-line beam keys (main beam, suffix 1) -> Beam field and unit factor.
@@ -142,7 +144,11 @@ class Beam:
     def with_tracewin_keys(self, params: dict[str, Any]) -> Beam:
         """Apply TraceWin command-line beam keys (``energy1``, ``mass1`` [eV], ``etnx1`` ...).
 
-        Unknown keys are ignored here (the caller validates); values must be numbers.
+        Unknown keys are ignored here (the caller validates); values follow the rules of
+        :func:`accelerate_rl.tracewin.keys.key_value` (the TraceWin runner's).
+
+        Raises:
+            InvalidParameterError: naming the key whose value is bad.
         """
         changes: dict[str, Any] = {}
         for key, value in params.items():
@@ -150,12 +156,12 @@ class Beam:
             if spec is None:
                 continue
             name, factor = spec
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                raise ValueError(f"{key}: value {value!r} is not a number") from None
-            changes[name] = int(number) if name == "n_particles" else number * factor
-        return replace(self, **changes) if changes else self
+            number = key_value(key, value)
+            changes[name] = number if name == "n_particles" else number * factor
+        try:
+            return replace(self, **changes) if changes else self
+        except ValueError as exc:
+            raise InvalidParameterError(", ".join(params), str(exc)) from None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

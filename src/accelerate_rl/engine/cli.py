@@ -18,12 +18,12 @@ import sys
 from pathlib import Path
 
 from ..tracewin.errors import InvalidParameterError, TraceWinFormatError
+from ..tracewin.keys import FLAGS, is_multiparticle
 from .elements import UnsupportedElementError
 from .outputs import write_envelope, write_multiparticle
 from .project import load_project
 from .simulation import Engine
 
-FLAGS = {"hide", "cancel_matching", "cancel_matchingp"}
 PATH_KEYS = {"path_cal", "dat_file", "plot", "dst_file1"}
 
 
@@ -68,11 +68,8 @@ def run_cli(argv: list[str]) -> int:
         from .plot import plot_envelope
 
         plot_envelope(envelope.table, paths["plot"], title=project.path.name)
-    partran = str(params.get("partran", "0")).strip()
-    if partran not in ("0", "1"):
-        raise InvalidParameterError("partran", f"must be 0 or 1, got {partran!r}")
     result = envelope
-    if partran == "1":
+    if is_multiparticle(params.get("partran", 0)):
         distribution = None
         if "dst_file1" in paths:
             from ..tracewin.dst import read_dst

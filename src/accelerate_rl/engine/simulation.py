@@ -27,8 +27,18 @@ import pandas as pd
 from ..tracewin.dat import Lattice, parse_ele_key, read_dat
 from ..tracewin.dst import Distribution
 from ..tracewin.errors import InvalidParameterError
+from ..tracewin.keys import (
+    ENGINE_IGNORED_KEYS,
+    ENGINE_RUN_KEYS,
+    check_key,
+    is_multiparticle,
+    random_seed,
+    space_charge_mesh,
+    space_charge_solver,
+    unknown_key,
+)
 from ..tracewin.matrices import TransferMatrices
-from ..tracewin.out import OUT_COLUMNS
+from ..tracewin.out import OUT_COLUMNS, SUMMARY_COLUMNS
 from ..tracewin.plt import PltRecord, PltWriter
 from .beam import TRACEWIN_BEAM_KEYS, Beam
 from .envelope import (
@@ -52,37 +62,18 @@ from .reference import CavitySetPoint, set_points
 from .spacecharge_mesh import DEFAULT_SHAPE, MeshSolver, MeshSpaceCharge
 from .table import columns, core_columns
 
-#: Run keys the engine understands (others of TraceWin's are accepted and ignored).
-RUN_KEYS = {"partran", "random_seed", "sc_solver", "sc_mesh"}
-#: Multiparticle space-charge solvers.
-SC_SOLVERS = ("mesh", "linear")
-#: TraceWin keys with no meaning for this engine: accepted, recorded, no effect.
-IGNORED_KEYS = {"nbr_thread", "hide", "cancel_matching", "cancel_matchingp", "synoptic_file"}
 #: Envelope-mode transmission below which the beam counts as lost.
 LOST_THRESHOLD = 1e-6
-
-SUMMARY_COLUMNS = ("x0", "y0", "x'0", "y'0", "SizeX", "SizeY", "SizeP", "ex", "ey", "ep")
 
 
 def _space_charge_options(
     run_keys: Mapping[str, Any], solver: str | None, mesh: tuple[int, int, int] | None
 ) -> tuple[str, tuple[int, int, int]]:
     """The multiparticle space-charge solver and mesh from run keys and arguments."""
-    if solver is None:
-        solver = str(run_keys.get("sc_solver", "mesh")).strip().lower()
-    if solver not in SC_SOLVERS:
-        raise InvalidParameterError("sc_solver", f"must be one of {SC_SOLVERS}, got {solver!r}")
-    raw = mesh if mesh is not None else run_keys.get("sc_mesh", DEFAULT_SHAPE)
-    parts = raw.replace("x", ",").split(",") if isinstance(raw, str) else list(raw)
-    try:
-        shape = tuple(int(part) for part in parts)
-    except (TypeError, ValueError):
-        shape = ()
-    if len(shape) != 3 or min(shape) < 4:
-        raise InvalidParameterError(
-            "sc_mesh", f"must be three node counts of at least 4 like '32,32,32', got {raw!r}"
-        )
-    return solver, shape  # type: ignore[return-value]
+    solver = space_charge_solver(run_keys.get("sc_solver", "mesh") if solver is None else solver)
+    return solver, space_charge_mesh(
+        run_keys.get("sc_mesh", DEFAULT_SHAPE) if mesh is None else mesh
+    )
 
 
 class EngineResult:
@@ -234,21 +225,19 @@ def split_params(params: Mapping[str, Any]) -> tuple[dict, dict, dict, list[str]
     """
     ele, beam, run, ignored = {}, {}, {}, []
     for key, value in params.items():
-        low = key.lower()
+        low = check_key(key).lower()
         if parse_ele_key(key) is not None:
             ele[key] = value
         elif low in TRACEWIN_BEAM_KEYS:
             beam[low] = value
-        elif low in RUN_KEYS:
+        elif low in ENGINE_RUN_KEYS:
             run[low] = value
-        elif low in IGNORED_KEYS:
+        elif low in ENGINE_IGNORED_KEYS:
             ignored.append(key)
         else:
-            raise InvalidParameterError(
-                key,
-                "unknown key: expected ele[n][v], a beam key ("
-                + ", ".join(sorted(TRACEWIN_BEAM_KEYS))
-                + ") or a run key (partran, random_seed)",
+            known = ENGINE_RUN_KEYS | ENGINE_IGNORED_KEYS
+            raise unknown_key(
+                key, "the embedded engine", known, ", ".join(sorted(TRACEWIN_BEAM_KEYS))
             )
     return ele, beam, run, ignored
 
@@ -308,11 +297,7 @@ class Engine:
     # -- helpers ---------------------------------------------------------------------
     def beam_for(self, beam_keys: Mapping[str, Any]) -> Beam:
         """The input beam with TraceWin beam keys applied; InvalidParameterError if bad."""
-        try:
-            return self.beam.with_tracewin_keys(dict(beam_keys))
-        except ValueError as exc:
-            key = next(iter(beam_keys), "beam")
-            raise InvalidParameterError(key, str(exc)) from None
+        return self.beam.with_tracewin_keys(dict(beam_keys))
 
     def _base_maps(self, beam: Beam) -> BaseMaps:
         key = (beam.energy, beam.mass, beam.charge)
@@ -383,18 +368,13 @@ class Engine:
         """
         ele, beam_keys, run_keys, ignored = split_params(params or {})
         if "partran" in run_keys:
-            partran = str(run_keys["partran"]).strip()
-            if partran not in ("0", "1"):
-                raise InvalidParameterError("partran", f"must be 0 or 1, got {partran!r}")
-            mode = mode or ("multiparticle" if partran == "1" else "envelope")
+            multiparticle = is_multiparticle(run_keys["partran"])
+            mode = mode or ("multiparticle" if multiparticle else "envelope")
         mode = mode or "envelope"
         if mode not in ("envelope", "multiparticle"):
             raise ValueError(f"mode must be 'envelope' or 'multiparticle', got {mode!r}")
         if "random_seed" in run_keys:
-            try:
-                seed = int(float(run_keys["random_seed"]))
-            except ValueError:
-                raise InvalidParameterError("random_seed", "must be an integer") from None
+            seed = random_seed(run_keys["random_seed"])
         sc_solver, sc_mesh = _space_charge_options(run_keys, sc_solver, sc_mesh)
         beam = self.beam_for(beam_keys)
         models, batch, fresh = self.compiled.with_overrides(ele)
@@ -601,7 +581,7 @@ class Engine:
             InvalidParameterError: a bad key, value or batch length.
         """
         ele, beam_keys, run_keys, _ = split_params(params)
-        if run_keys.get("partran", "0") not in ("0", 0):
+        if is_multiparticle(run_keys.get("partran", 0)):
             raise InvalidParameterError("partran", "run_batch() is envelope mode only")
         beam = self.beam_for(beam_keys)
         models, batch, fresh = self.compiled.with_overrides(ele)

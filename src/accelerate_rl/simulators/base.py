@@ -84,8 +84,8 @@ class Simulator(Protocol):
 
 def failure(params: Mapping[str, Any], exc: BaseException, seed: int | None = None) -> SimResult:
     """A SimResult for an exception raised by simulation code."""
-    from ..tracewin.errors import InvalidParameterError
-    from ..tracewin.runner import SimulationTimeout, TraceWinError
+    from ..external.errors import InvalidParameterError, SimulationTimeout
+    from ..external.errors import RunError as TraceWinError
 
     if isinstance(exc, InvalidParameterError):
         status = "invalid"

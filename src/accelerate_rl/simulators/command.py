@@ -1,9 +1,10 @@
 """Any file-in/file-out simulation code as a simulator: ``CommandSimulator``.
 
-The machinery of the TraceWin runner, for any code packaged as a command line: a private
-run directory per run, input files staged into it, parameters substituted into the argv
-and into template input files, a timeout that kills the whole process group, failure
-detection (exit status, failure messages, missing outputs) and output parsers.
+The TraceWin runner's machinery (:mod:`accelerate_rl.external`), for any code packaged as
+a command line: a private run directory per run, input files staged into it, parameters
+substituted into the argv and into template input files, a timeout that kills the whole
+process group, the failure ladder (timeout, failure messages, exit status, missing or
+unreadable outputs) and output parsers.
 
     sim = CommandSimulator(
         command=["my-twin", "--config", "cfg.txt", "--gain", "{gain}"],
@@ -19,10 +20,10 @@ detection (exit status, failure messages, missing outputs) and output parsers.
 from __future__ import annotations
 
 import math
+import numbers
+import os
 import re
-import shutil
 import string
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,9 +31,17 @@ from typing import Any
 
 import pandas as pd
 
-from ..tracewin.errors import InvalidParameterError
-from ..tracewin.process import run_process, tail
-from ..tracewin.runner import LINK_ABOVE, SimulationFailed, SimulationTimeout
+from ..external import (
+    FailurePattern,
+    InvalidParameterError,
+    brief,
+    check_outcome,
+    resolve_executable,
+    run_directory,
+    run_process,
+    stage,
+    tail,
+)
 from .base import SimResult, failure, scalar_metrics
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -110,8 +119,8 @@ class CommandSimulator:
         missing = used - self.parameters
         if missing:
             raise ValueError(f"templates use {sorted(missing)} which are not in parameters")
-        self.failure_patterns = list(failure_patterns)
-        self.physical_patterns = list(physical_patterns)
+        lost = set(physical_patterns)
+        self.failure_patterns = [FailurePattern(p, physical=p in lost) for p in failure_patterns]
         self.timeout = timeout
         self.debug = debug
         self.workdir = Path(workdir) if workdir is not None else None
@@ -126,15 +135,23 @@ class CommandSimulator:
                 )
             if isinstance(value, bool):
                 raise InvalidParameterError(key, "a bool is not a valid value")
-            if isinstance(value, (int, float)):
-                if not math.isfinite(float(value)):
-                    raise InvalidParameterError(key, f"value {value!r} is not finite")
-                text = repr(value) if isinstance(value, float) else str(value)
-            else:
+            if isinstance(value, numbers.Integral):
+                if abs(int(value)) > 10**300:
+                    raise InvalidParameterError(key, f"value {brief(value)} is too large")
+                text = str(int(value))
+            elif isinstance(value, numbers.Real):
+                if not math.isfinite(value):
+                    raise InvalidParameterError(key, f"value {brief(value)} is not finite")
+                text = repr(float(value))
+            elif isinstance(value, (str, os.PathLike)):
                 text = str(value)
+            else:
+                raise InvalidParameterError(
+                    key, f"value {brief(value)} ({type(value).__name__}) is not a number or text"
+                )
             if not _SAFE.match(text):
                 raise InvalidParameterError(
-                    key, f"value {text!r} has whitespace or shell characters"
+                    key, f"value {brief(text)} has whitespace or shell characters"
                 )
             out[key] = text
         missing = self.parameters - set(out)
@@ -165,10 +182,9 @@ class CommandSimulator:
             SimulationTimeout, SimulationFailed: as the TraceWin runner.
         """
         values = self.validate(params)
-        run_dir = Path(tempfile.mkdtemp(prefix="command-run-", dir=self.workdir))
-        try:
+        with run_directory("command-run-", self.workdir, keep=self.debug) as run_dir:
             for src in self.inputs:
-                _stage(src, run_dir / src.name)
+                stage(src, run_dir / src.name)
             for name, text in self.templates.items():
                 try:
                     rendered = string.Template(text).substitute(values)
@@ -176,72 +192,25 @@ class CommandSimulator:
                     raise InvalidParameterError(str(exc.args[0]), "missing parameter") from None
                 (run_dir / name).write_text(rendered)
             argv = [item.format(run_dir=run_dir, **values) for item in self.command]
-            if "/" not in argv[0]:
-                found = shutil.which(argv[0])
-                if found is None:
-                    raise FileNotFoundError(f"program {argv[0]!r} not found on PATH")
-                argv[0] = found
+            argv[:1] = resolve_executable(argv[0])
             outcome = run_process(argv, run_dir, timeout=timeout or self.timeout)
-            text = outcome.stdout + "\n" + outcome.stderr
             kept = run_dir if self.debug else None
-            common = dict(command=argv, output=tail(text.strip()), calc_dir=kept)
-            if outcome.timed_out:
-                raise SimulationTimeout(
-                    f"{Path(argv[0]).name} exceeded its timeout; its process group was killed",
-                    returncode=None,
-                    physical=False,
-                    **common,
-                )
-            for pattern in self.failure_patterns:
-                if pattern in text:
-                    raise SimulationFailed(
-                        f"{Path(argv[0]).name} reported {pattern!r}",
-                        returncode=outcome.returncode,
-                        physical=pattern in self.physical_patterns,
-                        **common,
-                    )
-            if outcome.returncode != 0:
-                raise SimulationFailed(
-                    f"{Path(argv[0]).name} exited with status {outcome.returncode}",
-                    returncode=outcome.returncode,
-                    physical=False,
-                    **common,
-                )
-            parsed = {}
-            for name, (filename, parser) in self.outputs.items():
-                path = run_dir / filename
-                if not path.exists() or path.stat().st_size == 0:
-                    raise SimulationFailed(
-                        f"expected output {filename} is {'empty' if path.exists() else 'missing'}",
-                        returncode=outcome.returncode,
-                        physical=False,
-                        **common,
-                    )
-                try:
-                    parsed[name] = parser(path)
-                except Exception as exc:  # a parser's own error: the output is bad
-                    raise SimulationFailed(
-                        f"output {filename} could not be parsed: {exc}",
-                        returncode=outcome.returncode,
-                        physical=False,
-                        **common,
-                    ) from exc
+            parsed = check_outcome(
+                outcome,
+                program=Path(argv[0]).name,
+                patterns=self.failure_patterns,
+                outputs={
+                    name: (run_dir / filename, parser)
+                    for name, (filename, parser) in self.outputs.items()
+                },
+                kept_dir=kept,
+            )
             return CommandResult(
                 dict(params),
                 parsed,
                 outcome.returncode,
                 outcome.elapsed,
-                common["output"],
+                tail((outcome.stdout + "\n" + outcome.stderr).strip()),
                 kept,
                 argv,
             )
-        finally:
-            if not self.debug:
-                shutil.rmtree(run_dir, ignore_errors=True)
-
-
-def _stage(src: Path, dest: Path) -> None:
-    if src.is_dir() or src.stat().st_size > LINK_ABOVE:
-        dest.symlink_to(src, target_is_directory=src.is_dir())
-    else:
-        shutil.copy2(src, dest)

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..engine.project import load_project
 from ..engine.simulation import Engine, split_params
+from ..tracewin.keys import as_number, is_multiparticle, key_value
 from ..tracewin.out import OUT_COLUMNS
 from .base import SimResult, failure
 
@@ -48,10 +49,19 @@ class EmbeddedSimulator:
                 raise ValueError(f"observe: unknown column {column!r}; valid: {OUT_COLUMNS}")
 
     def validate(self, params: Mapping[str, Any]) -> None:
-        """Raise InvalidParameterError naming the first bad key."""
-        ele, beam_keys, _, _ = split_params(params)
+        """Raise InvalidParameterError naming the first bad key: a key that is not a string
+        or that the engine does not know, a value breaking its key's rule
+        (:mod:`accelerate_rl.tracewin.keys`, the TraceWin runner's rules), an ``ele[n][v]``
+        out of range or rejected by its element, a beam key that makes the beam invalid."""
+        ele, beam_keys, run_keys, ignored = split_params(params)
+        for key, value in ele.items():
+            as_number(key, value)  # one setting per request, not an array
         self.engine.compiled.with_overrides(ele)
         self.engine.beam_for(beam_keys)
+        for key, value in run_keys.items():
+            key_value(key, value)
+        for key in ignored:
+            key_value(key, params[key])
 
     def _with_defaults(self, params: Mapping[str, Any]) -> dict[str, Any]:
         return {**{k: v for k, v in self.defaults.items() if k != "random_seed"}, **params}
@@ -91,18 +101,18 @@ class EmbeddedSimulator:
         run each. The results equal :meth:`simulate`'s; a lost beam or a bad request is
         re-run alone so its result and error are exactly those of a single run."""
         merged = [self._with_defaults(p) for p in requests]
-        batchable = (
-            len(merged) > 1
-            and self.mode == "envelope"
-            and not self.table
-            and all(str(p.get("partran", 0)) in ("0", "0.0") for p in merged)
-        )
+        batchable = len(merged) > 1 and self.mode == "envelope" and not self.table
         if batchable:
             try:
                 splits = [split_params(p) for p in merged]
                 keys = {tuple(sorted(ele)) for ele, *_ in splits}
                 others = {repr(sorted({**b, **r}.items())) for _, b, r, _ in splits}
-                batchable = len(keys) == 1 and len(others) == 1 and keys != {()}
+                batchable = (
+                    len(keys) == 1
+                    and len(others) == 1
+                    and keys != {()}
+                    and not any(is_multiparticle(r.get("partran", 0)) for _, _, r, _ in splits)
+                )
             except Exception:
                 batchable = False
         if not batchable:

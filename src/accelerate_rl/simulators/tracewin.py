@@ -6,10 +6,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..tracewin.runner import TraceWin, validate_params
+from ..tracewin.keys import validate_params
+from ..tracewin.out import SUMMARY_COLUMNS
+from ..tracewin.runner import TraceWin
 from .base import SimResult, failure
-
-SUMMARY = ("x0", "y0", "x'0", "y'0", "SizeX", "SizeY", "SizeP", "ex", "ey", "ep")
 
 
 class TraceWinSimulator:
@@ -51,7 +51,7 @@ class TraceWinSimulator:
         except Exception as exc:
             return failure(params, exc, seed)
         last = df.iloc[-1]
-        metrics = {name: float(last[name]) for name in SUMMARY}
+        metrics = {name: float(last[name]) for name in SUMMARY_COLUMNS}
         n0 = float(df["npart"].iloc[0]) or 1.0
         metrics["transmission"] = float(last["npart"]) / n0
         metrics["length"] = float(last["z(m)"])

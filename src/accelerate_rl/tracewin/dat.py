@@ -19,9 +19,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import DatSyntaxError, InvalidParameterError
+from .keys import as_number, check_key, format_number, parse_ele_key
 from .keywords import KeywordSpec, lookup
 
-_ELE_KEY = re.compile(r"^\s*ele\s*\[\s*(-?\d+)\s*\]\s*\[\s*(-?\d+)\s*\]\s*$", re.IGNORECASE)
 _WEIGHTED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\((.*)\)$")
 
 
@@ -34,12 +34,6 @@ def parse_number(token: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{token!r} is not finite")
     return value
-
-
-def parse_ele_key(key: str) -> tuple[int, int] | None:
-    """Return ``(n, v)`` for an ``ele[n][v]`` key, or None if ``key`` is not of that form."""
-    m = _ELE_KEY.match(key)
-    return (int(m.group(1)), int(m.group(2))) if m else None
 
 
 @dataclass(frozen=True)
@@ -217,7 +211,7 @@ class Lattice:
         Raises:
             InvalidParameterError: naming the key and the valid range.
         """
-        parsed = parse_ele_key(key)
+        parsed = parse_ele_key(check_key(key))
         if parsed is None:
             raise InvalidParameterError(key, "not an ele[n][v] key (e.g. 'ele[3][2]')")
         n, v = parsed
@@ -238,7 +232,7 @@ class Lattice:
             raise InvalidParameterError(
                 key, f"parameter {v} of {element.describe()} is text ({spec.params[v - 1]})"
             )
-        return n, v, _as_number(key, value)
+        return n, v, as_number(key, value)
 
     def _with_one(self, key: str, value: object) -> Lattice:
         n, v, number = self.check_override(key, value)
@@ -247,7 +241,7 @@ class Lattice:
         if element.repeat or self._origin.get(id(element.statement)) is not None:
             lattice = self._unrolled_for(n)
             element = lattice.elements[n - 1]
-        return lattice._replace_args(element, v, _format_number(number))
+        return lattice._replace_args(element, v, format_number(number))
 
     def _replace_args(self, element: Element, v: int, token: str) -> Lattice:
         stmt = element.statement
@@ -295,22 +289,6 @@ def _param_limit(spec: KeywordSpec | None, stmt: Statement) -> int:
     if spec is None or spec.max_params is None:
         return max(len(stmt.args), len(spec.params) if spec else 0)
     return spec.max_params
-
-
-def _as_number(key: str, value: object) -> float:
-    if isinstance(value, bool):
-        raise InvalidParameterError(key, f"value {value!r} is a bool, expected a number")
-    try:
-        number = parse_number(value) if isinstance(value, str) else float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise InvalidParameterError(key, f"value {value!r} is not a number") from None
-    if not math.isfinite(number):
-        raise InvalidParameterError(key, f"value {value!r} is not finite")
-    return number
-
-
-def _format_number(x: float) -> str:
-    return repr(float(x)) if x != int(x) or abs(x) >= 1e15 else str(int(x))
 
 
 def _repeat_block_end(entries: tuple[_Entry, ...], index: int, stmt: Statement) -> int:

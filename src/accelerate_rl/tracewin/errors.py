@@ -1,8 +1,25 @@
-"""Errors raised while reading or writing TraceWin files."""
+"""Errors raised while reading or writing TraceWin files, and those of a TraceWin run.
+
+The run errors and :class:`InvalidParameterError` are defined in
+:mod:`accelerate_rl.external` (the same classes as ``CommandSimulator``'s);
+``TraceWinError`` is their base under the name the pytracewin-style runner's users catch.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from ..external.errors import InvalidParameterError, SimulationFailed, SimulationTimeout
+from ..external.errors import RunError as TraceWinError
+
+__all__ = [
+    "DatSyntaxError",
+    "InvalidParameterError",
+    "SimulationFailed",
+    "SimulationTimeout",
+    "TraceWinError",
+    "TraceWinFormatError",
+]
 
 
 class TraceWinFormatError(ValueError):
@@ -33,11 +50,3 @@ class TraceWinFormatError(ValueError):
 
 class DatSyntaxError(TraceWinFormatError):
     """A `.dat` lattice cannot be parsed (unknown keyword, bad number, bad structure)."""
-
-
-class InvalidParameterError(ValueError):
-    """An ``ele[n][v]`` override or a run/beam key is invalid; the message names the key."""
-
-    def __init__(self, key: str, message: str) -> None:
-        self.key = key
-        super().__init__(f"{key}: {message}")

@@ -27,6 +27,21 @@ OUT_COLUMNS: tuple[str, ...] = tuple(
     "npart kx ky kz ex99 ey99 ep99 phiS Ws SCCurrent Aper e4D EmitR kr Powlost Xmax Ymax "
     "ezdp SizeZ szdp Hdisp Vdisp Hdisp/dz Vdisp/dz e6D sxy sx'y'".split()
 )
+#: The final-row columns every simulator reports as metrics: centroids x0, y0 [mm], x'0,
+#: y'0 [mrad], rms sizes SizeX, SizeY [mm], SizeP [deg], emittances ex, ey [mm.mrad], ep
+#: [deg.MeV].
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "x0",
+    "y0",
+    "x'0",
+    "y'0",
+    "SizeX",
+    "SizeY",
+    "SizeP",
+    "ex",
+    "ey",
+    "ep",
+)
 _CANONICAL = {c.lower(): c for c in OUT_COLUMNS}
 _HEADER_KEYS = ("mc2", "freq", "Z", "I", "npart")
 _UNIT_LINES = (

@@ -1,10 +1,33 @@
-"""Which lattice belongs to a project file."""
+"""The files of a TraceWin project: which lattice belongs to it, and the private copy of
+its folder a run works in (TraceWin's own outputs left out)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+from ..external.staging import stage_folder
 from .errors import TraceWinFormatError
+
+#: Names of files TraceWin writes beside a project or into ``path_cal``.
+OWN_OUTPUTS = re.compile(
+    r"(\.cal$|_new\.ini$|^tracewin\.out$|^partran\d*\.out$|\.plt$|^Transfer_matrix\d*\.dat$"
+    r"|^part_dtl\d*\.dst$|^Cav_set_point_res\.dat$)",
+    re.IGNORECASE,
+)
+#: Prefix of the runner's private run directories (never staged into another run).
+RUN_DIR_PREFIX = "tracewin-run-"
+
+
+def stage_project(src: Path, dest: Path) -> None:
+    """A private copy of project folder ``src`` at ``dest``: small files copied, big files
+    and folders linked, TraceWin's own outputs (``*.cal``, ``*_new.ini``, ``*.out``...)
+    and run directories left out."""
+    stage_folder(src, dest, skip=_not_staged)
+
+
+def _not_staged(name: str) -> bool:
+    return bool(OWN_OUTPUTS.search(name)) or name.startswith(RUN_DIR_PREFIX)
 
 
 def find_lattice(

@@ -16,9 +16,7 @@ kept in a private results folder until the next run and parsed on first access.
 
 from __future__ import annotations
 
-import math
 import random
-import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -28,71 +26,20 @@ from typing import Any
 
 import pandas as pd
 
-from .dat import Lattice, parse_ele_key, read_dat
+from ..external import (
+    FailurePattern,
+    check_outcome,
+    resolve_executable,
+    run_directory,
+    run_process,
+)
+from .dat import Lattice, read_dat
 from .dst import Distribution, read_dst
-from .errors import InvalidParameterError, TraceWinFormatError
+from .keys import is_multiparticle, random_seed, validate_params
 from .matrices import TransferMatrices, read_transfer_matrices
 from .out import read_out
 from .plt import Plt, read_plt
-from .process import ProcessOutcome, run_process, tail
-from .project_files import find_lattice
-
-#: Run keys TraceWin documents (``path_cal`` is set by the runner).
-RUN_KEYS = frozenset(
-    {
-        "dat_file",
-        "nbr_thread",
-        "partran",
-        "toutatis",
-        "random_seed",
-        "part_step",
-        "tab_file",
-        "synoptic_file",
-        "use_dst_file",
-        "input_dist_type",
-        "trans_dist_mask",
-        "long_dist_mask",
-        "picnic_2d",
-        "picnic_3d",
-        "lost_e_limit",
-        "lost_p_limit",
-    }
-)
-#: Beam keys, each for beam 1 (main) and 2: ``nbr_part1``, ``energy2`` ...
-BEAM_KEYS = frozenset(
-    {
-        "nbr_part",
-        "energy",
-        "current",
-        "freq",
-        "mass",
-        "charge",
-        "duty",
-        "etnx",
-        "etny",
-        "eln",
-        "alpx",
-        "betx",
-        "alpy",
-        "bety",
-        "alpz",
-        "betz",
-        "x",
-        "y",
-        "xp",
-        "yp",
-        "z",
-        "zp",
-        "dw",
-        "spreadw",
-        "dst_file",
-    }
-)
-FLAGS = frozenset({"hide", "cancel_matching", "cancel_matchingp"})
-#: Keys whose value is a file name rather than a number.
-FILE_KEYS = frozenset({"dat_file", "tab_file", "synoptic_file", "dst_file1", "dst_file2"})
-_SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.+\-]+$")
-_SAFE_PATH = re.compile(r"^[A-Za-z0-9_.+\-/]+$")
+from .project_files import RUN_DIR_PREFIX, find_lattice, stage_project
 
 #: Output files and the name ``outputs=`` selects them by.
 OUTPUT_FILES = {
@@ -103,58 +50,13 @@ OUTPUT_FILES = {
     "transfer_matrices": "Transfer_matrix1.dat",
     "cav": "Cav_set_point_res.dat",
 }
-#: Messages with which TraceWin fails while exiting 0; True marks a physical failure.
-FAILURE_MESSAGES: tuple[tuple[str, bool], ...] = (
-    ("All particles are lost", True),
-    ("never reaches the end of the field map", True),
-    ("transport failed", False),
-    ("Error:", False),
+#: Messages with which TraceWin fails while exiting 0 (matched ignoring case).
+FAILURE_MESSAGES: tuple[FailurePattern, ...] = (
+    FailurePattern("All particles are lost", physical=True, ignore_case=True),
+    FailurePattern("never reaches the end of the field map", physical=True, ignore_case=True),
+    FailurePattern("transport failed", ignore_case=True),
+    FailurePattern("Error:", ignore_case=True),
 )
-#: Files larger than this are linked into a run's project copy rather than copied [bytes].
-LINK_ABOVE = 1 << 20
-_OWN_OUTPUTS = re.compile(
-    r"(\.cal$|_new\.ini$|^tracewin\.out$|^partran\d*\.out$|\.plt$|^Transfer_matrix\d*\.dat$"
-    r"|^part_dtl\d*\.dst$|^Cav_set_point_res\.dat$)",
-    re.IGNORECASE,
-)
-
-
-class TraceWinError(RuntimeError):
-    """A run failed.
-
-    Attributes:
-        command: the argv. returncode: exit status (None when killed on timeout).
-        output: the last lines of stdout and stderr. calc_dir: the kept calc directory
-        (``debug=True``), else None. physical: True when the beam was lost (a physics
-        outcome of the settings), False for a technical failure.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        command: Sequence[str],
-        returncode: int | None,
-        output: str,
-        calc_dir: Path | None,
-        physical: bool,
-    ) -> None:
-        self.command = list(command)
-        self.returncode = returncode
-        self.output = output
-        self.calc_dir = calc_dir
-        self.physical = physical
-        where = f"\ncalc directory kept: {calc_dir}" if calc_dir else ""
-        super().__init__(f"{message}{where}\nlast output:\n{output}" if output else message + where)
-        self.reason = message
-
-
-class SimulationTimeout(TraceWinError):
-    """The run exceeded its timeout; its whole process group was killed."""
-
-
-class SimulationFailed(TraceWinError):
-    """The run failed: non-zero exit, a failure message, or missing/truncated outputs."""
 
 
 @dataclass
@@ -168,96 +70,6 @@ class RunRecord:
     multiparticle: bool
     calc_dir: Path | None
     outputs: dict[str, Path] = field(default_factory=dict)
-
-
-def validate_params(params: Mapping[str, Any], lattice: Lattice | None) -> list[str]:
-    """Check run parameters and return them as TraceWin ``key=value`` arguments.
-
-    Raises:
-        InvalidParameterError: a ValueError naming the key: unknown key, ``ele[n][v]``
-            out of range or non-numeric, a value with whitespace or shell characters.
-    """
-    args: list[str] = []
-    for key, value in params.items():
-        if not isinstance(key, str) or not key:
-            raise InvalidParameterError(str(key), "keys must be non-empty strings")
-        low = key.lower()
-        if parse_ele_key(key) is not None:
-            if lattice is None:
-                raise InvalidParameterError(
-                    key, "cannot check ele[n][v] without the lattice: pass dat_file=..."
-                )
-            _, _, number = lattice.check_override(key, value)
-            args.append(f"{key.replace(' ', '')}={_format(number)}")
-            continue
-        if low in FLAGS:
-            if value not in (True, 1, "1", None, ""):
-                raise InvalidParameterError(key, "a flag: pass True to set it")
-            args.append(low if low != "cancel_matchingp" else "cancel_matchingP")
-            continue
-        if low == "path_cal":
-            raise InvalidParameterError(key, "the runner sets path_cal (a private calc directory)")
-        base = low[:-1] if low[-1:] in ("1", "2") else None
-        if low not in RUN_KEYS and base not in BEAM_KEYS:
-            raise InvalidParameterError(
-                key,
-                "unknown TraceWin key; valid: ele[n][v], "
-                + ", ".join(sorted(RUN_KEYS))
-                + ", beam keys with suffix 1 or 2 ("
-                + ", ".join(sorted(BEAM_KEYS))
-                + ")",
-            )
-        if isinstance(value, bool):
-            raise InvalidParameterError(key, f"value {value!r} is a bool, expected a number")
-        if low in FILE_KEYS:
-            text = str(value)
-            if not _SAFE_PATH.match(text) or ".." in Path(text).parts:
-                raise InvalidParameterError(
-                    key, f"file name {text!r}: use letters, digits, _ . + - / (no spaces, no ..)"
-                )
-        else:
-            text = _format(value) if isinstance(value, (int, float)) else str(value)
-            if not _SAFE_VALUE.match(text):
-                raise InvalidParameterError(
-                    key, f"value {text!r} has whitespace or shell characters"
-                )
-            try:
-                if not math.isfinite(float(text)):
-                    raise ValueError
-            except ValueError:
-                raise InvalidParameterError(key, f"value {text!r} is not a finite number") from None
-        args.append(f"{key}={text}")
-    return args
-
-
-def _format(value: Any) -> str:
-    if isinstance(value, bool):
-        raise TypeError("bool")
-    if isinstance(value, int):
-        return str(value)
-    x = float(value)
-    return str(int(x)) if x.is_integer() and abs(x) < 1e15 else repr(x)
-
-
-def _resolve_executable(executable: str | Path | Sequence[str]) -> list[str]:
-    if isinstance(executable, (str, Path)):
-        argv = [str(executable)]
-    else:
-        argv = [str(a) for a in executable]
-        if not argv:
-            raise ValueError("executable argv list is empty")
-    first = argv[0]
-    if "/" not in first:
-        found = shutil.which(first)
-        if found is None:
-            raise FileNotFoundError(
-                f"executable {first!r} not found on PATH: pass executable= a path or an argv "
-                "list (e.g. ['xvfb-run', '-a', 'TraceWin'])"
-            )
-        argv[0] = found
-    elif not Path(first).is_file():
-        raise FileNotFoundError(f"executable {first!r} does not exist")
-    return argv
 
 
 class TraceWin:
@@ -330,17 +142,16 @@ class TraceWin:
         import subprocess
 
         params = dict(params or {})
-        seed = params.pop("random_seed", None)
-        seed = random.SystemRandom().randrange(1, 2**31 - 1) if seed is None else seed
-        args = validate_params({**params, "random_seed": seed}, self.lattice)
+        params.setdefault("random_seed", random.SystemRandom().randrange(1, 2**31 - 1))
+        args = validate_params(params, self.lattice)
+        seed = random_seed(params["random_seed"])
         keep = self.outputs if outputs is None else self._check_outputs(outputs)
-        argv_head = _resolve_executable(self.executable)
-        multiparticle = str(params.get("partran", "")).strip() == "1"
+        argv_head = resolve_executable(self.executable)
+        multiparticle = is_multiparticle(params.get("partran", 0))
         self._drop_results()
-        run_dir = Path(tempfile.mkdtemp(prefix="tracewin-run-", dir=self.workdir))
-        try:
+        with run_directory(RUN_DIR_PREFIX, self.workdir, keep=self.debug) as run_dir:
             proj_dir = run_dir / "project"
-            _stage_project(self.project.parent, proj_dir)
+            stage_project(self.project.parent, proj_dir)
             calc = run_dir / "calc"
             calc.mkdir()
             argv = [*argv_head, str(proj_dir / self.project.name)]
@@ -349,11 +160,18 @@ class TraceWin:
             argv += [*args, f"path_cal={calc}"]
             outcome = run_process(argv, run_dir, timeout=timeout)
             kept_dir = run_dir if self.debug else None
-            self._check_outcome(outcome, calc, kept_dir, multiparticle)
+            expected = ["tracewin.out"] + (["partran1.out"] if multiparticle else [])
+            check_outcome(
+                outcome,
+                program="TraceWin",
+                patterns=FAILURE_MESSAGES,
+                outputs={name: (calc / name, self._read_complete) for name in expected},
+                kept_dir=kept_dir,
+            )
             self._results_dir = self._keep_outputs(calc, keep)
             self.last = RunRecord(
                 argv,
-                int(seed),
+                seed,
                 outcome.elapsed,
                 outcome.returncode,
                 multiparticle,
@@ -367,70 +185,15 @@ class TraceWin:
             return subprocess.CompletedProcess(
                 argv, outcome.returncode, outcome.stdout, outcome.stderr
             )
-        finally:
-            if not self.debug:
-                shutil.rmtree(run_dir, ignore_errors=True)
 
-    def _check_outcome(
-        self, outcome: ProcessOutcome, calc: Path, kept: Path | None, multiparticle: bool
-    ) -> None:
-        text = outcome.stdout + "\n" + outcome.stderr
-        last = tail(text.strip())
-        common = dict(command=outcome.argv, output=last, calc_dir=kept)
-        if outcome.timed_out:
-            raise SimulationTimeout(
-                f"TraceWin did not finish within its timeout ({outcome.elapsed:.1f} s); its "
-                "process group was killed",
-                returncode=None,
-                physical=False,
-                **common,
-            )
-        for message, physical in FAILURE_MESSAGES:
-            if message.lower() in text.lower():
-                raise SimulationFailed(
-                    f"TraceWin reported {message!r} (exit status {outcome.returncode})",
-                    returncode=outcome.returncode,
-                    physical=physical,
-                    **common,
-                )
-        if outcome.returncode != 0:
-            raise SimulationFailed(
-                f"TraceWin exited with status {outcome.returncode}",
-                returncode=outcome.returncode,
-                physical=False,
-                **common,
-            )
-        expected = ["tracewin.out"] + (["partran1.out"] if multiparticle else [])
-        for name in expected:
-            path = calc / name
-            if not path.exists() or path.stat().st_size == 0:
-                raise SimulationFailed(
-                    f"expected output {name} is {'empty' if path.exists() else 'missing'}",
-                    returncode=outcome.returncode,
-                    physical=False,
-                    **common,
-                )
-            try:
-                table = read_out(path)
-            except TraceWinFormatError as exc:
-                raise SimulationFailed(
-                    f"output {name} is corrupted or truncated: {exc.reason}",
-                    returncode=outcome.returncode,
-                    physical=False,
-                    **common,
-                ) from None
-            if (
-                self.lattice is not None
-                and len(table)
-                and (int(table["##"].iloc[-1]) != len(self.lattice))
-            ):
-                raise SimulationFailed(
-                    f"output {name} is truncated: its last row is element "
-                    f"{int(table['##'].iloc[-1])} of {len(self.lattice)}",
-                    returncode=outcome.returncode,
-                    physical=False,
-                    **common,
-                )
+    def _read_complete(self, path: Path) -> pd.DataFrame:
+        """An ``.out`` table that must end at the lattice's last element."""
+        table = read_out(path)
+        if self.lattice is not None and len(table):
+            last = int(table["##"].iloc[-1])
+            if last != len(self.lattice):
+                raise ValueError(f"its last row is element {last} of {len(self.lattice)}")
+        return table
 
     def _keep_outputs(self, calc: Path, keep: tuple[str, ...] | None) -> Path:
         results = Path(tempfile.mkdtemp(prefix="tracewin-results-", dir=self.workdir))
@@ -499,20 +262,3 @@ class TraceWin:
     def transfer_matrices(self) -> TransferMatrices:
         """``Transfer_matrix1.dat`` of the last run."""
         return self._cached("transfer_matrices", read_transfer_matrices)
-
-
-def _stage_project(src: Path, dest: Path) -> None:
-    """A private copy of a project folder: small files copied, big files and folders
-    linked, TraceWin's own outputs (``*.cal``, ``*_new.ini``, ``*.out``...) left out."""
-    dest.mkdir(parents=True)
-    for entry in src.iterdir():
-        if _OWN_OUTPUTS.search(entry.name) or entry.name.startswith("tracewin-run-"):
-            continue
-        target = dest / entry.name
-        if entry.is_dir():
-            target.symlink_to(entry.resolve(), target_is_directory=True)
-        elif entry.is_file():
-            if entry.stat().st_size > LINK_ABOVE:
-                target.symlink_to(entry.resolve())
-            else:
-                shutil.copy2(entry, target)

@@ -38,7 +38,10 @@ def ray_session():
     """One local Ray for the whole session (start-up costs seconds)."""
     ray = pytest.importorskip("ray")
     if not ray.is_initialized():
+        # address="local": always a new local Ray, never one a `ray start --head` elsewhere
+        # on this machine left in /tmp/ray/ray_current_cluster.
         ray.init(
+            address="local",
             num_cpus=4, include_dashboard=False, log_to_driver=False, namespace="accelerate_rl"
         )
     yield ray

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..fieldmap import FieldMap1D, field_map_path, read_field_map_1d, static_solenoid_map
+from ...tracewin.fieldmaps import FieldMap1D, field_map_path, read_field_map_1d
 from ..rf import RF_E_1D, STATIC_B_1D, Crossing, cross_field_map, solve_entry_phase, track_field_map
 from ..spacecharge_mesh import MeshSpaceCharge
 from ..species import Kinematics
+from ..static_field_1d import static_solenoid_map
 from .base import Aperture
 from .drift import pipe_aperture
 from .rf_base import RFElement

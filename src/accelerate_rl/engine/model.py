@@ -106,7 +106,7 @@ class CompiledLattice:
                 pending = self._command(item, pending)
                 continue
             element = lattice.elements[item.number - 1]
-            if model_class(element.keyword) is None:
+            if model_class(element.keyword, element) is None:
                 raise UnsupportedElementError(
                     f"{element.describe()} is not supported by the embedded engine: run it "
                     "with the TraceWin backend"
@@ -185,7 +185,7 @@ class CompiledLattice:
     def build(self, n: int, params: np.ndarray | None = None) -> ElementModel:
         """The model of element ``n`` with ``params`` ((B, P) array) or its base settings."""
         element = self.lattice.elements[n - 1]
-        cls = model_class(element.keyword)
+        cls = model_class(element.keyword, element)
         assert cls is not None
         model = cls(element, self._base[n - 1][None] if params is None else params)
         rf = self._rf.get(n)

@@ -198,3 +198,63 @@ def test_the_step_size_study_converges_at_fourth_order(tmp_path):
 def _solenoid_quad(x, y, z):
     g = 2.0 * soft_edges(z, 0.1, 0.2, 0.02)
     return g * y, g * x, 0.5 * soft_edges(z, 0.05, 0.25, 0.03) + 0 * x
+
+
+SPOKE = "lightwin-spoke-run/field_maps_1D/Simple_Spoke_1D.edz"
+
+
+def _spoke_3d(folder, samples):
+    """The spoke cavity's on-axis Ez(z) extended off axis to first order (Er = -r/2 Ez',
+    B theta = -omega r Ez / (2 c^2) on the sine phasor) as FIELD_MAP 7700 tables."""
+    from accelerate_rl.tracewin.fieldmaps import read_field_map_1d
+
+    fmap = read_field_map_1d(samples / SPOKE)
+    z = np.linspace(0, fmap.length, fmap.steps + 1)
+    e, de = fmap.values, fmap.derivative()
+    omega = 2 * np.pi * 352.2e6
+    bq = -omega * e * 1e6 / (2 * C_LIGHT**2)
+
+    def on_grid(values):
+        return lambda x, y, zz: np.interp(zz, z, values)
+
+    write_3d_map(
+        folder,
+        "sp",
+        "ed",
+        lambda x, y, zz: (
+            -0.5 * x * on_grid(de)(x, y, zz),
+            -0.5 * y * on_grid(de)(x, y, zz),
+            on_grid(e)(x, y, zz),
+        ),
+        fmap.length,
+        fmap.steps,
+        0.01,
+        2,
+    )
+    write_3d_map(
+        folder,
+        "sp",
+        "bd",
+        lambda x, y, zz: (-y * on_grid(bq)(x, y, zz), x * on_grid(bq)(x, y, zz), 0 * zz),
+        fmap.length,
+        fmap.steps,
+        0.01,
+        2,
+    )
+    (folder / "sp1.edz").write_text((samples / SPOKE).read_text())
+
+
+def test_the_spoke_cavity_extended_off_axis_equals_its_1d_map(tmp_path, samples):
+    _spoke_3d(tmp_path, samples)
+    beam = Beam(energy=16.6, freq=176.1, etnx=0.2, etny=0.2, eln=0.2, betx=1, bety=1, betz=1)
+    line = (
+        "FREQ 352.2\nFIELD_MAP_PATH .\nFIELD_MAP {g} 415.16 110.183 30 1.72733 1.72733 0 0 {f} 0\n"
+    )
+    ours, run3 = _matrix(tmp_path, line.format(g=7700, f="sp") + "END\n", beam)
+    ref, run1 = _matrix(tmp_path, line.format(g=100, f="sp1") + "END\n", beam)
+    assert run3.summary["energy"] == pytest.approx(run1.summary["energy"], abs=2e-5)
+    assert run3.summary["energy"] > 16.6 + 0.2
+    (c3,), (c1,) = run3.cavities, run1.cavities
+    assert c3.phi_s == pytest.approx(c1.phi_s, abs=2e-3)
+    assert c3.voltage == pytest.approx(c1.voltage, rel=1e-5)
+    np.testing.assert_allclose(ours, ref, atol=2e-3, rtol=2e-3)

@@ -20,115 +20,133 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..tracewin.fieldmaps import FieldMap1D, FieldMap2D, FieldMap3D, FieldMapFiles
+from ..tracewin.fieldmaps import FieldMap2D, FieldMap3D, FieldMapFiles
 from .species import C_LIGHT
 
 #: Field channels and whether each is electric.
 ELECTRIC = {"static_e": True, "static_b": False, "rf_e": True, "rf_b": False}
 
 
-def _trilinear(t: FieldMap3D, grid: np.ndarray, x, y, z) -> np.ndarray:
-    """(N, C) values of ``grid`` ((nz+1, ny+1, nx+1, C), the table's nodes) at points."""
-    nz, ny, nx = (s - 1 for s in grid.shape[:3])
-    fx = (x - t.x[0]) / (t.x[1] - t.x[0]) * nx
-    fy = (y - t.y[0]) / (t.y[1] - t.y[0]) * ny
-    fz = z / t.length * nz
-    inside = (fx >= 0) & (fx <= nx) & (fy >= 0) & (fy <= ny) & (fz >= 0) & (fz <= nz)
-    i = np.clip(np.floor(fx).astype(np.intp), 0, nx - 1)
-    j = np.clip(np.floor(fy).astype(np.intp), 0, ny - 1)
-    k = np.clip(np.floor(fz).astype(np.intp), 0, nz - 1)
-    wx, wy, wz = (fx - i)[:, None], (fy - j)[:, None], (fz - k)[:, None]
-    c00 = grid[k, j, i] * (1 - wx) + grid[k, j, i + 1] * wx
-    c01 = grid[k, j + 1, i] * (1 - wx) + grid[k, j + 1, i + 1] * wx
-    c10 = grid[k + 1, j, i] * (1 - wx) + grid[k + 1, j, i + 1] * wx
-    c11 = grid[k + 1, j + 1, i] * (1 - wx) + grid[k + 1, j + 1, i + 1] * wx
-    out = (c00 * (1 - wy) + c01 * wy) * (1 - wz) + (c10 * (1 - wy) + c11 * wy) * wz
-    return np.where(inside[:, None], out, 0.0)
+def _z_weights(length: float, nz: int, z: float) -> tuple[int, float] | None:
+    """Cell index and weight of the longitudinal position z [m], None outside [0, L]."""
+    fz = z / length * nz
+    if fz < 0 or fz > nz:
+        return None
+    k = min(int(fz), nz - 1)
+    return k, fz - k
 
 
-def _bilinear(t: FieldMap2D, grid: np.ndarray, r, z) -> np.ndarray:
-    """(N, C) values of ``grid`` ((nz+1, nr+1, C)) at (r, z)."""
-    nz, nr = grid.shape[0] - 1, grid.shape[1] - 1
-    fr, fz = r / t.rmax * nr, z / t.length * nz
-    inside = (fr <= nr) & (fz >= 0) & (fz <= nz)
-    i = np.clip(np.floor(fr).astype(np.intp), 0, nr - 1)
-    k = np.clip(np.floor(fz).astype(np.intp), 0, nz - 1)
-    wr, wz = (fr - i)[:, None], (fz - k)[:, None]
-    lo = grid[k, i] * (1 - wr) + grid[k, i + 1] * wr
-    hi = grid[k + 1, i] * (1 - wr) + grid[k + 1, i + 1] * wr
-    return np.where(inside[:, None], lo * (1 - wz) + hi * wz, 0.0)
+def _bilinear_xy(slab: np.ndarray, t: FieldMap3D, x, y) -> np.ndarray:
+    """(N, C) values of ``slab`` ((ny+1, nx+1, C), one z) at the points (x, y)."""
+    ny, nx = slab.shape[0] - 1, slab.shape[1] - 1
+    flat = slab.reshape(-1, slab.shape[2])
+    fx = (x - t.x[0]) * (nx / (t.x[1] - t.x[0]))
+    fy = (y - t.y[0]) * (ny / (t.y[1] - t.y[0]))
+    inside = (fx >= 0) & (fx <= nx) & (fy >= 0) & (fy <= ny)
+    i = np.minimum(np.maximum(fx, 0).astype(np.intp), nx - 1)
+    j = np.minimum(np.maximum(fy, 0).astype(np.intp), ny - 1)
+    wx, wy = (fx - i)[:, None], (fy - j)[:, None]
+    base = j * (nx + 1) + i
+    c00, c01 = flat.take(base, axis=0), flat.take(base + 1, axis=0)
+    c10, c11 = flat.take(base + nx + 1, axis=0), flat.take(base + nx + 2, axis=0)
+    lo = c00 + (c01 - c00) * wx
+    out = lo + (c10 + (c11 - c10) * wx - lo) * wy
+    if not inside.all():
+        out[~inside] = 0.0
+    return out
 
 
-def _linear(t: FieldMap1D, grid: np.ndarray, z) -> np.ndarray:
-    """(N, C) values of ``grid`` ((nz+1, C)) at z."""
-    nz = grid.shape[0] - 1
-    fz = z / t.length * nz
-    inside = (fz >= 0) & (fz <= nz)
-    k = np.clip(np.floor(fz).astype(np.intp), 0, nz - 1)
-    w = (fz - k)[:, None]
-    return np.where(inside[:, None], grid[k] * (1 - w) + grid[k + 1] * w, 0.0)
+def _linear_r(slab: np.ndarray, rmax: float, r) -> np.ndarray:
+    """(N, C) values of ``slab`` ((nr+1, C), one z) at radii r."""
+    nr = slab.shape[0] - 1
+    fr = r * (nr / rmax)
+    i = np.clip(fr.astype(np.intp), 0, nr - 1)
+    w = (fr - i)[:, None]
+    out = slab[i] + (slab[i + 1] - slab[i]) * w
+    out[fr > nr] = 0.0
+    return out
 
 
 @dataclass(eq=False)
 class ChannelTable:
-    """One channel of one map, ready to interpolate: ``sample(x, y, z)`` -> (3, N) field
-    (or amplitude) and, for RF E 1D/2D maps, a (3, N) B amplitude of the TM mode."""
+    """Channels of one map on one grid, ready to interpolate: ``sample(x, y, z)`` ->
+    [(channel, (3, N) field or amplitude)], with the B amplitude of the TM mode of an RF
+    E 1D/2D map added as "rf_b". Several 3D channels on the same box share one table.
 
-    channel: str
-    tables: dict
-    scale: float
+    Attributes:
+        channels: channel names. tables: their component tables. scales: ke or kb each.
+        omega: RF angular frequency [rad/s] (the induced B of a 1D RF E map).
+    """
+
+    channels: tuple[str, ...]
+    tables: tuple[dict, ...]
+    scales: tuple[float, ...]
     omega: float = 0.0
     _grid: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        comps = self.tables
-        first = next(iter(comps.values()))
-        self.kind = type(first)
-        if isinstance(first, FieldMap3D):
-            self._grid = np.stack([comps[c].values for c in "xyz"], axis=-1) * self.scale
-        elif isinstance(first, FieldMap2D):
-            names = ["r", "z"] + (["q"] if "q" in comps else [])
-            self._grid = np.stack([comps[c].values for c in names], axis=-1) * self.scale
-        else:
-            t = comps["z"]
-            self._grid = np.stack([t.values, t.derivative()], axis=-1) * self.scale
+        first = next(iter(self.tables[0].values()))
         self._first = first
+        parts = []
+        for comps, scale in zip(self.tables, self.scales, strict=True):
+            if isinstance(first, FieldMap3D):
+                names = ["x", "y", "z"]
+            elif isinstance(first, FieldMap2D):
+                names = ["r", "z"] + (["q"] if "q" in comps else [])
+            else:
+                t = comps["z"]
+                parts += [t.values * scale, t.derivative() * scale]
+                continue
+            parts += [comps[c].values * scale for c in names]
+        self._grid = np.stack(parts, axis=-1)
 
-    def sample(self, x, y, z) -> tuple[np.ndarray, np.ndarray | None]:
-        """The channel's field at points, and the induced magnetic amplitude of an RF E
-        1D/2D map (None otherwise)."""
+    def _slab(self, z: float) -> np.ndarray | None:
+        """The table interpolated to the plane z [m] (None outside the map)."""
+        cell = _z_weights(self._first.length, self._grid.shape[0] - 1, z)
+        if cell is None:
+            return None
+        k, w = cell
+        return self._grid[k] + (self._grid[k + 1] - self._grid[k]) * w
+
+    def sample(self, x, y, z: float) -> list[tuple[str, np.ndarray]]:
+        """Each channel's field (3, N) at the points (x, y) of the plane z [m] (nothing
+        outside the map)."""
+        slab = self._slab(z)
+        if slab is None:
+            return []
         t = self._first
         if isinstance(t, FieldMap3D):
-            return _trilinear(t, self._grid, x, y, z).T, None
-        r = np.hypot(x, y)
-        safe = np.where(r > 0, r, 1.0)
-        cx, cy = np.where(r > 0, x / safe, 0.0), np.where(r > 0, y / safe, 0.0)
+            v = _bilinear_xy(slab, t, x, y).T
+            return [(ch, v[3 * n : 3 * n + 3]) for n, ch in enumerate(self.channels)]
+        (channel,) = self.channels
         if isinstance(t, FieldMap2D):
-            v = _bilinear(t, self._grid, r, z)
-            fr, fz = v[:, 0], v[:, 1]
-            out = np.stack([fr * cx, fr * cy, fz])
-            if v.shape[1] < 3:
-                return out, None
-            bq = v[:, 2]
-            return out, np.stack([-bq * cy, bq * cx, np.zeros_like(bq)])
-        v = _linear(t, self._grid, z)
-        fz, dfz = v[:, 0], v[:, 1]
-        out = np.stack([-0.5 * dfz * x, -0.5 * dfz * y, fz])
-        if self.channel != "rf_e":
-            return out, None
-        # B theta = r/(2c^2) dEz/dt: on the sine phasor with amplitude -omega r Ez/(2 c^2)
-        # [MV/m -> V/m: 1e6]; sign: Ez cos(wt+phi) -> dEz/dt = -w Ez sin(wt+phi).
-        bq = -self.omega * fz * 1e6 / (2 * C_LIGHT**2)
-        return out, np.stack([-bq * y, bq * x, np.zeros_like(bq)])
+            r = np.hypot(x, y)
+            v = _linear_r(slab, t.rmax, r)
+            inv = np.divide(1.0, r, out=np.zeros_like(r), where=r > 0)
+            fr_r = v[:, 0] * inv  # Fr / r
+            out = [(channel, np.stack([fr_r * x, fr_r * y, v[:, 1]]))]
+            if v.shape[1] > 2:
+                bq_r = v[:, 2] * inv
+                induced = "rf_b" if channel == "rf_e" else "rf_e"
+                out.append((induced, np.stack([-bq_r * y, bq_r * x, np.zeros_like(bq_r)])))
+            return out
+        fz, dfz = slab[0], slab[1]
+        out = [(channel, np.stack([-0.5 * dfz * x, -0.5 * dfz * y, np.full_like(x, fz)]))]
+        if channel == "rf_e":
+            # B theta = r/(2c^2) dEz/dt on the sine phasor: amplitude -omega r Ez/(2 c^2)
+            # [MV/m -> V/m: 1e6]; Ez cos(wt+phi) -> dEz/dt = -w Ez sin(wt+phi).
+            bq = -self.omega * fz * 1e6 / (2 * C_LIGHT**2)
+            out.append(("rf_b", np.stack([-bq * y, bq * x, np.zeros_like(x)])))
+        return out
 
 
 def _rotation(angles_deg: tuple[float, float, float]) -> np.ndarray:
-    """Rotation of a map in its block: about x, then y, then z (R = Rz Ry Rx)."""
+    """Rotation of a map in its block about the z axis (the only one supported: maps
+    tilted about x or y would need fields off the integration plane)."""
     ax, ay, az = np.deg2rad(angles_deg)
-    rx = np.array([[1, 0, 0], [0, np.cos(ax), -np.sin(ax)], [0, np.sin(ax), np.cos(ax)]])
-    ry = np.array([[np.cos(ay), 0, np.sin(ay)], [0, 1, 0], [-np.sin(ay), 0, np.cos(ay)]])
-    rz = np.array([[np.cos(az), -np.sin(az), 0], [np.sin(az), np.cos(az), 0], [0, 0, 1]])
-    return rz @ ry @ rx
+    if ax or ay:
+        raise ValueError("a superposed map rotated about x or y is not supported")
+    return np.array([[np.cos(az), -np.sin(az), 0], [np.sin(az), np.cos(az), 0], [0, 0, 1]])
 
 
 @dataclass(eq=False)
@@ -152,10 +170,24 @@ def placed_map(
     offset: tuple[float, float, float] = (0.0, 0.0, 0.0),
     angles: tuple[float, float, float] = (0.0, 0.0, 0.0),
 ) -> PlacedMap:
-    """The channels of ``files`` scaled by ke (electric) and kb (magnetic)."""
+    """The channels of ``files`` scaled by ke (electric) and kb (magnetic); 3D channels
+    on the same box share one table."""
+    groups: dict[tuple, list[str]] = {}
+    for name, tables in files.tables.items():
+        first = next(iter(tables.values()))
+        if isinstance(first, FieldMap3D):
+            key = ("3d", first.values.shape, first.x, first.y, first.length)
+        else:
+            key = (name,)
+        groups.setdefault(key, []).append(name)
     channels = [
-        ChannelTable(name, tables, ke if ELECTRIC[name] else kb, omega)
-        for name, tables in files.tables.items()
+        ChannelTable(
+            tuple(names),
+            tuple(files.tables[n] for n in names),
+            tuple(ke if ELECTRIC[n] else kb for n in names),
+            omega,
+        )
+        for names in groups.values()
     ]
     return PlacedMap(channels, offset, angles)
 
@@ -169,23 +201,22 @@ class FieldSum:
 
     def __init__(self, maps: list[PlacedMap]) -> None:
         self.maps = maps
-        names = {c.channel for m in maps for c in m.channels}
+        names = {name for m in maps for c in m.channels for name in c.channels}
         self.rf = bool(names & {"rf_e", "rf_b"})
         self.electric = bool(names & {"static_e", "rf_e"})
 
-    def fields(self, x, y, z) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def fields(self, x, y, z: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Fields at the points (x, y) [m] of the plane z [m] of the block frame."""
         n = np.shape(x)[0]
         out = {k: np.zeros((3, n)) for k in ELECTRIC}
         for m in self.maps:
-            pos = np.stack([x, y, z]) - np.asarray(m.offset)[:, None]
+            px, py, pz = x - m.offset[0], y - m.offset[1], z - m.offset[2]
             if m._rot is not None:
-                pos = m._rot.T @ pos
-            for ch in m.channels:
-                f, induced = ch.sample(pos[0], pos[1], pos[2])
-                if m._rot is not None:
-                    f = m._rot @ f
-                    induced = None if induced is None else m._rot @ induced
-                out[ch.channel] += f
-                if induced is not None:
-                    out["rf_b"] += induced
+                px, py = (
+                    m._rot[0, 0] * px + m._rot[1, 0] * py,
+                    m._rot[0, 1] * px + m._rot[1, 1] * py,
+                )
+            for table in m.channels:
+                for channel, f in table.sample(px, py, pz):
+                    out[channel] += f if m._rot is None else m._rot @ f
         return out["static_e"], out["static_b"], out["rf_e"], out["rf_b"]

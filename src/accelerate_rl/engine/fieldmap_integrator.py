@@ -63,7 +63,7 @@ class Passage:
 
 def _rates(fields: FieldSum, z: float, s: np.ndarray, q: float, mass: float, drive: Drive):
     x, y, px, py, pz, t = s
-    es, bs, erf, brf = fields.fields(x, y, np.full_like(x, z))
+    es, bs, erf, brf = fields.fields(x, y, z)
     if fields.rf:
         phase = drive.omega * t + drive.phi
         cos, sin = np.cos(phase), np.sin(phase)

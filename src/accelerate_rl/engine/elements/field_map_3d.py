@@ -170,19 +170,20 @@ class FieldMapTable(RFElement):
 
     def _linear_map(
         self, kin: Kinematics, b: int, drive: Drive | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The Jacobian and the reference's exit coordinates (cached per entry energy,
-        phase and settings: a knob elsewhere leaves them)."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, complex]:
+        """The Jacobian, the reference's exit coordinates, its exit state and voltage
+        (one integration of 13 particles, cached per entry energy, phase and settings:
+        a knob elsewhere leaves them)."""
         w = float(np.asarray(kin.energy).reshape(-1)[0])
         drive = self._drive(kin) if drive is None else drive
-        key = (w, kin.species.mass, kin.species.charge, drive, tuple(self.params[b]))
+        key = (w, kin.species.mass, kin.species.charge, drive, self.params[b].tobytes())
         hit = self._linear.get(key)
         if hit is None:
-            state, _, _ = self._pass(fd_columns(), kin, drive, b)
-            hit = fd_matrix(self._exit(state, kin))
+            state, voltage, _ = self._pass(fd_columns(), kin, drive, b)
+            matrix, ref = fd_matrix(self._exit(state, kin))
             if len(self._linear) > 32:
                 self._linear.clear()
-            self._linear[key] = hit
+            hit = self._linear[key] = (matrix, ref, state[:, 0].copy(), voltage)
         return hit
 
     def matrix(self, kin: Kinematics, fraction: float = 1.0) -> np.ndarray:
@@ -199,17 +200,17 @@ class FieldMapTable(RFElement):
         return self._exit(state, kin)[:, 1:]
 
     # -- RF: the synchronous particle --------------------------------------------------
-    def _reference(self, kin: Kinematics, phi: float) -> tuple[np.ndarray, complex]:
-        state, voltage, _ = self._pass(np.zeros((6, 1)), kin, Drive(self.omega, phi))
-        return state[:, 0], voltage
+    def _reference(self, kin: Kinematics, phi: float) -> complex:
+        """The voltage along the reference entering at RF phase ``phi`` [rad]."""
+        _, voltage, _ = self._pass(np.zeros((6, 1)), kin, Drive(self.omega, phi))
+        return voltage
 
     def _cross(self, kin: Kinematics, time: float | None) -> Crossing:
         phi = np.deg2rad(float(self.p(3)[0]))
         if self.sync_phase:
             target, phi_in = phi, phi
             for _ in range(30):
-                _, voltage = self._reference(kin, phi_in)
-                error = np.angle(voltage * np.exp(-1j * target))
+                error = float(np.angle(self._reference(kin, phi_in) * np.exp(-1j * target)))
                 phi_in -= error
                 if abs(error) < 1e-10:
                     break
@@ -221,7 +222,7 @@ class FieldMapTable(RFElement):
             phi = phi_in
         elif self.absolute:
             phi = phi + self.omega * float(time)
-        ref, voltage = self._reference(kin, phi)
+        matrix, _, ref, voltage = self._linear_map(kin, 0, Drive(self.omega, phi))
         if not np.all(np.isfinite(ref)):
             raise ValueError(
                 f"{self.source.describe()}: the synchronous particle never reaches the end "
@@ -229,5 +230,4 @@ class FieldMapTable(RFElement):
             )
         mass = kin.species.mass
         w_out = float(np.sqrt(ref[2] ** 2 + ref[3] ** 2 + ref[4] ** 2 + mass**2) - mass)
-        matrix, _ = self._linear_map(kin, 0, Drive(self.omega, phi))
         return Crossing(w_out, self.omega * float(ref[5]), voltage, phi, matrix)

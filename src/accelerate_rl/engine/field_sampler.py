@@ -108,9 +108,11 @@ class ChannelTable:
         k, w = cell
         return self._grid[k] + (self._grid[k + 1] - self._grid[k]) * w
 
-    def sample(self, x, y, z: float) -> list[tuple[str, np.ndarray]]:
+    def sample(self, x, y, z) -> list[tuple[str, np.ndarray]]:
         """Each channel's field (3, N) at the points (x, y) of the plane z [m] (nothing
-        outside the map)."""
+        outside the map); z per particle (an array) for 3D tables."""
+        if np.ndim(z):
+            return self._sample_points(x, y, z)
         slab = self._slab(z)
         if slab is None:
             return []
@@ -138,6 +140,25 @@ class ChannelTable:
             bq = -self.omega * fz * 1e6 / (2 * C_LIGHT**2)
             out.append(("rf_b", np.stack([-bq * y, bq * x, np.zeros_like(x)])))
         return out
+
+    def _sample_points(self, x, y, z) -> list[tuple[str, np.ndarray]]:
+        t = self._first
+        if not isinstance(t, FieldMap3D):
+            raise ValueError("fields off one integration plane need 3D tables")
+        nz = self._grid.shape[0] - 1
+        fz = z * (nz / t.length)
+        k = np.minimum(np.maximum(fz, 0).astype(np.intp), nz - 1)
+        w = (fz - k)[:, None]
+        lo = np.empty((len(x), self._grid.shape[-1]))
+        hi = np.empty_like(lo)
+        for kk in np.unique(k):
+            sel = k == kk
+            lo[sel] = _bilinear_xy(self._grid[kk], t, x[sel], y[sel])
+            hi[sel] = _bilinear_xy(self._grid[kk + 1], t, x[sel], y[sel])
+        v = lo + (hi - lo) * w
+        v[(fz < 0) | (fz > nz)] = 0.0
+        v = v.T
+        return [(ch, v[3 * n : 3 * n + 3]) for n, ch in enumerate(self.channels)]
 
 
 def _rotation(angles_deg: tuple[float, float, float]) -> np.ndarray:
@@ -195,8 +216,9 @@ def placed_map(
 class FieldSum:
     """The summed fields of maps placed in one frame (a lone map or a SUPERPOSE block).
 
-    ``fields(x, y, z)`` -> (static E, static B, RF E amplitude, RF B amplitude), each
-    (3, N) [MV/m or T].
+    ``fields(x, y, z, t, omega, phases)`` -> (E [MV/m], B [T], Ez of the RF channels
+    along particle 0 as a complex phasor [MV/m]), E and B (3, N); map i's RF channels
+    carry cos / sin(omega t + phases[i]).
     """
 
     def __init__(self, maps: list[PlacedMap]) -> None:
@@ -205,18 +227,36 @@ class FieldSum:
         self.rf = bool(names & {"rf_e", "rf_b"})
         self.electric = bool(names & {"static_e", "rf_e"})
 
-    def fields(self, x, y, z: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Fields at the points (x, y) [m] of the plane z [m] of the block frame."""
+    def fields(
+        self, x, y, z, t=None, omega: float = 0.0, phases: tuple[float, ...] = ()
+    ) -> tuple[np.ndarray, np.ndarray, complex]:
+        """Fields at the points (x, y, z) [m] of the block frame at times t [s]; z is a
+        number (the integration plane) or one value per particle."""
         n = np.shape(x)[0]
-        out = {k: np.zeros((3, n)) for k in ELECTRIC}
-        for m in self.maps:
+        e, b = np.zeros((3, n)), np.zeros((3, n))
+        integrand = 0j
+        for i, m in enumerate(self.maps):
             px, py, pz = x - m.offset[0], y - m.offset[1], z - m.offset[2]
             if m._rot is not None:
                 px, py = (
                     m._rot[0, 0] * px + m._rot[1, 0] * py,
                     m._rot[0, 1] * px + m._rot[1, 1] * py,
                 )
+            phase = None
             for table in m.channels:
                 for channel, f in table.sample(px, py, pz):
-                    out[channel] += f if m._rot is None else m._rot @ f
-        return out["static_e"], out["static_b"], out["rf_e"], out["rf_b"]
+                    if m._rot is not None:
+                        f = m._rot @ f
+                    if channel in ("rf_e", "rf_b"):
+                        if phase is None:
+                            phase = omega * t + (phases[i] if phases else 0.0)
+                        if channel == "rf_e":
+                            integrand += complex(f[2, 0]) * np.exp(1j * phase[0])
+                            f = f * np.cos(phase)
+                        else:
+                            f = f * np.sin(phase)
+                    if ELECTRIC[channel]:
+                        e += f
+                    else:
+                        b += f
+        return e, b, integrand

@@ -39,11 +39,11 @@ FD_STEPS = np.array([1e-6, 1e-6, 1e-6, 1e-6, 1e-6, 1e-6])
 
 @dataclass(frozen=True)
 class Drive:
-    """The time dependence of the RF channels: omega [rad/s], phi [rad] the RF phase at
-    t = 0 (the reference particle's entry)."""
+    """The time dependence of the RF channels: omega [rad/s], phases [rad] each map's
+    RF phase at t = 0 (the reference particle's entry into the element)."""
 
     omega: float = 0.0
-    phi: float = 0.0
+    phases: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -63,15 +63,7 @@ class Passage:
 
 def _rates(fields: FieldSum, z: float, s: np.ndarray, q: float, mass: float, drive: Drive):
     x, y, px, py, pz, t = s
-    es, bs, erf, brf = fields.fields(x, y, z)
-    if fields.rf:
-        phase = drive.omega * t + drive.phi
-        cos, sin = np.cos(phase), np.sin(phase)
-        e = es + erf * cos
-        b = bs + brf * sin
-        integrand = complex(erf[2, 0]) * np.exp(1j * phase[0])
-    else:
-        e, b, integrand = es, bs, 0j
+    e, b, integrand = fields.fields(x, y, z, t, drive.omega, drive.phases)
     safe_pz = np.where(pz > 0, pz, np.inf)
     energy = np.sqrt(px * px + py * py + pz * pz + mass * mass)
     xp, yp, g = px / safe_pz, py / safe_pz, energy / safe_pz
@@ -130,9 +122,7 @@ def to_coords(state: np.ndarray, p_ref: float, beta_ref: float, t_ref: float) ->
     return np.stack([x, px / pz, y, py / pz, -(t - t_ref) * beta_ref * C_LIGHT, p / p_ref - 1.0])
 
 
-def steps_for(
-    length: float, grid_steps: int, omega: float, beta: float, scale: float = 1.0
-) -> int:
+def steps_for(length: float, grid_steps: int, omega: float, beta: float, scale: float = 1.0) -> int:
     """Steps over ``length`` [m]: the finer of the table grid (``grid_steps`` intervals)
     and MAX_STEP_PHASE of RF phase at velocity beta, times ``scale``."""
     rf = int(np.ceil(omega * length / (beta * C_LIGHT) / MAX_STEP_PHASE)) if omega else 0

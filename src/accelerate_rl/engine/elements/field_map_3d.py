@@ -34,7 +34,8 @@ from ..fieldmap_integrator import (
 )
 from ..rf import Crossing
 from ..species import Kinematics, relativistic
-from .base import Aperture
+from ..superpose import SuperposeBlock, integrate_to_plane
+from .base import Aperture, identity
 from .drift import pipe_aperture
 from .rf_base import RFElement
 
@@ -43,7 +44,9 @@ ONE_D = frozenset({100, 10})
 
 
 class FieldMapTable(RFElement):
-    """A FIELD_MAP integrated through its tables (see the module docstring)."""
+    """A FIELD_MAP integrated through its tables (see the module docstring); in a
+    SUPERPOSE block (``block`` set by CompiledLattice) the first map carries the summed
+    fields of all of them (``members``), the others are zero-length rows."""
 
     keyword = "FIELD_MAP"
     MODE_PARAM = 10
@@ -53,8 +56,11 @@ class FieldMapTable(RFElement):
 
     def __init__(self, source, params) -> None:
         super().__init__(source, params)
-        self._linear: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+        self._linear: dict[tuple, tuple] = {}
         self._sums: dict[tuple, FieldSum] = {}
+        self.block: SuperposeBlock | None = None
+        self.members: list[FieldMapTable] = []
+        self._drives: dict[float, Drive] = {}
 
     # -- settings ------------------------------------------------------------------------
     @cached_property
@@ -62,16 +68,27 @@ class FieldMapTable(RFElement):
         return Geometry.parse(float(self.p(1)[0]))
 
     @property
+    def member(self) -> bool:
+        """A superposed map other than its block's first: no transport of its own."""
+        return self.block is not None and self.number != self.block.carrier
+
+    def placed(self) -> list[tuple[FieldMapTable, float]]:
+        """The maps this element integrates and their z0 [m]."""
+        if self.block is None or not self.members:
+            return [(self, 0.0)]
+        return [(m, self.block.offsets[m.number]) for m in self.members]
+
+    @property
     def accelerating(self) -> bool:  # type: ignore[override]
-        return self.geometry.rf
+        return not self.member and any(m.geometry.rf for m, _ in self.placed())
 
     @property
     def cavity(self) -> bool:  # type: ignore[override]
-        return self.geometry.rf
+        return self.accelerating
 
     @property
     def nonlinear(self) -> bool:
-        return True
+        return not self.member
 
     def validate(self) -> None:
         try:
@@ -86,16 +103,28 @@ class FieldMapTable(RFElement):
             raise self.unsupported("a batch of settings of an RF field map")
 
     def notes(self) -> list[str]:
+        where = self.source.describe()
+        if self.member:
+            assert self.block is not None
+            return [
+                f"{where}: superposed at z0 = {self.block.offsets[self.number] * 1e3:g} mm in "
+                f"the block of element {self.block.carrier} (a zero-length row after it)"
+            ]
         out = [
-            f"{self.source.describe()}: FIELD_MAP {self.geometry.code} integrated through its "
-            "interpolated tables (Lorentz force, RK4); the field is 0 outside a table's box"
+            f"{where}: FIELD_MAP {self.geometry.code} integrated through its interpolated "
+            "tables (Lorentz force, RK4); the field is 0 outside a table's box"
         ]
         if np.any(self.p(8)):
-            out.append(f"{self.source.describe()}: ka (aperture flag) has no effect here")
+            out.append(f"{where}: ka (aperture flag) has no effect here")
         if self.geometry.rf_b or (self.geometry.rf_e and self.geometry.dimensions < 3):
             out.append(
-                f"{self.source.describe()}: RF magnetic fields on the phasor "
-                "sin(omega t + phi) (TraceWin's convention as HELIX quotes it; unverified)"
+                f"{where}: RF magnetic fields on the phasor sin(omega t + phi) (TraceWin's "
+                "convention as HELIX quotes it; unverified)"
+            )
+        if self.block is not None and self.block.exit is not None:
+            out.append(
+                f"{where}: a bending block, integrated in time to its SUPERPOSE_MAP_OUT plane; "
+                "its length in the layout is the block's z span, not the path length"
             )
         return out
 
@@ -105,7 +134,7 @@ class FieldMapTable(RFElement):
 
     def files(self) -> FieldMapFiles:
         files = read_field_map(self.folder, self.file_name, self.geometry.code)
-        length = float(self.length_m[0])
+        length = float(self.p(2)[0]) * 1e-3
         if abs(files.length - length) > 1e-6 * max(1.0, length):
             raise ValueError(
                 f"{self.source.describe()}: FIELD_MAP length {length * 1e3:g} mm but "
@@ -115,22 +144,38 @@ class FieldMapTable(RFElement):
 
     @property
     def length_m(self) -> np.ndarray:
-        return self.p(2) * 1e-3
+        if self.member:
+            return np.zeros(self.batch)
+        own = self.p(2) * 1e-3
+        others = [z0 + float(m.p(2)[0]) * 1e-3 for m, z0 in self.placed() if m is not self]
+        return np.maximum(own, max(others, default=0.0))
 
     def aperture(self) -> Aperture | None:
-        return pipe_aperture(self.p(4))
+        return None if self.member else pipe_aperture(self.p(4))
 
     def field_sum(self, b: int = 0) -> FieldSum:
-        """The scaled fields of batch entry ``b`` (cached per ke, kb)."""
-        key = (float(self.p(5)[b]), float(self.p(6)[b]))
-        hit = self._sums.get(key)
+        """The scaled fields of batch entry ``b`` (cached per ke, kb of every map)."""
+        settings = tuple(
+            (float(m.p(5)[b if m is self else 0]), float(m.p(6)[b if m is self else 0]))
+            for m, _ in self.placed()
+        )
+        hit = self._sums.get(settings)
         if hit is None:
-            hit = self._sums[key] = FieldSum([placed_map(self.files(), key[1], key[0], self.omega)])
+            maps = [
+                placed_map(m.files(), ke, kb, self.omega, offset=(0.0, 0.0, z0))
+                for (m, z0), (kb, ke) in zip(self.placed(), settings, strict=True)
+            ]
+            hit = self._sums[settings] = FieldSum(maps)
         return hit
 
-    def grid_steps(self) -> int:
-        files = self.files()
-        return max(t.values.shape[0] - 1 for p in files.tables.values() for t in p.values())
+    def grid_step(self) -> float:
+        """The finest table step along z [m] of the maps integrated here."""
+        return min(
+            t.length / (t.values.shape[0] - 1)
+            for m, _ in self.placed()
+            for p in m.files().tables.values()
+            for t in p.values()
+        )
 
     # -- integration ---------------------------------------------------------------------
     def _pass(
@@ -143,8 +188,23 @@ class FieldMapTable(RFElement):
         beta, _, bg = relativistic(w, species.mass)
         p0 = bg * species.mass
         length = float(self.length_m[b])
-        steps = steps_for(length, self.grid_steps(), drive.omega, beta, self.step_scale)
         state = to_state(coords, p0, beta)
+        step = self.grid_step()
+        if self.block is not None and self.block.exit is not None:
+            if self.accelerating:
+                raise self.unsupported("an RF map in a bending (SUPERPOSE_MAP_OUT) block")
+            out = integrate_to_plane(
+                self.field_sum(b),
+                state,
+                self.block.exit,
+                step / self.step_scale,
+                species.charge,
+                species.mass,
+                3.0 * length,
+            )
+            return out, 0j, 0
+        grid = int(round(length / step))
+        steps = steps_for(length, grid, drive.omega, beta, self.step_scale)
         passage = integrate(
             self.field_sum(b), state, (0.0, length), steps, species.charge, species.mass, drive
         )
@@ -155,18 +215,21 @@ class FieldMapTable(RFElement):
     def _exit(self, state: np.ndarray, kin: Kinematics) -> np.ndarray:
         """Engine coordinates about the reference (column 0) at the exit."""
         ref = state[:, 0]
-        p_ref = float(np.sqrt(ref[2] ** 2 + ref[3] ** 2 + ref[4] ** 2))
-        mass = kin.species.mass
-        beta_ref = p_ref / np.hypot(p_ref, mass)
-        if not self.geometry.rf:  # static: the exit reference is the entry one
+        if not self.accelerating:  # static: the exit reference is the entry one
             p_ref = float(np.asarray(kin.momentum).reshape(-1)[0])
             beta_ref = float(np.asarray(kin.beta).reshape(-1)[0])
+        else:
+            p_ref = float(np.sqrt(ref[2] ** 2 + ref[3] ** 2 + ref[4] ** 2))
+            beta_ref = p_ref / np.hypot(p_ref, kin.species.mass)
         return to_coords(state, p_ref, beta_ref, float(ref[5]))
 
     def _drive(self, kin: Kinematics) -> Drive:
-        if not self.geometry.rf:
+        if not self.accelerating:
             return Drive()
-        return Drive(self.omega, self.crossing(kin).phi_in)
+        w = float(np.asarray(kin.energy).reshape(-1)[0])
+        if w not in self._drives:
+            self.crossing(kin)
+        return self._drives[w]
 
     def _linear_map(
         self, kin: Kinematics, b: int, drive: Drive | None = None
@@ -187,27 +250,68 @@ class FieldMapTable(RFElement):
         return hit
 
     def matrix(self, kin: Kinematics, fraction: float = 1.0) -> np.ndarray:
+        if self.member:
+            return identity(self.batch)
         if fraction != 1.0:
             raise self.unsupported("a partial tabulated field map (envelope space charge)")
         return np.stack([self._linear_map(kin, b)[0] for b in range(self.batch)])
 
     def kick(self, kin: Kinematics) -> np.ndarray | None:
+        if self.member:
+            return None
         return np.stack([self._linear_map(kin, b)[1] for b in range(self.batch)])
 
     def track(self, coords: np.ndarray, kin: Kinematics) -> np.ndarray:
+        if self.member:
+            return coords
         full = np.concatenate([np.zeros((6, 1)), coords], axis=1)
         state, _, _ = self._pass(full, kin, self._drive(kin))
         return self._exit(state, kin)[:, 1:]
 
     # -- RF: the synchronous particle --------------------------------------------------
+    def _phases(self, kin: Kinematics, time: float | None, first: float) -> tuple[float, ...]:
+        """Each map's RF phase at t = 0 [rad]: ``first`` for this map; a superposed map's
+        phi is the phase the reference sees at its z0 (relative) or at t = 0 (absolute)."""
+        placed = self.placed()
+        if len(placed) == 1:
+            return (first,)
+        if self.sync_phase:
+            raise self.unsupported("SET_SYNC_PHASE in a SUPERPOSE block")
+        phases = [0.0] * len(placed)
+        species = kin.species
+        w = float(np.asarray(kin.energy).reshape(-1)[0])
+        beta, _, bg = relativistic(w, species.mass)
+        state = to_state(np.zeros((6, 1)), bg * species.mass, beta)
+        z_at, step = 0.0, self.grid_step()
+        for i in sorted(range(len(placed)), key=lambda i: placed[i][1]):
+            m, z0 = placed[i]
+            if z0 > z_at:
+                steps = max(1, int(np.ceil((z0 - z_at) / step)))
+                state = integrate(
+                    self.field_sum(),
+                    state,
+                    (z_at, z0),
+                    steps,
+                    species.charge,
+                    species.mass,
+                    Drive(self.omega, tuple(phases)),
+                ).state
+                z_at = z0
+            phi = np.deg2rad(float(m.p(3)[0]))
+            if m.absolute:
+                phases[i] = phi + self.omega * float(time)
+            else:
+                phases[i] = phi - self.omega * float(state[5, 0])
+        return tuple(phases)
+
     def _reference(self, kin: Kinematics, phi: float) -> complex:
         """The voltage along the reference entering at RF phase ``phi`` [rad]."""
-        _, voltage, _ = self._pass(np.zeros((6, 1)), kin, Drive(self.omega, phi))
+        _, voltage, _ = self._pass(np.zeros((6, 1)), kin, Drive(self.omega, (phi,)))
         return voltage
 
     def _cross(self, kin: Kinematics, time: float | None) -> Crossing:
         phi = np.deg2rad(float(self.p(3)[0]))
-        if self.sync_phase:
+        if self.sync_phase and len(self.placed()) == 1:
             target, phi_in = phi, phi
             for _ in range(30):
                 error = float(np.angle(self._reference(kin, phi_in) * np.exp(-1j * target)))
@@ -222,12 +326,14 @@ class FieldMapTable(RFElement):
             phi = phi_in
         elif self.absolute:
             phi = phi + self.omega * float(time)
-        matrix, _, ref, voltage = self._linear_map(kin, 0, Drive(self.omega, phi))
+        drive = Drive(self.omega, self._phases(kin, time, phi))
+        matrix, _, ref, voltage = self._linear_map(kin, 0, drive)
         if not np.all(np.isfinite(ref)):
             raise ValueError(
                 f"{self.source.describe()}: the synchronous particle never reaches the end "
                 "of the field map"
             )
+        self._drives[float(np.asarray(kin.energy).reshape(-1)[0])] = drive
         mass = kin.species.mass
         w_out = float(np.sqrt(ref[2] ** 2 + ref[3] ** 2 + ref[4] ** 2 + mass**2) - mass)
         return Crossing(w_out, self.omega * float(ref[5]), voltage, phi, matrix)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from accelerate_rl.tracewin.fieldmaps import write_table_3d
+
 Field3 = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
@@ -34,10 +36,15 @@ def write_3d_map(
     x = np.linspace(x0, x1, nx + 1)
     zz, yy, xx = np.meshgrid(z, y, x, indexing="ij")
     comps = field(xx, yy, zz)
-    head = f"{nz} {length!r}\n{nx} {x0!r} {x1!r}\n{ny} {-half_y!r} {half_y!r}\n{norm!r}\n"
     for name, values in zip("xyz", comps, strict=True):
-        body = "\n".join(f"{v:.16e}" for v in (np.broadcast_to(values, xx.shape) * norm).ravel())
-        (folder / f"{prefix}.{kind}{name}").write_text(head + body + "\n")
+        write_table_3d(
+            folder / f"{prefix}.{kind}{name}",
+            np.broadcast_to(values, xx.shape),
+            length,
+            (x0, x1),
+            (-half_y, half_y),
+            norm,
+        )
 
 
 def write_2d_map(

@@ -147,6 +147,7 @@ class ChannelTable:
             raise ValueError("fields off one integration plane need 3D tables")
         nz = self._grid.shape[0] - 1
         fz = z * (nz / t.length)
+        fz = np.where(np.isfinite(fz), fz, -1.0)  # lost particles: no field
         k = np.minimum(np.maximum(fz, 0).astype(np.intp), nz - 1)
         w = (fz - k)[:, None]
         lo = np.empty((len(x), self._grid.shape[-1]))

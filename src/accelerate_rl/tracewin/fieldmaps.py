@@ -374,3 +374,21 @@ def read_field_map(folder: str | Path, name: str, geom: float | int) -> FieldMap
         )
     length = lengths.pop() if lengths else 0.0
     return FieldMapFiles(geometry, prefix, length, tables)
+
+
+def write_table_3d(
+    path: str | Path,
+    values: np.ndarray,
+    length: float,
+    x: tuple[float, float],
+    y: tuple[float, float],
+    norm: float = 1.0,
+) -> Path:
+    """Write one 3D ASCII table (the layout :func:`read_table` reads): ``values``
+    (nz + 1, ny + 1, nx + 1) field / norm on z in [0, length], x and y (min, max) [m]."""
+    path = Path(path)
+    nz, ny, nx = (s - 1 for s in values.shape)
+    head = f"{nz} {length!r}\n{nx} {x[0]!r} {x[1]!r}\n{ny} {y[0]!r} {y[1]!r}\n{norm!r}\n"
+    body = "\n".join(f"{v:.10e}" for v in (np.asarray(values) * norm).ravel())
+    path.write_text(head + body + "\n")
+    return path

@@ -74,3 +74,79 @@ def test_two_half_quadrupoles_superposed_are_one_quadrupole(tmp_path):
         ).transfer_matrices.matrices[-1],
         atol=1e-9,
     )
+
+
+def _adige_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "experiments" / "make_adige_maps.py"
+    spec = importlib.util.spec_from_file_location("make_adige_maps", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_sector_dipole_map_in_a_bending_block_is_bend_and_edges(tmp_path):
+    """A 30 degree sector dipole (rho 1 m, tanh fringes of 20 mm, the pole faces 100 mm
+    inside the block) with its SUPERPOSE_MAP_OUT exit plane 100 mm after the exit face
+    equals DRIFT + EDGE + BEND + EDGE + DRIFT, the fringe integral K1 gap = width / 2."""
+    script = _adige_script()
+    beam = Beam(energy=5.0, etnx=0.2, etny=0.2, eln=0.2, betx=1, bety=1, betz=1)
+    rho, angle, entry, out = 1.0, 30.0, 0.1, 0.1
+    b0 = float(beam.kinematics.brho) / rho
+    bx, by, bz, box = script.sector_dipole(
+        b0,
+        rho=rho,
+        angle_deg=angle,
+        entry=entry,
+        length=0.8,
+        x_range=(-0.1, 0.35),
+        half_gap=0.02,
+        grid=0.005,
+        ny=2,
+    )
+    script.write_map(tmp_path, "dip", "bs", (bx, by, bz), box)
+    a = np.deg2rad(angle)
+    exit_x = rho * (1 - np.cos(a)) + out * np.sin(a)
+    exit_z = entry + rho * np.sin(a) + out * np.cos(a)
+    block = _run(
+        "FIELD_MAP_PATH .\n"
+        f"SUPERPOSE_MAP_OUT {exit_z * 1e3:.12g} {exit_x * 1e3:.12g} 0 0 0 {-angle}\n"
+        "FIELD_MAP 70 800 0 100 1 0 0 0 dip\nEND\n",
+        tmp_path,
+        beam,
+    )
+    edge = "EDGE 0 1000 40 0.25 0 100 0\n"
+    ref = _run(
+        f"DRIFT 100 100\n{edge}BEND -30 1000 0 100 0\n{edge}DRIFT 100 100\nEND\n",
+        tmp_path,
+        beam,
+    )
+    ours, theirs = block.transfer_matrices.matrices[-1], ref.transfer_matrices.matrices[-1]
+    np.testing.assert_allclose(ours, theirs, atol=1e-3)  # 4e-4 measured
+    assert abs(ours[0, 5]) > 0.1  # dispersive
+    kick = block.summary["x0"], block.summary["x'0"]
+    assert abs(kick[0]) < 0.1 and abs(kick[1]) < 0.2  # mm, mrad: the reference near the axis
+
+
+def test_the_adige_excerpt_runs_end_to_end_with_generated_maps(tmp_path):
+    """make_adige_maps.py's maps (not LNL's): the excerpt's bending blocks, superposed
+    electrostatic multipoles, solenoids, QUAD_ELE and ELECTROSTA_ACC, envelope and
+    multiparticle."""
+    import json
+
+    script = _adige_script()
+    summary = script.main([str(tmp_path), "--grid-mm", "20"])
+    for name in ("sd1b", "sd2b"):
+        assert abs(summary[name]["exit"][0]) < 1e-4 and abs(summary[name]["exit"][1]) < 1e-6
+    beam = Beam(**json.loads((tmp_path / "beam.json").read_text()))
+    engine = Engine(tmp_path / "adige.dat", beam)
+    env = engine.run()
+    assert env.summary["energy"] == pytest.approx(script.DIPOLE_ENERGY, rel=1e-9)
+    assert len(env.table.groupby("##")) == len(engine.lattice.elements) + 1
+    assert any("superposed at z0 = 0 mm in the block of element 26" in n for n in env.notes)
+    assert sum("a bending block" in n for n in env.notes) == 2
+    mp = engine.run({"partran": 1, "nbr_part1": 300}, seed=3)
+    assert mp.summary["energy"] == pytest.approx(env.summary["energy"], rel=1e-6)
+    assert mp.table["npart"].iloc[-1] > 0

@@ -17,6 +17,7 @@ from ..tracewin.dat import Element, Lattice, SequenceItem, parse_number
 from ..tracewin.errors import InvalidParameterError
 from .elements import ElementModel, UnsupportedElementError, model_class
 from .elements.field_map_3d import FieldMapTable
+from .nominal_commands import nominal_note
 from .superpose import ExitFrame, SuperposeBlock
 
 #: Commands with no effect on transport by this engine (structure, markers, optimiser
@@ -245,6 +246,10 @@ class CompiledLattice:
                         f"STEERER ({stmt.where}): field {tok!r} is not a number"
                     ) from None
             return item
+        note = nominal_note(stmt)
+        if note is not None:
+            self.notes.append(note)
+            return pending
         if kw in NO_EFFECT_COMMANDS or kw.startswith(NO_EFFECT_PREFIXES):
             if kw and kw not in ("LATTICE", "LATTICE_END", "FREQ", "END", "REPEAT_ELE"):
                 self.notes.append(f"{kw} ({stmt.where}) has no effect in the embedded engine")

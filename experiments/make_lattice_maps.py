@@ -16,7 +16,8 @@ Per FIELD_MAP geometry (L from the lattice line, f from the FREQ in force):
 Writes OUT_DIR/<lattice name> with every FIELD_MAP_PATH set to ``.`` and the maps beside
 it; prints a JSON list of what was generated or copied.
 
-Usage: ``python experiments/make_lattice_maps.py LATTICE.dat OUT_DIR [--maps FOLDER]``
+Usage: ``python experiments/make_lattice_maps.py LATTICE.dat OUT_DIR [--maps FOLDER]
+[--alias NAME=OTHER ...]``
 """
 
 from __future__ import annotations
@@ -113,10 +114,18 @@ def main(argv: list[str] | None = None) -> list[str]:
     parser.add_argument("lattice", type=Path)
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--maps", type=Path, help="a folder of real maps to copy from")
+    parser.add_argument(
+        "--alias",
+        action="append",
+        default=[],
+        metavar="NAME=OTHER",
+        help="copy the real map OTHER (from --maps) as NAME (a stand-in of the same kind)",
+    )
     args = parser.parse_args(argv)
     out: Path = args.out_dir
     out.mkdir(parents=True, exist_ok=True)
     lattice = read_dat(args.lattice)
+    aliases = dict(a.split("=", 1) for a in args.alias)
     folder, freq, done, report = args.lattice.parent, 0.0, set(), []
     for item in lattice.sequence:
         stmt = item.statement
@@ -132,13 +141,14 @@ def main(argv: list[str] | None = None) -> list[str]:
             done.add((name, geom))
             exts = [e for es in extensions(Geometry.parse(geom)).values() for e in es]
             sources = [args.maps, folder] if args.maps else [folder]
+            source = aliases.get(name, name)
             real = next(
-                (s for s in sources if all((s / f"{name}{e}").is_file() for e in exts)), None
+                (s for s in sources if all((s / f"{source}{e}").is_file() for e in exts)), None
             )
             if real is not None:
                 for e in exts:
-                    shutil.copy(real / f"{name}{e}", out / f"{name}{e}")
-                report.append(f"copied {name} from {real}")
+                    shutil.copy(real / f"{source}{e}", out / f"{name}{e}")
+                report.append(f"copied {name} from {real / source}")
             else:
                 aperture = float(stmt.args[3]) * 1e-3
                 report.append(generate(geom, name, length, aperture, freq, out))

@@ -16,6 +16,7 @@ Outside a table's box the field is 0.
 
 from __future__ import annotations
 
+from copy import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -142,23 +143,34 @@ class ChannelTable:
         return out
 
     def _sample_points(self, x, y, z) -> list[tuple[str, np.ndarray]]:
+        """Trilinear interpolation at points with their own z (3D tables only)."""
         t = self._first
         if not isinstance(t, FieldMap3D):
             raise ValueError("fields off one integration plane need 3D tables")
-        nz = self._grid.shape[0] - 1
+        grid = self._grid
+        nz, ny, nx = (s - 1 for s in grid.shape[:3])
+        flat = grid.reshape(-1, grid.shape[-1])
+        fx = (x - t.x[0]) * (nx / (t.x[1] - t.x[0]))
+        fy = (y - t.y[0]) * (ny / (t.y[1] - t.y[0]))
         fz = z * (nz / t.length)
-        fz = np.where(np.isfinite(fz), fz, -1.0)  # lost particles: no field
-        k = np.minimum(np.maximum(fz, 0).astype(np.intp), nz - 1)
-        w = (fz - k)[:, None]
-        lo = np.empty((len(x), self._grid.shape[-1]))
-        hi = np.empty_like(lo)
-        for kk in np.unique(k):
-            sel = k == kk
-            lo[sel] = _bilinear_xy(self._grid[kk], t, x[sel], y[sel])
-            hi[sel] = _bilinear_xy(self._grid[kk + 1], t, x[sel], y[sel])
-        v = lo + (hi - lo) * w
-        v[(fz < 0) | (fz > nz)] = 0.0
-        v = v.T
+        inside = (fx >= 0) & (fx <= nx) & (fy >= 0) & (fy <= ny) & (fz >= 0) & (fz <= nz)
+        fx, fy, fz = (np.where(inside, f, 0.0) for f in (fx, fy, fz))  # NaN, outside: 0
+        i = np.minimum(fx.astype(np.intp), nx - 1)
+        j = np.minimum(fy.astype(np.intp), ny - 1)
+        k = np.minimum(fz.astype(np.intp), nz - 1)
+        wx, wy, wz = (fx - i)[:, None], (fy - j)[:, None], (fz - k)[:, None]
+        row, plane = nx + 1, (nx + 1) * (ny + 1)
+        base = k * plane + j * row + i
+        out = np.zeros((len(x), grid.shape[-1]))
+        for dz, w_z in ((0, 1 - wz), (plane, wz)):
+            c00 = flat.take(base + dz, axis=0)
+            c01 = flat.take(base + dz + 1, axis=0)
+            c10 = flat.take(base + dz + row, axis=0)
+            c11 = flat.take(base + dz + row + 1, axis=0)
+            lo = c00 + (c01 - c00) * wx
+            out += (lo + (c10 + (c11 - c10) * wx - lo) * wy) * w_z
+        out[~inside] = 0.0
+        v = out.T
         return [(ch, v[3 * n : 3 * n + 3]) for n, ch in enumerate(self.channels)]
 
 
@@ -214,6 +226,29 @@ def placed_map(
     return PlacedMap(channels, offset, angles)
 
 
+def _box(table: ChannelTable) -> tuple:
+    t = table._first
+    return (type(t), table._grid.shape, getattr(t, "x", None), getattr(t, "y", None), t.length)
+
+
+def _merge_static(maps: list[PlacedMap]) -> list[PlacedMap]:
+    """Static maps placed alike on the same grid (ADIGE's four superposed multipole
+    maps) summed into one table: one interpolation instead of one per map."""
+    if len(maps) < 2:
+        return maps
+    first = maps[0]
+    tables = [t for m in maps for t in m.channels]
+    same = all(
+        m.offset == first.offset and m.angles == first.angles and len(m.channels) == 1 for m in maps
+    )
+    static = not any(ch in ("rf_e", "rf_b") for t in tables for ch in t.channels)
+    if not (same and static and len({(_box(t), t.channels) for t in tables}) == 1):
+        return maps
+    merged = copy(tables[0])
+    merged._grid = np.sum([t._grid for t in tables], axis=0)
+    return [PlacedMap([merged], first.offset, first.angles)]
+
+
 class FieldSum:
     """The summed fields of maps placed in one frame (a lone map or a SUPERPOSE block).
 
@@ -223,7 +258,7 @@ class FieldSum:
     """
 
     def __init__(self, maps: list[PlacedMap]) -> None:
-        self.maps = maps
+        self.maps = _merge_static(maps)
         names = {name for m in maps for c in m.channels for name in c.channels}
         self.rf = bool(names & {"rf_e", "rf_b"})
         self.electric = bool(names & {"static_e", "rf_e"})

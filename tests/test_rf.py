@@ -240,7 +240,8 @@ def test_unsupported_rf_settings_are_named(spoke, tmp_path):
     text = (spoke / "work_field_map.dat").read_text(encoding="latin-1")
     beam = Beam.from_ini(read_ini(spoke / "work_field_map.ini"))
     for old, new, message in [
-        ("FIELD_MAP 100 415.16 110.183", "FIELD_MAP 7700 415.16 110.183", "geometry 7700"),
+        # 7700 (3D) is tracked now (tests/test_fieldmap_tracking.py); 2D Cartesian is not
+        ("FIELD_MAP 100 415.16 110.183", "FIELD_MAP 600 415.16 110.183", "geometry 600"),
     ]:
         path = tmp_path / "bad.dat"
         shutil.copytree(spoke / "field_maps_1D", tmp_path / "field_maps_1D", dirs_exist_ok=True)

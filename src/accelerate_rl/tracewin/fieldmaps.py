@@ -183,6 +183,16 @@ class FieldMap3D:
 Table = FieldMap1D | FieldMap2D | FieldMap3D
 
 
+def check_length(where: str, length: float, name: str, span: float) -> None:
+    """ValueError unless a FIELD_MAP's L (``length`` [m], at ``where``) equals the span
+    [m] of its file ``name``."""
+    if abs(span - length) > 1e-6 * max(1.0, length):
+        raise ValueError(
+            f"{where}: FIELD_MAP length {length * 1e3:g} mm but {name} spans "
+            f"{span * 1e3:g} mm: fix L or the map"
+        )
+
+
 def prefix_path(folder: str | Path, name: str) -> Path:
     """The file prefix of ``FIELD_MAP ... name``: ``name`` as given when absolute, else
     under ``folder`` (FIELD_MAP_PATH, itself relative to the ``.dat`` file); a known

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...tracewin.fieldmaps import FieldMapFiles, Geometry, read_field_map
+from ...tracewin.fieldmaps import FieldMapFiles, Geometry, check_length, read_field_map
 from ..field_sampler import FieldSum, placed_map
 from ..fieldmap_integrator import (
     Drive,
@@ -135,11 +135,7 @@ class FieldMapTable(RFElement):
     def files(self) -> FieldMapFiles:
         files = read_field_map(self.folder, self.file_name, self.geometry.code)
         length = float(self.p(2)[0]) * 1e-3
-        if abs(files.length - length) > 1e-6 * max(1.0, length):
-            raise ValueError(
-                f"{self.source.describe()}: FIELD_MAP length {length * 1e3:g} mm but "
-                f"{Path(files.prefix).name} spans {files.length * 1e3:g} mm: fix L or the map"
-            )
+        check_length(self.source.describe(), length, Path(files.prefix).name, files.length)
         return files
 
     @property

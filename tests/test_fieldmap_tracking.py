@@ -258,3 +258,22 @@ def test_the_spoke_cavity_extended_off_axis_equals_its_1d_map(tmp_path, samples)
     assert c3.phi_s == pytest.approx(c1.phi_s, abs=2e-3)
     assert c3.voltage == pytest.approx(c1.voltage, rel=1e-5)
     np.testing.assert_allclose(ours, ref, atol=2e-3, rtol=2e-3)
+
+
+def test_space_charge_envelope_through_a_static_3d_map(tmp_path):
+    """With a beam current, a tabulated static map (not cut into slices) gets half its
+    space-charge kick at each end, as the 1D FIELD_MAP 10 does: the two agree."""
+    write_3d_map(
+        tmp_path, "s", "bs", lambda x, y, z: _solenoid_3d(x, y, z, 5e-3), 0.3, 600, 0.01, 2
+    )
+    z = np.linspace(0, 0.3, 601)
+    (tmp_path / "s1.bsz").write_text(
+        "600 0.3\n1\n" + "\n".join(f"{v:.16e}" for v in soft_edges(z, 0.05, 0.25, 5e-3))
+    )
+    beam = Beam(energy=5.0, current=20.0, etnx=0.2, etny=0.2, eln=0.2, betx=1, bety=1, betz=1)
+    line = "FIELD_MAP_PATH .\nDRIFT 100 20\nFIELD_MAP {g} 300 0 20 0.6 0 0 0 {f} 0\nEND\n"
+    ours = _matrix(tmp_path, line.format(g=70, f="s"), beam)[1]
+    one_d = _matrix(tmp_path, line.format(g=10, f="s1"), beam)[1]
+    cold = _matrix(tmp_path, line.format(g=70, f="s"), BEAM)[1]
+    assert ours.summary["SizeX"] == pytest.approx(one_d.summary["SizeX"], rel=1e-4)
+    assert ours.summary["SizeX"] > cold.summary["SizeX"] * 1.001  # space charge acts

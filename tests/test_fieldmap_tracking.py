@@ -277,3 +277,18 @@ def test_space_charge_envelope_through_a_static_3d_map(tmp_path):
     cold = _matrix(tmp_path, line.format(g=70, f="s"), BEAM)[1]
     assert ours.summary["SizeX"] == pytest.approx(one_d.summary["SizeX"], rel=1e-4)
     assert ours.summary["SizeX"] > cold.summary["SizeX"] * 1.001  # space charge acts
+
+
+def test_set_sync_phase_in_a_3d_cavity_solves_the_1d_maps_entry_phase(tmp_path, samples):
+    _spoke_3d(tmp_path, samples)
+    beam = Beam(energy=16.6, freq=176.1, etnx=0.2, etny=0.2, eln=0.2, betx=1, bety=1, betz=1)
+    line = (
+        "FREQ 352.2\nFIELD_MAP_PATH .\nSET_SYNC_PHASE\n"
+        "FIELD_MAP {g} 415.16 -30 30 1.72733 1.72733 0 0 {f} 0\nEND\n"
+    )
+    _, run3 = _matrix(tmp_path, line.format(g=7700, f="sp"), beam)
+    _, run1 = _matrix(tmp_path, line.format(g=100, f="sp1"), beam)
+    (c3,), (c1,) = run3.cavities, run1.cavities
+    assert c3.phi_s == pytest.approx(-30.0, abs=1e-6)
+    assert c3.phi_in == pytest.approx(c1.phi_in, abs=2e-3)
+    assert c3.w_out == pytest.approx(c1.w_out, abs=2e-5)

@@ -305,21 +305,30 @@ class FieldMapTable(RFElement):
         _, voltage, _ = self._pass(np.zeros((6, 1)), kin, Drive(self.omega, (phi,)))
         return voltage
 
+    def _solve_entry_phase(self, kin: Kinematics, target: float) -> float:
+        """The entry phase [rad] whose synchronous phase (the angle of the voltage) is
+        ``target`` (SET_SYNC_PHASE): secant iterations on the phase error."""
+
+        def error(phi_in: float) -> float:
+            return float(np.angle(self._reference(kin, phi_in) * np.exp(-1j * target)))
+
+        x0, e0 = target, error(target)
+        x1 = x0 - e0
+        for _ in range(30):
+            e1 = error(x1)
+            if abs(e1) < 1e-9:
+                return x1
+            slope = (e1 - e0) / (x1 - x0) if x1 != x0 else 1.0
+            x0, e0, x1 = x1, e1, x1 - e1 / (slope if abs(slope) > 1e-3 else 1.0)
+        raise ValueError(
+            f"{self.source.describe()}: SET_SYNC_PHASE: no entry phase gives the "
+            f"synchronous phase {np.rad2deg(target):g} deg"
+        )
+
     def _cross(self, kin: Kinematics, time: float | None) -> Crossing:
         phi = np.deg2rad(float(self.p(3)[0]))
         if self.sync_phase and len(self.placed()) == 1:
-            target, phi_in = phi, phi
-            for _ in range(30):
-                error = float(np.angle(self._reference(kin, phi_in) * np.exp(-1j * target)))
-                phi_in -= error
-                if abs(error) < 1e-10:
-                    break
-            else:
-                raise ValueError(
-                    f"{self.source.describe()}: SET_SYNC_PHASE: no entry phase gives the "
-                    f"synchronous phase {np.rad2deg(target):g} deg"
-                )
-            phi = phi_in
+            phi = self._solve_entry_phase(kin, phi)
         elif self.absolute:
             phi = phi + self.omega * float(time)
         drive = Drive(self.omega, self._phases(kin, time, phi))

@@ -13,12 +13,14 @@ geometry here is invented to fit the excerpt's own numbers.
 * Multipoles ``MpoloV6b/V8b/V10b/V12b`` (FIELD_MAP 7, L = 1200 mm, ke = -1230.72 ...):
   electrostatic 2m-poles with m = 3, 4, 5, 6, potential (r / r0)^m cos(m theta) V per
   unit of ke at r0 = 150 mm, with tanh ends (50 mm), E = -grad V in MV/m.
-* Beam (``beam.json``, the Beam keyword arguments): 132Sn19+ from the charge breeder at
-  40 kV (0.76 MeV), rms emittances 0.1 mm.mrad normalised-ish for a low-energy RIB line.
+* Beam (``beam.json``, the Beam keyword arguments, and ``adige.toml``, a project for
+  ``arl-tracewin``): 132Sn19+ from the charge breeder at 40 kV (0.76 MeV), the emittances
+  and Twiss parameters of the package's ``adige_demo`` example.
 
 Writes into OUT_DIR: the maps, ``adige.dat`` (the excerpt with FIELD_MAP_PATH set to
 ``.`` and its stray ``uscita CB`` line commented out: TraceWin would stop on it too),
-``beam.json``, and prints a JSON summary (calibrated fields, reference exit offsets).
+``beam.json``, ``adige.toml``, and prints a JSON summary (calibrated fields, reference
+exit offsets).
 
 Usage: ``python experiments/make_adige_maps.py OUT_DIR [--grid-mm 10]``
 """
@@ -43,13 +45,15 @@ BEAM = {
     "energy": 19 * 0.040,
     "mass": MASS,
     "charge": CHARGE,
-    "etnx": 0.1,
-    "etny": 0.1,
-    "eln": 0.1,
-    "betx": 1.0,
-    "bety": 1.0,
-    "betz": 1.0,
-    "freq": 80.0,
+    "etnx": 0.015,
+    "etny": 0.015,
+    "eln": 0.002,
+    "alpx": -0.5,
+    "betx": 1.2,
+    "alpy": -0.5,
+    "bety": 1.2,
+    "betz": 200.0,
+    "freq": 100.0,
 }
 #: Kinetic energy at the dipoles [MeV]: the breeder's 40 kV, then ELECTROSTA_ACC's 120 kV.
 DIPOLE_ENERGY = CHARGE * (0.040 + 0.120)
@@ -201,6 +205,10 @@ def main(argv: list[str] | None = None) -> dict:
         write_map(folder, name, "es", comps[:3], comps[3])
     summary["dat"] = str(adige_dat(folder))
     (folder / "beam.json").write_text(json.dumps(BEAM, indent=1))
+    beam_lines = "".join(f"{k} = {v!r}\n" for k, v in BEAM.items())
+    (folder / "adige.toml").write_text(
+        'name = "adige_excerpt"\nlattice = "adige.dat"\n\n[beam]\n' + beam_lines
+    )
     print(json.dumps(summary, indent=1))
     return summary
 

@@ -150,3 +150,16 @@ def test_the_adige_excerpt_runs_end_to_end_with_generated_maps(tmp_path):
     mp = engine.run({"partran": 1, "nbr_part1": 300}, seed=3)
     assert mp.summary["energy"] == pytest.approx(env.summary["energy"], rel=1e-6)
     assert mp.table["npart"].iloc[-1] > 0
+    # the same through arl-tracewin (TraceWin's argv), with the project the script writes
+    import subprocess
+    import sys
+
+    from accelerate_rl.tracewin import read_out
+
+    cal = tmp_path / "cal"
+    cmd = [sys.executable, "-m", "accelerate_rl.engine.cli", str(tmp_path / "adige.toml")]
+    proc = subprocess.run(
+        [*cmd, "hide", f"path_cal={cal}"], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert list(read_out(cal / "tracewin.out")["##"].unique()) == list(range(49))

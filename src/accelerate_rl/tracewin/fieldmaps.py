@@ -23,7 +23,8 @@ The physical field is value * k / Norm with k = ke (electric) or kb (magnetic); 
 tables here hold value / Norm. TraceWin also reads a binary form of the tables; its
 layout is not public in a source we could check, so only ASCII is read (a binary file
 is refused with that reason). Every file is read once per (path, modification time)
-and shared by every element that names it.
+and shared by every element that names it. (About 400 lines: the geometry code, the
+three layouts' readers with their error messages, and the writer belong together.)
 """
 
 from __future__ import annotations

@@ -99,8 +99,10 @@ def test_pip2_stops_at_its_absorbers_aperture_and_its_sc_linac_runs(samples, tmp
     second FIELD_MAP_PATH) with generated 3D RF maps (7700) and 1D solenoids runs, H-
     from 2.1 MeV, here its first two HWR periods."""
     name = "pip2-linac.dat"
-    report = _maps_script().main([str(samples / "lattices" / name), str(tmp_path)])
+    cells = ["--energy", "2.1", "--mass", "939.294", "--charge", "-1"]
+    report = _maps_script().main([str(samples / "lattices" / name), str(tmp_path), *cells])
     assert any("(7700" in r for r in report) and any("(70," in r for r in report)
+    assert any("HWRDonut (7700, 250 mm, cells for beta 0.067)" in r for r in report)
     hminus = _beam(2.1, 162.5, mass=939.294, charge=-1.0)
     with pytest.raises(UnsupportedElementError, match=r"pip2-linac.dat:304\): APERTURE kind 5"):
         Engine(tmp_path / name, hminus)

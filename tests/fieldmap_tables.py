@@ -68,4 +68,5 @@ def soft_edges(z: np.ndarray, start: float, end: float, width: float) -> np.ndar
 
 
 def soft_edges_slope(z: np.ndarray, start: float, end: float, width: float) -> np.ndarray:
-    return 0.5 / width * (np.cosh((z - start) / width) ** -2 - np.cosh((z - end) / width) ** -2)
+    a, b = np.tanh((z - start) / width), np.tanh((z - end) / width)
+    return 0.5 / width * ((1 - a * a) - (1 - b * b))  # sech^2 without overflow

@@ -69,7 +69,16 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--linac-particles", type=int, default=100_000)
     ap.add_argument("--no-linac", action="store_true")
+    ap.add_argument(
+        "--fieldmaps-only",
+        action="store_true",
+        help="only the 3D field-map section (see field_maps)",
+    )
+    ap.add_argument("--fieldmap-particles", type=int, default=10_000)
     args = ap.parse_args()
+    if args.fieldmaps_only:
+        print(json.dumps(field_maps(args.fieldmap_particles, args.repeats), indent=2))
+        return
 
     beam = Beam(
         energy=10.0, etnx=0.2, etny=0.2, eln=0.3, betx=1.0, bety=1.0, n_particles=args.particles
@@ -98,6 +107,7 @@ def main() -> None:
     }
     if not args.no_linac:
         result["linac"] = linac(args.linac_particles, few)
+    result["field_maps"] = field_maps(args.fieldmap_particles, few)
     try:
         import cheetah
         import torch
@@ -197,6 +207,91 @@ def linac(particles: int, repeats: int) -> dict:
         k: out[k] / base
         for k in ("linac_envelope_sc", "linac_multiparticle_linear_sc", "linac_multiparticle_sc")
     }
+    return out
+
+
+def field_maps(particles: int, repeats: int) -> dict:
+    """3D field maps: a 3D RF cavity (the spoke's on-axis field extended off axis,
+    FIELD_MAP 7700, after a QUAD), a 3D dipole in a bending SUPERPOSE_MAP_OUT block (the
+    ADIGE dipole of make_adige_maps.py) and the ADIGE excerpt end to end. Per case:
+    ``*_cold`` (Engine built and the first envelope run: maps read, the reference and
+    the 13-particle linear map integrated), ``*_envelope`` (a run, maps cached),
+    ``*_override`` (a new value of a knob before the map every call: the map's cache
+    holds), ``*_multiparticle`` (``particles``, each integrated through the maps)."""
+    import contextlib
+    import importlib.util
+    import io
+    import tempfile
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    samples = here.parents[1] / "shared/tracewin-samples"
+    if not samples.is_dir():
+        return {"skipped": f"{samples} not found"}
+
+    def script(name: str):
+        spec = importlib.util.spec_from_file_location(name, here / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    from accelerate_rl.engine.species import C_LIGHT
+    from accelerate_rl.tracewin.fieldmaps import read_field_map_1d
+
+    maps, adige = script("make_lattice_maps"), script("make_adige_maps")
+    folder = Path(tempfile.mkdtemp(prefix="bench_fieldmaps_"))
+    spoke = read_field_map_1d(samples / "lightwin-spoke-run/field_maps_1D/Simple_Spoke_1D.edz")
+    omega = 2 * np.pi * 352.2e6
+    e = spoke.values
+    maps.write_axial_3d(folder, "sp", "ed", e, spoke.length, 0.03)
+    maps.write_axial_3d(
+        folder, "sp", "bd", e, spoke.length, 0.03, -omega * e * 1e6 / (2 * C_LIGHT**2)
+    )
+    with contextlib.redirect_stdout(io.StringIO()):
+        summary = adige.main([str(folder)])
+    cases = {
+        "rf3d": (
+            "FREQ 352.2\nFIELD_MAP_PATH .\nQUAD 100 5 30\nDRIFT 100 30\n"
+            "FIELD_MAP 7700 415.16 110.183 30 1.72733 1.72733 0 0 sp 0\nEND\n",
+            Beam(energy=16.6, freq=176.1, etnx=0.2, etny=0.2, eln=0.2, betx=1, bety=1),
+        ),
+        "dipole3d": (
+            "FIELD_MAP_PATH .\nQUAD_ELE 200 -9530.98 50 0 0 0 0 0\nDRIFT 155.77 350\n"
+            "SUPERPOSE_MAP_OUT 1050 1050.0 0.0 0 0 -90\n"
+            "FIELD_MAP 70 1400 0 550 -0.200708 0 0 0 sd1b\nEND\n",
+            Beam(**{**adige.BEAM, "energy": adige.DIPOLE_ENERGY}),
+        ),
+        "adige": (None, Beam(**adige.BEAM)),
+    }
+    out: dict = {"particles": particles, "dipole_calibration": summary["sd1b"]}
+    for name, (text, beam) in cases.items():
+        if text is None:
+            lattice = folder / "adige.dat"
+        else:
+            lattice = parse_dat_text(text, str(folder / f"{name}.dat"))
+        out[f"{name}_cold"] = timed(
+            lambda lattice=lattice, beam=beam: Engine(lattice, beam).run(), 1
+        )
+        engine = Engine(lattice, beam)
+        engine.run()
+        out[f"{name}_envelope"] = timed(engine.run, repeats)
+        number = 1 if name != "adige" else 4  # a QUAD, QUAD_ELE or SOLENOID before
+        base = float(engine.lattice.elements[number - 1].args[1])
+        settings = iter(np.linspace(0.9, 1.1, 1000) * base)
+        out[f"{name}_override"] = timed(
+            lambda engine=engine, key=f"ele[{number}][2]", settings=settings: engine.run(
+                {key: next(settings)}
+            ),
+            repeats,
+        )
+        many = replace(beam, n_particles=particles)
+        mp = Engine(lattice, many)
+        mp.run()
+        t0 = time.perf_counter()
+        result = mp.run(mode="multiparticle", seed=1)
+        out[f"{name}_multiparticle"] = time.perf_counter() - t0
+        out[f"{name}_final_energy_mev"] = result.summary["energy"]
+        out[f"{name}_transmission"] = result.summary["transmission"]
     return out
 
 

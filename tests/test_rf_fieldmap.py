@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from accelerate_rl.engine import Beam
-from accelerate_rl.engine.fieldmap import read_field_map_1d
 from accelerate_rl.engine.reference import reference_track
 from accelerate_rl.tracewin import read_dat, read_ini
 from accelerate_rl.tracewin.cavities import read_cavities, write_cavities
@@ -128,7 +127,6 @@ def test_bad_field_maps_are_named(spoke, tmp_path):
     shutil.copytree(spoke, folder)
     edz = folder / "field_maps_1D" / "Simple_Spoke_1D.edz"
     edz.write_text("\n".join(edz.read_text().splitlines()[:50]))
-    read_field_map_1d.cache_clear()
     with pytest.raises(TraceWinFormatError, match=r"Simple_Spoke_1D\.edz.*nz \+ 1 = 208"):
         _track(folder, "work_field_map.dat", "work_field_map.ini")
     edz.unlink()
@@ -242,7 +240,8 @@ def test_unsupported_rf_settings_are_named(spoke, tmp_path):
     text = (spoke / "work_field_map.dat").read_text(encoding="latin-1")
     beam = Beam.from_ini(read_ini(spoke / "work_field_map.ini"))
     for old, new, message in [
-        ("FIELD_MAP 100 415.16 110.183", "FIELD_MAP 7700 415.16 110.183", "geometry 7700"),
+        # 7700 (3D) is tracked now (tests/test_fieldmap_tracking.py); 2D Cartesian is not
+        ("FIELD_MAP 100 415.16 110.183", "FIELD_MAP 600 415.16 110.183", "geometry 600"),
     ]:
         path = tmp_path / "bad.dat"
         shutil.copytree(spoke / "field_maps_1D", tmp_path / "field_maps_1D", dirs_exist_ok=True)

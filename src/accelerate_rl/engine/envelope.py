@@ -267,7 +267,7 @@ def track_envelope_space_charge(
         kin = profile.entry(i)
         length = float(np.asarray(model.length_m).reshape(-1)[0])
         external = model.matrix(kin)[0]
-        if length > 0 and not model.accelerating:
+        if length > 0 and not model.accelerating and model.cuttable:
             slices = max(1, int(np.ceil(length / step_m - 1e-9)))
             half = model.matrix(kin, 0.5 / slices)[0]
             element = np.eye(6)

@@ -16,6 +16,9 @@ import numpy as np
 from ..tracewin.dat import Element, Lattice, SequenceItem, parse_number
 from ..tracewin.errors import InvalidParameterError
 from .elements import ElementModel, UnsupportedElementError, model_class
+from .elements.field_map_3d import FieldMapTable
+from .nominal_commands import nominal_note
+from .superpose import ExitFrame, SuperposeBlock
 
 #: Commands with no effect on transport by this engine (structure, markers, optimiser
 #: and error-study settings that only TraceWin's matching and error modes use).
@@ -67,14 +70,6 @@ def _numeric(element: Element) -> np.ndarray:
     return np.array(values, dtype=float)
 
 
-def _chopper_off(args: list[str]) -> bool:
-    """``CHOPPER n V ...`` with voltage V = 0 deflects nothing."""
-    try:
-        return len(args) > 1 and parse_number(args[1]) == 0
-    except ValueError:
-        return False
-
-
 @dataclass(frozen=True)
 class RFContext:
     """What an RF element takes from the commands before it: the FIELD_MAP_PATH folder,
@@ -105,16 +100,22 @@ class CompiledLattice:
         self._base: list[np.ndarray] = []
         self._steers: dict[int, Steer] = {}
         self._rf: dict[int, RFContext] = {}
+        #: SUPERPOSE_MAP blocks by element number (every map of a block).
+        self.blocks: dict[int, SuperposeBlock] = {}
+        self._open: SuperposeBlock | None = None
+        self._placing: tuple[float | None, ExitFrame | None] = (None, None)
         folder = Path(lattice.path).parent
         context = RFContext(folder, rf_freq, False)
         pending: SequenceItem | None = None
         for item in lattice.sequence:
             if item.number is None:
                 context = self._rf_command(item, context)
-                pending = self._command(item, pending)
+                if not self._superpose_command(item):
+                    pending = self._command(item, pending)
                 continue
             element = lattice.elements[item.number - 1]
-            if model_class(element.keyword) is None:
+            self._place(item.number, element)
+            if model_class(element.keyword, element) is None:
                 raise UnsupportedElementError(
                     f"{element.describe()} is not supported by the embedded engine: run it "
                     "with the TraceWin backend"
@@ -131,7 +132,14 @@ class CompiledLattice:
                     )
                 self._rf[item.number] = context
             self._base.append(_numeric(element))
+        if self._placing != (None, None):
+            raise UnsupportedElementError(
+                "SUPERPOSE_MAP or SUPERPOSE_MAP_OUT at the end of the lattice: a FIELD_MAP "
+                "must follow it"
+            )
         self.models: list[ElementModel] = [self.build(n) for n in range(1, len(self._base) + 1)]
+        for block in {id(b): b for b in self.blocks.values()}.values():
+            self._link(self.models, block)
         self.accelerating = frozenset(n for n, m in enumerate(self.models, 1) if m.accelerating)
         for model in self.models:
             self.notes.extend(model.notes())
@@ -143,6 +151,68 @@ class CompiledLattice:
                     "the embedded engine (only DRIFT, QUAD and MULTIPOLE): run it with the "
                     "TraceWin backend"
                 )
+
+    def _superpose_command(self, item: SequenceItem) -> bool:
+        """Record SUPERPOSE_MAP z0 / SUPERPOSE_MAP_OUT for the next FIELD_MAP (see
+        :mod:`accelerate_rl.engine.superpose`); False for any other command."""
+        stmt = item.statement
+        if stmt.keyword not in ("SUPERPOSE_MAP", "SUPERPOSE_MAP_OUT"):
+            return False
+        try:
+            values = [parse_number(a) for a in stmt.args]
+        except ValueError:
+            raise UnsupportedElementError(
+                f"{stmt.keyword} ({stmt.where}): every value must be a number"
+            ) from None
+        z0, frame = self._placing
+        if stmt.keyword == "SUPERPOSE_MAP":
+            if not values:
+                raise UnsupportedElementError(f"SUPERPOSE_MAP ({stmt.where}): needs z0 [mm]")
+            if any(values[1:]):
+                self.notes.append(
+                    f"SUPERPOSE_MAP ({stmt.where}): x0, y0 and angles ignored without "
+                    "SUPERPOSE_MAP_OUT (as HELIX reports TraceWin does)"
+                )
+            self._placing = (values[0] * 1e-3, frame)
+        else:
+            try:
+                frame = ExitFrame.parse(values, stmt.where)
+            except ValueError as exc:
+                raise UnsupportedElementError(str(exc)) from None
+            self._placing = (z0, frame)
+            self.notes.append(
+                f"SUPERPOSE_MAP_OUT ({stmt.where}) read as the exit plane (z, x, y, -, "
+                "theta_x, theta_y) of its block: the parameter order is a guess (README)"
+            )
+        return True
+
+    def _place(self, number: int, element: Element) -> None:
+        """Put element ``number`` into the open SUPERPOSE block, open one, or close it."""
+        z0, frame = self._placing
+        if element.keyword != "FIELD_MAP" or (z0 is None and frame is None):
+            self._open = None
+            if self._placing != (None, None):
+                raise UnsupportedElementError(
+                    f"{element.describe()}: SUPERPOSE_MAP(_OUT) must be followed by a FIELD_MAP"
+                )
+            return
+        if self._open is None or (frame is not None and self._open.exit is not None):
+            self._open = SuperposeBlock()
+        block = self._open
+        block.numbers.append(number)
+        block.offsets[number] = z0 or 0.0
+        if frame is not None:
+            block.exit = frame
+        self.blocks[number] = block
+        self._placing = (None, None)
+
+    def _link(self, models: list[ElementModel], block: SuperposeBlock) -> None:
+        """Give the block's first map the models of all its maps."""
+        if block.trivial:
+            return
+        carrier = models[block.carrier - 1]
+        assert isinstance(carrier, FieldMapTable)
+        carrier.members = [models[n - 1] for n in block.numbers]  # type: ignore[misc]
 
     @staticmethod
     def _rf_command(item: SequenceItem, context: RFContext) -> RFContext:
@@ -176,8 +246,9 @@ class CompiledLattice:
                         f"STEERER ({stmt.where}): field {tok!r} is not a number"
                     ) from None
             return item
-        if kw == "CHOPPER" and _chopper_off(stmt.args):
-            self.notes.append(f"CHOPPER ({stmt.where}) is off (voltage 0): no effect")
+        note = nominal_note(stmt)
+        if note is not None:
+            self.notes.append(note)
             return pending
         if kw in NO_EFFECT_COMMANDS or kw.startswith(NO_EFFECT_PREFIXES):
             if kw and kw not in ("LATTICE", "LATTICE_END", "FREQ", "END", "REPEAT_ELE"):
@@ -196,9 +267,16 @@ class CompiledLattice:
     def build(self, n: int, params: np.ndarray | None = None) -> ElementModel:
         """The model of element ``n`` with ``params`` ((B, P) array) or its base settings."""
         element = self.lattice.elements[n - 1]
-        cls = model_class(element.keyword)
+        block = self.blocks.get(n)
+        if block is not None and not block.trivial:
+            cls: type[ElementModel] | None = FieldMapTable
+        else:
+            cls = model_class(element.keyword, element)
         assert cls is not None
         model = cls(element, self._base[n - 1][None] if params is None else params)
+        if block is not None and not block.trivial:
+            assert isinstance(model, FieldMapTable)
+            model.block = block
         rf = self._rf.get(n)
         if rf is not None:
             model.bind(rf.folder, rf.freq, rf.sync_phase)
@@ -251,4 +329,9 @@ class CompiledLattice:
             except UnsupportedElementError as exc:
                 key = next(k for k in overrides if self.lattice.check_override(k, 0)[0] == n)
                 raise InvalidParameterError(key, str(exc)) from None
-        return models, batch, set(by_element)
+        touched = {id(self.blocks[n]): self.blocks[n] for n in by_element if n in self.blocks}
+        for block in touched.values():
+            if block.carrier not in by_element:
+                models[block.carrier - 1] = self.build(block.carrier)
+            self._link(models, block)
+        return models, batch, set(by_element) | {b.carrier for b in touched.values()}

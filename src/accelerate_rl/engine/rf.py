@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .fieldmap import FieldMap1D
+from ..tracewin.fieldmaps import FieldMap1D
 from .species import C_LIGHT, Species, relativistic
 
 #: Largest RF phase advance [rad] of one RK4 step when tracking particles through a map.

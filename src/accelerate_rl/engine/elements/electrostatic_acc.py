@@ -30,10 +30,10 @@ JACOBIAN_STEP = 1e-7
 
 
 def track_column(
-    coords: np.ndarray, kin: Kinematics, volts: float, length: float, lenses: bool
+    coords: np.ndarray, kin: Kinematics, volts: float, length: float, lenses: float
 ) -> np.ndarray:
     """Particles (6, N) through the column: ``volts`` [V] over ``length`` [m] from the
-    reference's entry kinematics ``kin``; ``lenses`` adds the end-field kicks."""
+    reference's entry kinematics ``kin``; ``lenses`` (0..1) scales the end-field kicks."""
     species = kin.species
     mass, q = species.mass, species.charge
     w_ref = float(np.asarray(kin.energy).reshape(-1)[0])
@@ -48,7 +48,7 @@ def track_column(
     b0, b1 = p0 / np.sqrt(1 + p0 * p0), p1 / np.sqrt(1 + p1 * p1)
     out = coords.copy()
     xp, yp = coords[1].copy(), coords[3].copy()
-    g = gain / length if lenses else 0.0  # the end fields' gradient [MeV/m]
+    g = lenses * gain / length  # the end fields' gradient [MeV/m], scaled by K
     if g:
         xp -= coords[0] * g / (2 * b0 * p0 * mass)
         yp -= coords[2] * g / (2 * b0 * p0 * mass)
@@ -91,14 +91,15 @@ class ElectrostaticAcc(RFElement):
     def validate(self) -> None:
         if np.any(self.p(2) <= 0):
             raise self.unsupported("a length L <= 0")
-        if np.any((self.p(3) != 0) & (self.p(3) != 1)):
-            raise self.unsupported("K other than 0 (no end lenses) or 1 (end-field lenses)")
+        if np.any((self.p(3) < 0) | (self.p(3) > 1)):
+            raise self.unsupported("K outside 0 (no end lenses) .. 1 (end-field lenses)")
 
     def notes(self) -> list[str]:
-        if np.any(self.p(3) == 1):
+        if np.any(self.p(3) != 0):
             return [
-                f"{self.source.describe()}: K = 1 read as the end fields' aperture lenses "
-                "(Davisson-Calbick); TraceWin's definition of K was not found"
+                f"{self.source.describe()}: K = {float(self.p(3)[0]):g} read as the fraction "
+                "of the end fields' aperture lenses (Davisson-Calbick) applied; TraceWin's "
+                "definition of K was not found"
             ]
         return []
 
@@ -115,7 +116,7 @@ class ElectrostaticAcc(RFElement):
 
     def _track(self, coords: np.ndarray, kin: Kinematics) -> np.ndarray:
         return track_column(
-            coords, kin, float(self.p(1)[0]), float(self.length_m[0]), bool(self.p(3)[0] == 1)
+            coords, kin, float(self.p(1)[0]), float(self.length_m[0]), float(self.p(3)[0])
         )
 
     def _cross(self, kin: Kinematics, time: float | None) -> Crossing:

@@ -21,10 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..fieldmap import FieldMap1D, field_map_path, read_field_map_1d, static_solenoid_map
+from ...tracewin.fieldmaps import FieldMap1D, check_length, field_map_path, read_field_map_1d
 from ..rf import RF_E_1D, STATIC_B_1D, Crossing, cross_field_map, solve_entry_phase, track_field_map
 from ..spacecharge_mesh import MeshSpaceCharge
 from ..species import Kinematics
+from ..static_field_1d import static_solenoid_map
 from .base import Aperture
 from .drift import pipe_aperture
 from .rf_base import RFElement
@@ -74,12 +75,7 @@ class FieldMap(RFElement):
 
     def field_map(self) -> FieldMap1D:
         fmap = read_field_map_1d(self.file)
-        length = float(self.length_m[0])
-        if abs(fmap.length - length) > 1e-6 * max(1.0, length):
-            raise ValueError(
-                f"{self.source.describe()}: FIELD_MAP length {length * 1e3:g} mm but "
-                f"{self.file.name} spans {fmap.length * 1e3:g} mm: fix L or the map"
-            )
+        check_length(self.source.describe(), float(self.length_m[0]), self.file.name, fmap.length)
         return fmap
 
     @property

@@ -198,16 +198,18 @@ class CompiledLattice:
 
     def with_overrides(
         self, overrides: Mapping[str, object]
-    ) -> tuple[list[ElementModel], int, set[int]]:
+    ) -> tuple[list[ElementModel], int, dict[int, str]]:
         """Element models with ``ele[n][v]`` overrides applied.
 
         Values are numbers or 1-D arrays (a batch of settings); all arrays must share one
-        length B. Returns the models, B and the set of element numbers rebuilt.
+        length B. Returns the models, B and the element numbers rebuilt, each with the
+        first key that overrides it (to name it in later errors without parsing again).
 
         Raises:
             InvalidParameterError: a bad key, range or value (naming the key).
         """
         by_element: dict[int, list[tuple[int, np.ndarray]]] = {}
+        key_of: dict[int, str] = {}
         batch = 1
         for key, value in overrides.items():
             arr = np.atleast_1d(np.asarray(value, dtype=object))
@@ -227,6 +229,7 @@ class CompiledLattice:
                     )
                 batch = len(values)
             by_element.setdefault(n, []).append((v, values))
+            key_of.setdefault(n, key)
         models = list(self.models)
         for n, changes in by_element.items():
             base = self._base[n - 1]
@@ -238,6 +241,5 @@ class CompiledLattice:
             try:
                 models[n - 1] = self.build(n, params)
             except UnsupportedElementError as exc:
-                key = next(k for k in overrides if self.lattice.check_override(k, 0)[0] == n)
-                raise InvalidParameterError(key, str(exc)) from None
-        return models, batch, set(by_element)
+                raise InvalidParameterError(key_of[n], str(exc)) from None
+        return models, batch, key_of

@@ -16,21 +16,19 @@ Parameters accepted by ``run``: ``ele[n][v]`` overrides, TraceWin's beam keys
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from ..tracewin.dat import Lattice, parse_ele_key, read_dat
+from ..tracewin.dat import Lattice, read_dat
 from ..tracewin.dst import Distribution
 from ..tracewin.errors import InvalidParameterError
 from ..tracewin.matrices import TransferMatrices
-from ..tracewin.out import OUT_COLUMNS
 from ..tracewin.plt import PltRecord, PltWriter
-from .beam import TRACEWIN_BEAM_KEYS, Beam
+from .beam import Beam
 from .envelope import (
     SPACE_CHARGE_STEP,
     BaseMaps,
@@ -48,247 +46,12 @@ from .particles import (
     track_particles,
 )
 from .profile import EnergyProfile, energy_profile
-from .rf import CavitySetPoint, set_points
-from .spacecharge_mesh import DEFAULT_SHAPE, MeshSolver, MeshSpaceCharge
-from .table import columns, core_columns
+from .requests import run_options, split_params
+from .results import BatchResult, EngineResult, summarise, track_columns
+from .rf import set_points
+from .spacecharge_mesh import MeshSolver, MeshSpaceCharge
 
-#: Run keys the engine understands (others of TraceWin's are accepted and ignored).
-RUN_KEYS = {"partran", "random_seed", "sc_solver", "sc_mesh"}
-#: Multiparticle space-charge solvers.
-SC_SOLVERS = ("mesh", "linear")
-#: TraceWin keys with no meaning for this engine: accepted, recorded, no effect.
-IGNORED_KEYS = {"nbr_thread", "hide", "cancel_matching", "cancel_matchingp", "synoptic_file"}
-#: Envelope-mode transmission below which the beam counts as lost.
-LOST_THRESHOLD = 1e-6
-
-SUMMARY_COLUMNS = ("x0", "y0", "x'0", "y'0", "SizeX", "SizeY", "SizeP", "ex", "ey", "ep")
-
-
-def _space_charge_options(
-    run_keys: Mapping[str, Any], solver: str | None, mesh: tuple[int, int, int] | None
-) -> tuple[str, tuple[int, int, int]]:
-    """The multiparticle space-charge solver and mesh from run keys and arguments."""
-    if solver is None:
-        solver = str(run_keys.get("sc_solver", "mesh")).strip().lower()
-    if solver not in SC_SOLVERS:
-        raise InvalidParameterError("sc_solver", f"must be one of {SC_SOLVERS}, got {solver!r}")
-    raw = mesh if mesh is not None else run_keys.get("sc_mesh", DEFAULT_SHAPE)
-    parts = raw.replace("x", ",").split(",") if isinstance(raw, str) else list(raw)
-    try:
-        shape = tuple(int(part) for part in parts)
-    except (TypeError, ValueError):
-        shape = ()
-    if len(shape) != 3 or min(shape) < 4:
-        raise InvalidParameterError(
-            "sc_mesh", f"must be three node counts of at least 4 like '32,32,32', got {raw!r}"
-        )
-    return solver, shape  # type: ignore[return-value]
-
-
-class EngineResult:
-    """One run's outputs.
-
-    Attributes:
-        mode: "envelope" or "multiparticle".
-        table: ``tracewin.out``/``partran1.out`` columns, row 0 the input beam (a
-            DataFrame, built on first access).
-        columns: the same columns as numpy arrays.
-        summary: final-row values (mm, mrad, mm.mrad), ``transmission`` [0..1],
-            ``energy`` [MeV], ``length`` [m], ``lost_at`` (element, 0 if none).
-        transfer_matrices: cumulative maps to every element's exit.
-        beam: the input beam actually used. seed: the random seed (multiparticle).
-        initial, final: input and output distributions (multiparticle), else None.
-        notes: commands accepted with no effect, ignored keys.
-        cavities: the RF cavities' synchronous phases and voltages (``Cav_set_point_res``).
-    """
-
-    def __init__(
-        self,
-        mode: str,
-        columns: dict[str, np.ndarray] | Callable[[], dict[str, np.ndarray]],
-        summary: dict[str, float],
-        transfer_matrices: TransferMatrices,
-        beam: Beam,
-        seed: int | None = None,
-        final: Distribution | None = None,
-        initial: Distribution | None = None,
-        notes: list[str] | None = None,
-        cavities: list[CavitySetPoint] | None = None,
-    ) -> None:
-        self.mode = mode
-        self.cavities = cavities or []
-        self._columns = columns
-        self.summary = summary
-        self.transfer_matrices = transfer_matrices
-        self.beam = beam
-        self.seed = seed
-        self.final = final
-        self.initial = initial
-        self.notes = notes or []
-        self._table: pd.DataFrame | None = None
-
-    @property
-    def columns(self) -> dict[str, np.ndarray]:
-        """The output columns as (rows,) arrays (computed on first access)."""
-        if callable(self._columns):
-            self._columns = self._columns()
-        return self._columns
-
-    @property
-    def table(self) -> pd.DataFrame:
-        if self._table is None:
-            rows = len(self.columns["##"])
-            data = {
-                name: self.columns[name] if name in self.columns else np.zeros(rows)
-                for name in OUT_COLUMNS
-            }
-            table = pd.DataFrame(data)
-            table["##"] = table["##"].astype(np.int64)
-            table["npart"] = table["npart"].round().astype(np.int64)
-            b = self.beam
-            table.attrs.update(
-                mc2=b.mass, freq=b.freq, Z=b.charge, I=b.current, npart=b.n_particles
-            )
-            self._table = table
-        return self._table
-
-    @property
-    def beam_lost(self) -> bool:
-        limit = 0.0 if self.mode == "multiparticle" else LOST_THRESHOLD
-        return self.summary["transmission"] <= limit
-
-    @property
-    def lost_at(self) -> int:
-        return int(self.summary["lost_at"])
-
-    def __repr__(self) -> str:
-        s = self.summary
-        return (
-            f"EngineResult({self.mode}, SizeX={s['SizeX']:.4g} mm, SizeY={s['SizeY']:.4g} mm,"
-            f" transmission={s['transmission']:.4g})"
-        )
-
-
-@dataclass
-class BatchResult:
-    """B settings evaluated in one call (envelope mode).
-
-    Attributes:
-        settings: the override arrays, each (B,).
-        columns: ``tracewin.out`` columns, each (rows, B).
-        transmission: (rows, B) estimated transmission.
-        energy: (B,) the reference particle's final kinetic energy [MeV].
-    """
-
-    settings: dict[str, np.ndarray]
-    columns: dict[str, np.ndarray]
-    transmission: np.ndarray
-    energy: np.ndarray | None = None
-
-    @property
-    def size(self) -> int:
-        return self.transmission.shape[1]
-
-    def at(self, name: str, element: int = -1) -> np.ndarray:
-        """(B,) values of column ``name`` at element ``element`` (default: the end)."""
-        col = self.columns[name]
-        if element < 0:
-            return col[element]
-        rows = np.flatnonzero(self.columns["##"][:, 0] == element)
-        if not len(rows):
-            raise KeyError(f"no row for element {element}")
-        return col[rows[-1]]
-
-    @property
-    def lost(self) -> np.ndarray:
-        """(B,) whether each setting loses the beam somewhere along the line."""
-        return np.any(self.transmission <= LOST_THRESHOLD, axis=0)
-
-    def summary_of(self, b: int) -> dict[str, float]:
-        """Setting b's :attr:`EngineResult.summary` (for a setting that keeps its beam:
-        a lost one's summary is that of the row before the loss, which run() reports)."""
-        cols = self.columns
-        out = {name: float(cols[name][-1, b]) for name in SUMMARY_COLUMNS}
-        out["transmission"] = float(self.transmission[-1, b])
-        out["energy"] = float(self.energy[b])
-        out["length"] = float(cols["z(m)"][-1, b])
-        out["lost_at"] = 0.0
-        return out
-
-    def summary(self) -> pd.DataFrame:
-        """One row per setting: the settings, final-row values and transmission."""
-        data: dict[str, Any] = {
-            k: np.broadcast_to(v, (self.size,)) for k, v in self.settings.items()
-        }
-        for name in SUMMARY_COLUMNS:
-            data[name] = self.columns[name][-1]
-        data["transmission"] = self.transmission[-1]
-        return pd.DataFrame(data)
-
-
-def split_params(params: Mapping[str, Any]) -> tuple[dict, dict, dict, list[str]]:
-    """Split run parameters into ``ele[n][v]`` overrides, beam keys, run keys, ignored keys.
-
-    Raises:
-        InvalidParameterError: a key that is none of these, naming it.
-    """
-    ele, beam, run, ignored = {}, {}, {}, []
-    for key, value in params.items():
-        low = key.lower()
-        if parse_ele_key(key) is not None:
-            ele[key] = value
-        elif low in TRACEWIN_BEAM_KEYS:
-            beam[low] = value
-        elif low in RUN_KEYS:
-            run[low] = value
-        elif low in IGNORED_KEYS:
-            ignored.append(key)
-        else:
-            raise InvalidParameterError(
-                key,
-                "unknown key: expected ele[n][v], a beam key ("
-                + ", ".join(sorted(TRACEWIN_BEAM_KEYS))
-                + ") or a run key (partran, random_seed)",
-            )
-    return ele, beam, run, ignored
-
-
-def _track_columns(track: Track, env: Track, kin, freq: float) -> dict[str, np.ndarray]:
-    """Output columns of ``track`` (moments), with maps and lengths from the envelope."""
-    return columns(
-        numbers=track.numbers,
-        z=track.z,
-        centroid=track.centroid,
-        sigma=track.sigma,
-        kin=kin,
-        freq=freq,
-        npart=track.npart,
-        aperture=track.aperture,
-        cumulative=env.cumulative,
-        element_maps=env.element_maps,
-        lengths_mm=env.lengths_mm,
-        xmax=track.xmax,
-        ymax=track.ymax,
-        powlost=track.powlost,
-    )
-
-
-def _summary(track: Track, profile: EnergyProfile, beam: Beam, mode: str) -> dict:
-    """Final-row values (or those just before the beam was lost), from one table row;
-    ``energy`` is the reference particle's at the end [MeV]."""
-    trans = track.transmission[:, 0]
-    threshold = 0.0 if mode == "multiparticle" else LOST_THRESHOLD
-    lost = np.flatnonzero(trans <= threshold)
-    lost_at = int(track.numbers[lost[0]]) if len(lost) else 0
-    row = lost[0] - 1 if len(lost) else len(trans) - 1
-    kin = profile.kinematics[row]
-    one = core_columns(track.centroid[row, 0], track.sigma[row, 0], kin, beam.freq)
-    out = {name: float(one[name]) for name in SUMMARY_COLUMNS}
-    out["transmission"] = float(trans[-1])
-    out["energy"] = float(profile.energy[-1])
-    out["length"] = float(track.z[-1, 0])
-    out["lost_at"] = float(lost_at)
-    return out
+__all__ = ["BatchResult", "Engine", "EngineResult", "split_params"]
 
 
 class Engine:
@@ -325,21 +88,23 @@ class Engine:
         return base
 
     def _profile(
-        self, models: list, beam: Beam, fresh: set[int], batch: int, keys: Mapping[str, Any]
+        self, models: list, beam: Beam, touched: Mapping[int, str], batch: int
     ) -> tuple[EnergyProfile, set[int]]:
-        """The energy profile of this run and the elements whose maps must be rebuilt: an
-        override of an RF element changes the energy of every element after it."""
+        """The energy profile of this run and the elements whose maps must be rebuilt:
+        an override of an RF element changes the energy of every element after it.
+        ``touched``: the overridden elements, each with the key naming it."""
         base = self._base_maps(beam)
-        touched = fresh & self.compiled.accelerating
-        if not touched:
+        fresh = set(touched)
+        accelerating = [n for n in touched if n in self.compiled.accelerating]
+        if not accelerating:
             return base.profile, fresh
         if batch != 1:
-            key = next(k for k in keys if self.lattice.check_override(k, 0)[0] in touched)
             raise InvalidParameterError(
-                key, "batched overrides of RF elements are not supported: one setting per run"
+                touched[accelerating[0]],
+                "batched overrides of RF elements are not supported: one setting per run",
             )
         profile = energy_profile(models, beam.kinematics)
-        return profile, fresh | set(range(min(touched), len(models) + 1))
+        return profile, fresh | set(range(min(accelerating), len(models) + 1))
 
     # -- runs ------------------------------------------------------------------------
     def run(
@@ -382,20 +147,8 @@ class Engine:
             InvalidParameterError: a bad key or value, naming the key.
         """
         ele, beam_keys, run_keys, ignored = split_params(params or {})
-        if "partran" in run_keys:
-            partran = str(run_keys["partran"]).strip()
-            if partran not in ("0", "1"):
-                raise InvalidParameterError("partran", f"must be 0 or 1, got {partran!r}")
-            mode = mode or ("multiparticle" if partran == "1" else "envelope")
-        mode = mode or "envelope"
-        if mode not in ("envelope", "multiparticle"):
-            raise ValueError(f"mode must be 'envelope' or 'multiparticle', got {mode!r}")
-        if "random_seed" in run_keys:
-            try:
-                seed = int(float(run_keys["random_seed"]))
-            except ValueError:
-                raise InvalidParameterError("random_seed", "must be an integer") from None
-        sc_solver, sc_mesh = _space_charge_options(run_keys, sc_solver, sc_mesh)
+        options = run_options(run_keys, mode, seed, sc_solver, sc_mesh)
+        mode, seed = options.mode, options.seed
         beam = self.beam_for(beam_keys)
         models, batch, fresh = self.compiled.with_overrides(ele)
         if batch != 1:
@@ -404,7 +157,7 @@ class Engine:
             )
         notes = list(self.compiled.notes)
         notes += [f"key {k} has no effect in the embedded engine" for k in ignored]
-        profile, fresh = self._profile(models, beam, fresh, batch, ele)
+        profile, fresh = self._profile(models, beam, fresh, batch)
         if space_charge and beam.current > 0:
             env = track_envelope_space_charge(
                 models,
@@ -444,16 +197,18 @@ class Engine:
                 chromatic,
                 extremes,
                 fresh,
-                MeshSolver(sc_mesh) if space_charge and sc_solver == "mesh" else None,
+                MeshSolver(options.sc_mesh)
+                if space_charge and options.sc_solver == "mesh"
+                else None,
             )
             beam = replace(beam, n_particles=initial.n_particles)
         freq = beam.freq
 
         def all_columns() -> dict[str, np.ndarray]:
-            cols = _track_columns(track, env, profile.rows(), freq)
+            cols = track_columns(track, env, profile.rows(), freq)
             return {name: col[:, 0] for name, col in cols.items()}
 
-        summary = _summary(track, profile, beam, mode)
+        summary = summarise(track, profile, beam, mode)
         cavities = set_points(profile, models)
         return EngineResult(
             mode, all_columns, summary, tm, beam, seed, final, initial, notes, cavities
@@ -563,7 +318,7 @@ class Engine:
         if coords.ndim != 2 or coords.shape[0] != 6:
             raise ValueError(f"coords must have shape (6, N), got {coords.shape}")
         base = self._base_maps(beam)
-        profile, fresh = self._profile(models, beam, fresh, batch, ele)
+        profile, fresh = self._profile(models, beam, fresh, batch)
         maps, kicks = base.maps[:, 0], base.kicks[:, 0]
         if fresh:
             maps, kicks = maps.copy(), kicks.copy()
@@ -608,7 +363,7 @@ class Engine:
         settings = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in ele.items()}
         if beam.current > 0:
             return self._run_batch_space_charge(ele, beam, batch, settings)
-        profile, fresh = self._profile(models, beam, fresh, batch, ele)
+        profile, fresh = self._profile(models, beam, fresh, batch)
         env = track_envelope(
             models,
             profile,
@@ -619,7 +374,7 @@ class Engine:
             self._base_maps(beam),
             fresh,
         )
-        cols = _track_columns(env, env, profile.rows(), beam.freq)
+        cols = track_columns(env, env, profile.rows(), beam.freq)
         energy = np.full(batch, float(profile.energy[-1]))
         return BatchResult(settings, cols, env.transmission, energy)
 
@@ -630,7 +385,7 @@ class Engine:
         for b in range(batch):
             one = {k: float(np.broadcast_to(v, (batch,))[b]) for k, v in settings.items()}
             models, _, fresh = self.compiled.with_overrides(one)
-            profile, _ = self._profile(models, beam, fresh, 1, one)
+            profile, _ = self._profile(models, beam, fresh, 1)
             env = track_envelope_space_charge(
                 models,
                 profile,
@@ -640,7 +395,7 @@ class Engine:
                 beam.current,
                 beam.freq,
             )
-            columns.append(_track_columns(env, env, profile.rows(), beam.freq))
+            columns.append(track_columns(env, env, profile.rows(), beam.freq))
             transmission.append(env.transmission)
             energy.append(float(profile.energy[-1]))
         cols = {name: np.concatenate([c[name] for c in columns], axis=1) for name in columns[0]}

@@ -1,0 +1,208 @@
+"""An engine run's results: one run (:class:`EngineResult`), a batch of settings
+(:class:`BatchResult`), and how both are built from tracked moments.
+
+Units: positions mm, angles mrad, emittances mm.mrad (TraceWin's ``tracewin.out``),
+energies MeV, lengths m; transmission 0..1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..tracewin.dst import Distribution
+from ..tracewin.matrices import TransferMatrices
+from ..tracewin.out import OUT_COLUMNS
+from .beam import Beam
+from .envelope import Track
+from .profile import EnergyProfile
+from .rf import CavitySetPoint
+from .table import columns, core_columns
+
+#: Envelope-mode transmission below which the beam counts as lost.
+LOST_THRESHOLD = 1e-6
+
+SUMMARY_COLUMNS = ("x0", "y0", "x'0", "y'0", "SizeX", "SizeY", "SizeP", "ex", "ey", "ep")
+
+
+class EngineResult:
+    """One run's outputs.
+
+    Attributes:
+        mode: "envelope" or "multiparticle".
+        table: ``tracewin.out``/``partran1.out`` columns, row 0 the input beam (a
+            DataFrame, built on first access).
+        columns: the same columns as numpy arrays.
+        summary: final-row values (mm, mrad, mm.mrad), ``transmission`` [0..1],
+            ``energy`` [MeV], ``length`` [m], ``lost_at`` (element, 0 if none).
+        transfer_matrices: cumulative maps to every element's exit.
+        beam: the input beam actually used. seed: the random seed (multiparticle).
+        initial, final: input and output distributions (multiparticle), else None.
+        notes: commands accepted with no effect, ignored keys.
+        cavities: the RF cavities' synchronous phases and voltages (``Cav_set_point_res``).
+    """
+
+    def __init__(
+        self,
+        mode: str,
+        columns: dict[str, np.ndarray] | Callable[[], dict[str, np.ndarray]],
+        summary: dict[str, float],
+        transfer_matrices: TransferMatrices,
+        beam: Beam,
+        seed: int | None = None,
+        final: Distribution | None = None,
+        initial: Distribution | None = None,
+        notes: list[str] | None = None,
+        cavities: list[CavitySetPoint] | None = None,
+    ) -> None:
+        self.mode = mode
+        self.cavities = cavities or []
+        self._columns = columns
+        self.summary = summary
+        self.transfer_matrices = transfer_matrices
+        self.beam = beam
+        self.seed = seed
+        self.final = final
+        self.initial = initial
+        self.notes = notes or []
+        self._table: pd.DataFrame | None = None
+
+    @property
+    def columns(self) -> dict[str, np.ndarray]:
+        """The output columns as (rows,) arrays (computed on first access)."""
+        if callable(self._columns):
+            self._columns = self._columns()
+        return self._columns
+
+    @property
+    def table(self) -> pd.DataFrame:
+        if self._table is None:
+            rows = len(self.columns["##"])
+            data = {
+                name: self.columns[name] if name in self.columns else np.zeros(rows)
+                for name in OUT_COLUMNS
+            }
+            table = pd.DataFrame(data)
+            table["##"] = table["##"].astype(np.int64)
+            table["npart"] = table["npart"].round().astype(np.int64)
+            b = self.beam
+            table.attrs.update(
+                mc2=b.mass, freq=b.freq, Z=b.charge, I=b.current, npart=b.n_particles
+            )
+            self._table = table
+        return self._table
+
+    @property
+    def beam_lost(self) -> bool:
+        limit = 0.0 if self.mode == "multiparticle" else LOST_THRESHOLD
+        return self.summary["transmission"] <= limit
+
+    @property
+    def lost_at(self) -> int:
+        return int(self.summary["lost_at"])
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return (
+            f"EngineResult({self.mode}, SizeX={s['SizeX']:.4g} mm, SizeY={s['SizeY']:.4g} mm,"
+            f" transmission={s['transmission']:.4g})"
+        )
+
+
+@dataclass
+class BatchResult:
+    """B settings evaluated in one call (envelope mode).
+
+    Attributes:
+        settings: the override arrays, each (B,).
+        columns: ``tracewin.out`` columns, each (rows, B).
+        transmission: (rows, B) estimated transmission.
+        energy: (B,) the reference particle's final kinetic energy [MeV].
+    """
+
+    settings: dict[str, np.ndarray]
+    columns: dict[str, np.ndarray]
+    transmission: np.ndarray
+    energy: np.ndarray | None = None
+
+    @property
+    def size(self) -> int:
+        return self.transmission.shape[1]
+
+    def at(self, name: str, element: int = -1) -> np.ndarray:
+        """(B,) values of column ``name`` at element ``element`` (default: the end)."""
+        col = self.columns[name]
+        if element < 0:
+            return col[element]
+        rows = np.flatnonzero(self.columns["##"][:, 0] == element)
+        if not len(rows):
+            raise KeyError(f"no row for element {element}")
+        return col[rows[-1]]
+
+    @property
+    def lost(self) -> np.ndarray:
+        """(B,) whether each setting loses the beam somewhere along the line."""
+        return np.any(self.transmission <= LOST_THRESHOLD, axis=0)
+
+    def summary_of(self, b: int) -> dict[str, float]:
+        """Setting b's :attr:`EngineResult.summary` (for a setting that keeps its beam:
+        a lost one's summary is that of the row before the loss, which run() reports)."""
+        cols = self.columns
+        out = {name: float(cols[name][-1, b]) for name in SUMMARY_COLUMNS}
+        out["transmission"] = float(self.transmission[-1, b])
+        out["energy"] = float(self.energy[b])
+        out["length"] = float(cols["z(m)"][-1, b])
+        out["lost_at"] = 0.0
+        return out
+
+    def summary(self) -> pd.DataFrame:
+        """One row per setting: the settings, final-row values and transmission."""
+        data: dict[str, Any] = {
+            k: np.broadcast_to(v, (self.size,)) for k, v in self.settings.items()
+        }
+        for name in SUMMARY_COLUMNS:
+            data[name] = self.columns[name][-1]
+        data["transmission"] = self.transmission[-1]
+        return pd.DataFrame(data)
+
+
+def track_columns(track: Track, env: Track, kin, freq: float) -> dict[str, np.ndarray]:
+    """Output columns of ``track`` (moments), with maps and lengths from the envelope."""
+    return columns(
+        numbers=track.numbers,
+        z=track.z,
+        centroid=track.centroid,
+        sigma=track.sigma,
+        kin=kin,
+        freq=freq,
+        npart=track.npart,
+        aperture=track.aperture,
+        cumulative=env.cumulative,
+        element_maps=env.element_maps,
+        lengths_mm=env.lengths_mm,
+        xmax=track.xmax,
+        ymax=track.ymax,
+        powlost=track.powlost,
+    )
+
+
+def summarise(track: Track, profile: EnergyProfile, beam: Beam, mode: str) -> dict:
+    """Final-row values (or those just before the beam was lost), from one table row;
+    ``energy`` is the reference particle's at the end [MeV]."""
+    trans = track.transmission[:, 0]
+    threshold = 0.0 if mode == "multiparticle" else LOST_THRESHOLD
+    lost = np.flatnonzero(trans <= threshold)
+    lost_at = int(track.numbers[lost[0]]) if len(lost) else 0
+    row = lost[0] - 1 if len(lost) else len(trans) - 1
+    kin = profile.kinematics[row]
+    one = core_columns(track.centroid[row, 0], track.sigma[row, 0], kin, beam.freq)
+    out = {name: float(one[name]) for name in SUMMARY_COLUMNS}
+    out["transmission"] = float(trans[-1])
+    out["energy"] = float(profile.energy[-1])
+    out["length"] = float(track.z[-1, 0])
+    out["lost_at"] = float(lost_at)
+    return out

@@ -8,7 +8,6 @@ energies MeV, lengths m; transmission 0..1.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -113,28 +112,71 @@ class EngineResult:
         )
 
 
-@dataclass
 class BatchResult:
     """B settings evaluated in one call (envelope mode).
 
+    The final row and transmission are computed with the batch; the per-element table
+    (:attr:`columns`, :attr:`transmission` per row) on first access, when the fast path
+    of a few knobs (:mod:`.batch`) skipped it.
+
     Attributes:
         settings: the override arrays, each (B,).
-        columns: ``tracewin.out`` columns, each (rows, B).
-        transmission: (rows, B) estimated transmission.
+        final: the last row's columns (:data:`SUMMARY_COLUMNS` and more, ``z(m)``), each (B,).
+        final_transmission: (B,) the estimated transmission at the end (the minimum along
+            the line).
         energy: (B,) the reference particle's final kinetic energy [MeV].
     """
 
-    settings: dict[str, np.ndarray]
-    columns: dict[str, np.ndarray]
-    transmission: np.ndarray
-    energy: np.ndarray | None = None
+    def __init__(
+        self,
+        settings: dict[str, np.ndarray],
+        final: dict[str, np.ndarray],
+        final_transmission: np.ndarray,
+        energy: np.ndarray,
+        table: Callable[[], tuple[dict[str, np.ndarray], np.ndarray]],
+    ) -> None:
+        self.settings = settings
+        self.final = final
+        self.final_transmission = final_transmission
+        self.energy = energy
+        self._table = table
+        self._full: tuple[dict[str, np.ndarray], np.ndarray] | None = None
+
+    @classmethod
+    def from_table(
+        cls,
+        settings: dict[str, np.ndarray],
+        columns: dict[str, np.ndarray],
+        transmission: np.ndarray,
+        energy: np.ndarray,
+    ) -> BatchResult:
+        """A batch whose per-element columns (rows, B) are already computed."""
+        final = {name: col[-1] for name, col in columns.items()}
+        return cls(settings, final, transmission[-1], energy, lambda: (columns, transmission))
+
+    def _computed(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        if self._full is None:
+            self._full = self._table()
+        return self._full
+
+    @property
+    def columns(self) -> dict[str, np.ndarray]:
+        """``tracewin.out`` columns, each (rows, B)."""
+        return self._computed()[0]
+
+    @property
+    def transmission(self) -> np.ndarray:
+        """(rows, B) estimated transmission, the running minimum along the line."""
+        return self._computed()[1]
 
     @property
     def size(self) -> int:
-        return self.transmission.shape[1]
+        return len(self.final_transmission)
 
     def at(self, name: str, element: int = -1) -> np.ndarray:
         """(B,) values of column ``name`` at element ``element`` (default: the end)."""
+        if element == -1 and name in self.final:
+            return self.final[name]
         col = self.columns[name]
         if element < 0:
             return col[element]
@@ -146,16 +188,15 @@ class BatchResult:
     @property
     def lost(self) -> np.ndarray:
         """(B,) whether each setting loses the beam somewhere along the line."""
-        return np.any(self.transmission <= LOST_THRESHOLD, axis=0)
+        return self.final_transmission <= LOST_THRESHOLD
 
     def summary_of(self, b: int) -> dict[str, float]:
         """Setting b's :attr:`EngineResult.summary` (for a setting that keeps its beam:
         a lost one's summary is that of the row before the loss, which run() reports)."""
-        cols = self.columns
-        out = {name: float(cols[name][-1, b]) for name in SUMMARY_COLUMNS}
-        out["transmission"] = float(self.transmission[-1, b])
+        out = {name: float(self.final[name][b]) for name in SUMMARY_COLUMNS}
+        out["transmission"] = float(self.final_transmission[b])
         out["energy"] = float(self.energy[b])
-        out["length"] = float(cols["z(m)"][-1, b])
+        out["length"] = float(self.final["z(m)"][b])
         out["lost_at"] = 0.0
         return out
 
@@ -165,8 +206,8 @@ class BatchResult:
             k: np.broadcast_to(v, (self.size,)) for k, v in self.settings.items()
         }
         for name in SUMMARY_COLUMNS:
-            data[name] = self.columns[name][-1]
-        data["transmission"] = self.transmission[-1]
+            data[name] = self.final[name]
+        data["transmission"] = self.final_transmission
         return pd.DataFrame(data)
 
 

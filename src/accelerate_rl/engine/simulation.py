@@ -28,11 +28,13 @@ from ..tracewin.dst import Distribution
 from ..tracewin.errors import InvalidParameterError
 from ..tracewin.matrices import TransferMatrices
 from ..tracewin.plt import PltRecord, PltWriter
+from .batch import Stretches, track_knobs
 from .beam import Beam
 from .envelope import (
     SPACE_CHARGE_STEP,
     BaseMaps,
     Track,
+    aperture_rows,
     track_envelope,
     track_envelope_space_charge,
 )
@@ -50,6 +52,8 @@ from .requests import run_options, split_params
 from .results import BatchResult, EngineResult, summarise, track_columns
 from .rf import set_points
 from .spacecharge_mesh import MeshSolver, MeshSpaceCharge
+from .species import Kinematics
+from .table import core_columns
 
 __all__ = ["BatchResult", "Engine", "EngineResult", "split_params"]
 
@@ -67,6 +71,7 @@ class Engine:
         self.beam = beam
         self.compiled = CompiledLattice(self.lattice, rf_freq=beam.freq)
         self._cache: dict[tuple, BaseMaps] = {}
+        self._stretch_cache: dict[tuple, Stretches] = {}
 
     # -- helpers ---------------------------------------------------------------------
     def beam_for(self, beam_keys: Mapping[str, Any]) -> Beam:
@@ -348,9 +353,14 @@ class Engine:
         """Evaluate B settings in one envelope call.
 
         ``params`` maps ``ele[n][v]`` keys to 1-D arrays of one common length B (scalars
-        broadcast). Beam keys apply to the whole batch. With a beam current (space
-        charge, which depends on each setting's own envelope) the settings are run one
-        after the other, with the same result layout.
+        broadcast). Beam keys apply to the whole batch. The final row, summaries,
+        transmission and losses are computed at once from the lattice's maps multiplied
+        between the overridden elements (:mod:`.batch`, cached per set of overridden
+        elements: a few (B, 6, 6) products per call); the per-element table
+        (``columns``, ``transmission`` per row, ``at()`` of an inner element) falls back
+        to tracking every element for every setting, on first access. With a beam
+        current (space charge, which depends on each setting's own envelope) the settings
+        are run one after the other, with the same result layout.
 
         Raises:
             InvalidParameterError: a bad key, value or batch length.
@@ -359,24 +369,54 @@ class Engine:
         if run_keys.get("partran", "0") not in ("0", 0):
             raise InvalidParameterError("partran", "run_batch() is envelope mode only")
         beam = self.beam_for(beam_keys)
-        models, batch, fresh = self.compiled.with_overrides(ele)
+        models, batch, touched = self.compiled.with_overrides(ele)
         settings = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in ele.items()}
         if beam.current > 0:
             return self._run_batch_space_charge(ele, beam, batch, settings)
-        profile, fresh = self._profile(models, beam, fresh, batch)
-        env = track_envelope(
-            models,
-            profile,
-            beam.sigma(),
-            beam.centroid(),
-            batch,
-            beam.n_particles,
-            self._base_maps(beam),
-            fresh,
-        )
-        cols = track_columns(env, env, profile.rows(), beam.freq)
+        profile, fresh = self._profile(models, beam, touched, batch)
+        base = self._base_maps(beam)
         energy = np.full(batch, float(profile.energy[-1]))
-        return BatchResult(settings, cols, env.transmission, energy)
+
+        def table() -> tuple[dict[str, np.ndarray], np.ndarray]:
+            env = track_envelope(
+                models,
+                profile,
+                beam.sigma(),
+                beam.centroid(),
+                batch,
+                beam.n_particles,
+                base,
+                fresh,
+            )
+            return track_columns(env, env, profile.rows(), beam.freq), env.transmission
+
+        if profile is not base.profile:  # an RF override: every later map changes
+            return BatchResult.from_table(settings, *table(), energy)
+        knobs = tuple(sorted(fresh))
+        stretches = self._stretches(beam, base, knobs)
+        knob_maps, knob_apertures, length_mm = [], [], float(base.lengths_mm[:, 0].sum())
+        for k in knobs:
+            model, kin = models[k - 1], profile.entry(k)
+            knob_maps.append((model.matrix(kin), model.kick(kin)))
+            knob_apertures.append(aperture_rows([model], batch).rows(1))
+            length_mm += model.length_m * 1e3 - base.lengths_mm[k, 0]
+        sigma, centroid, transmission = track_knobs(
+            stretches, knob_maps, knob_apertures, beam.sigma(), beam.centroid()
+        )
+        kin = Kinematics(profile.energy[-1:], beam.species)
+        final = core_columns(centroid, sigma, kin, beam.freq)
+        final["z(m)"] = np.broadcast_to(np.asarray(length_mm, dtype=float) * 1e-3, (batch,))
+        return BatchResult(settings, final, np.broadcast_to(transmission, (batch,)), energy, table)
+
+    def _stretches(self, beam: Beam, base: BaseMaps, knobs: tuple[int, ...]) -> Stretches:
+        """The base maps multiplied between ``knobs``, cached per reference and knobs."""
+        key = (beam.energy, beam.mass, beam.charge, knobs)
+        stretches = self._stretch_cache.get(key)
+        if stretches is None or stretches.base is not base:
+            if len(self._stretch_cache) >= 16:
+                self._stretch_cache.clear()
+            stretches = self._stretch_cache[key] = Stretches(base, knobs)
+        return stretches
 
     def _run_batch_space_charge(
         self, ele: Mapping[str, Any], beam: Beam, batch: int, settings: dict
@@ -399,4 +439,6 @@ class Engine:
             transmission.append(env.transmission)
             energy.append(float(profile.energy[-1]))
         cols = {name: np.concatenate([c[name] for c in columns], axis=1) for name in columns[0]}
-        return BatchResult(settings, cols, np.concatenate(transmission, axis=1), np.array(energy))
+        return BatchResult.from_table(
+            settings, cols, np.concatenate(transmission, axis=1), np.array(energy)
+        )

@@ -170,16 +170,22 @@ def _stretch_fraction(stretch: _Stretch, s: np.ndarray, c: np.ndarray) -> np.nda
     var = s.reshape(nb, 36)[:, _UPPER] @ stretch.quad  # (B, 2M) sigma_xx, sigma_yy
     if c.any() or stretch.offset.any():
         mu = np.broadcast_to(c, (nb, 6)) @ stretch.lin + stretch.offset
+        margin = stretch.half - np.abs(mu - stretch.centre)
     else:
-        mu = np.zeros((1, planes))
-    margin = stretch.half - np.abs(mu - stretch.centre)
-    doubt = ~((margin > 0) & (margin * margin > 2 * ERF_SATURATES**2 * var))
-    if not doubt.any():
+        mu = None
+        margin = stretch.half - np.abs(stretch.centre)
+    # erf saturates where margin > ERF_SATURATES * sqrt(2) * sigma on both sides
+    limit = np.where(margin > 0, margin * margin / (2 * ERF_SATURATES**2), -np.inf)
+    doubt = np.nonzero(var >= limit)
+    if not len(doubt[0]):
         return np.ones(nb)
+    col = doubt[1]
     frac = np.ones((nb, planes))
-    mu = np.broadcast_to(mu, (nb, planes))[doubt]
-    lo = np.broadcast_to(stretch.centre - stretch.half, (nb, planes))[doubt]
-    hi = np.broadcast_to(stretch.centre + stretch.half, (nb, planes))[doubt]
-    frac[doubt] = fraction_inside(lo, hi, mu, np.sqrt(np.maximum(var[doubt], 0)))
+    frac[doubt] = fraction_inside(
+        stretch.centre[col] - stretch.half[col],
+        stretch.centre[col] + stretch.half[col],
+        0.0 if mu is None else mu[doubt],
+        np.sqrt(np.maximum(var[doubt], 0)),
+    )
     m = stretch.apertures
     return (frac[:, :m] * frac[:, m:]).min(axis=1)

@@ -212,12 +212,13 @@ class CompiledLattice:
         key_of: dict[int, str] = {}
         batch = 1
         for key, value in overrides.items():
-            arr = np.atleast_1d(np.asarray(value, dtype=object))
+            numeric = isinstance(value, np.ndarray) and value.dtype.kind in "biuf"
+            arr = np.atleast_1d(value if numeric else np.asarray(value, dtype=object))
             if arr.ndim != 1:
                 raise InvalidParameterError(key, "batched values must be a 1-D sequence")
             n, v, _ = self.lattice.check_override(key, arr[0])
             try:
-                values = np.array([float(x) for x in arr], dtype=float)
+                values = arr.astype(float) if numeric else np.array([float(x) for x in arr])
             except (TypeError, ValueError):
                 raise InvalidParameterError(key, "every batched value must be a number") from None
             if not np.all(np.isfinite(values)):

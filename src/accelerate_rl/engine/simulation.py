@@ -51,7 +51,7 @@ from .profile import EnergyProfile, energy_profile
 from .requests import run_options, split_params
 from .results import BatchResult, EngineResult, summarise, track_columns
 from .rf import set_points
-from .spacecharge_mesh import MeshSolver, MeshSpaceCharge
+from .spacecharge_mesh import MESH_REUSE, MeshSolver, MeshSpaceCharge
 from .species import Kinematics
 from .table import core_columns
 
@@ -125,6 +125,7 @@ class Engine:
         space_charge: bool = True,
         sc_solver: str | None = None,
         sc_mesh: tuple[int, int, int] | None = None,
+        sc_reuse: float = MESH_REUSE,
     ) -> EngineResult:
         """Run once.
 
@@ -147,6 +148,8 @@ class Engine:
                 linear force; cheaper, no non-linear effects). Run key ``sc_solver``.
             sc_mesh: mesh nodes (nx, ny, nz) of the "mesh" solver (default 32 x 32 x
                 32). Run key ``sc_mesh`` as "nx,ny,nz".
+            sc_reuse: the "mesh" solver keeps its cells while the beam's extent stays
+                within a band this wide (relative; 0 fits new cells at every kick).
 
         Raises:
             InvalidParameterError: a bad key or value, naming the key.
@@ -202,7 +205,7 @@ class Engine:
                 chromatic,
                 extremes,
                 fresh,
-                MeshSolver(options.sc_mesh)
+                MeshSolver(options.sc_mesh, sc_reuse)
                 if space_charge and options.sc_solver == "mesh"
                 else None,
             )

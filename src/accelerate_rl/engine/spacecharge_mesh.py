@@ -50,6 +50,8 @@ from .species import C_LIGHT, Kinematics, Species, relativistic
 
 #: Default mesh: nodes along x, y, z.
 DEFAULT_SHAPE = (32, 32, 32)
+#: Default band of beam extents over which the mesh keeps its cells (relative).
+MESH_REUSE = 0.1
 
 
 def _antiderivative(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -94,7 +96,9 @@ class MeshSolver:
             0 fits new cells to every call.
     """
 
-    def __init__(self, shape: tuple[int, int, int] = DEFAULT_SHAPE, reuse: float = 0.1) -> None:
+    def __init__(
+        self, shape: tuple[int, int, int] = DEFAULT_SHAPE, reuse: float = MESH_REUSE
+    ) -> None:
         shape = tuple(int(n) for n in shape)
         if len(shape) != 3 or min(shape) < 4:
             raise ValueError(f"mesh shape must be three sizes of at least 4, got {shape}")

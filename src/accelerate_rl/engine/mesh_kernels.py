@@ -25,19 +25,24 @@ def _cell(u: float, n: int) -> int:
 
 
 @numba.njit(cache=True)
+def _locate(positions: np.ndarray, p: int, origin: np.ndarray, h: np.ndarray, shape: tuple):
+    """Particle p's cell (i, j, k) and fractional offsets (fx, fy, fz) in it."""
+    ux = (positions[0, p] - origin[0]) / h[0]
+    uy = (positions[1, p] - origin[1]) / h[1]
+    uz = (positions[2, p] - origin[2]) / h[2]
+    i, j, k = _cell(ux, shape[0]), _cell(uy, shape[1]), _cell(uz, shape[2])
+    return i, j, k, ux - i, uy - j, uz - k
+
+
+@numba.njit(cache=True)
 def deposit(
     positions: np.ndarray, origin: np.ndarray, h: np.ndarray, shape: tuple, charge: float
 ) -> np.ndarray:
     """Charge [C] on the nodes (nx, ny, nz) of ``positions`` (3, N) [m], each particle
     carrying ``charge`` [C], with trilinear (cloud-in-cell) weights."""
-    nx, ny, nz = shape
-    rho = np.zeros((nx, ny, nz))
+    rho = np.zeros(shape)
     for p in range(positions.shape[1]):
-        ux = (positions[0, p] - origin[0]) / h[0]
-        uy = (positions[1, p] - origin[1]) / h[1]
-        uz = (positions[2, p] - origin[2]) / h[2]
-        i, j, k = _cell(ux, nx), _cell(uy, ny), _cell(uz, nz)
-        fx, fy, fz = ux - i, uy - j, uz - k
+        i, j, k, fx, fy, fz = _locate(positions, p, origin, h, shape)
         for a in range(2):
             wx = (fx if a else 1.0 - fx) * charge
             for b in range(2):
@@ -54,23 +59,14 @@ def node_field(phi: np.ndarray, h: np.ndarray) -> np.ndarray:
     nx, ny, nz = phi.shape
     out = np.empty((3, nx, ny, nz))
     for i in range(nx):
-        lo, hi = max(i - 1, 0), min(i + 1, nx - 1)
-        scale = -1.0 / ((hi - lo) * h[0])
+        i0, i1 = max(i - 1, 0), min(i + 1, nx - 1)
         for j in range(ny):
+            j0, j1 = max(j - 1, 0), min(j + 1, ny - 1)
             for k in range(nz):
-                out[0, i, j, k] = (phi[hi, j, k] - phi[lo, j, k]) * scale
-    for j in range(ny):
-        lo, hi = max(j - 1, 0), min(j + 1, ny - 1)
-        scale = -1.0 / ((hi - lo) * h[1])
-        for i in range(nx):
-            for k in range(nz):
-                out[1, i, j, k] = (phi[i, hi, k] - phi[i, lo, k]) * scale
-    for k in range(nz):
-        lo, hi = max(k - 1, 0), min(k + 1, nz - 1)
-        scale = -1.0 / ((hi - lo) * h[2])
-        for i in range(nx):
-            for j in range(ny):
-                out[2, i, j, k] = (phi[i, j, hi] - phi[i, j, lo]) * scale
+                k0, k1 = max(k - 1, 0), min(k + 1, nz - 1)
+                out[0, i, j, k] = (phi[i0, j, k] - phi[i1, j, k]) / ((i1 - i0) * h[0])
+                out[1, i, j, k] = (phi[i, j0, k] - phi[i, j1, k]) / ((j1 - j0) * h[1])
+                out[2, i, j, k] = (phi[i, j, k0] - phi[i, j, k1]) / ((k1 - k0) * h[2])
     return out
 
 
@@ -80,15 +76,11 @@ def gather(
 ) -> np.ndarray:
     """(3, N) the node field (3, nx, ny, nz) interpolated to ``positions`` (3, N) [m]
     with the deposition's weights (so a particle exerts no force on itself)."""
-    _, nx, ny, nz = node_field.shape
+    shape = node_field.shape[1:]
     n = positions.shape[1]
     out = np.zeros((3, n))
     for p in range(n):
-        ux = (positions[0, p] - origin[0]) / h[0]
-        uy = (positions[1, p] - origin[1]) / h[1]
-        uz = (positions[2, p] - origin[2]) / h[2]
-        i, j, k = _cell(ux, nx), _cell(uy, ny), _cell(uz, nz)
-        fx, fy, fz = ux - i, uy - j, uz - k
+        i, j, k, fx, fy, fz = _locate(positions, p, origin, h, shape)
         for a in range(2):
             wx = fx if a else 1.0 - fx
             for b in range(2):

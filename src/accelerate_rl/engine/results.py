@@ -8,6 +8,7 @@ energies MeV, lengths m; transmission 0..1.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -112,6 +113,7 @@ class EngineResult:
         )
 
 
+@dataclass
 class BatchResult:
     """B settings evaluated in one call (envelope mode).
 
@@ -125,22 +127,17 @@ class BatchResult:
         final_transmission: (B,) the estimated transmission at the end (the minimum along
             the line).
         energy: (B,) the reference particle's final kinetic energy [MeV].
+        compute_table: returns the per-element columns and transmission, each (rows, B).
     """
 
-    def __init__(
-        self,
-        settings: dict[str, np.ndarray],
-        final: dict[str, np.ndarray],
-        final_transmission: np.ndarray,
-        energy: np.ndarray,
-        table: Callable[[], tuple[dict[str, np.ndarray], np.ndarray]],
-    ) -> None:
-        self.settings = settings
-        self.final = final
-        self.final_transmission = final_transmission
-        self.energy = energy
-        self._table = table
-        self._full: tuple[dict[str, np.ndarray], np.ndarray] | None = None
+    settings: dict[str, np.ndarray]
+    final: dict[str, np.ndarray]
+    final_transmission: np.ndarray
+    energy: np.ndarray
+    compute_table: Callable[[], tuple[dict[str, np.ndarray], np.ndarray]] = field(repr=False)
+    _full: tuple[dict[str, np.ndarray], np.ndarray] | None = field(
+        default=None, init=False, repr=False
+    )
 
     @classmethod
     def from_table(
@@ -156,7 +153,7 @@ class BatchResult:
 
     def _computed(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
         if self._full is None:
-            self._full = self._table()
+            self._full = self.compute_table()
         return self._full
 
     @property

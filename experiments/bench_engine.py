@@ -113,12 +113,24 @@ def main() -> None:
     if args.no_linac:
         names = [n for n in names if n != "linac"]
     result: dict = {"machine": platform.machine(), "cpus": os.cpu_count(), "repeats": args.repeats}
+    result["blas_threads"] = single_threaded_blas()
     for name in names:
         before = os.getloadavg()
         out = SECTIONS[name](args)
         out["load_average_before_after"] = [round(before[0], 2), round(os.getloadavg()[0], 2)]
         result[name] = out
     print(json.dumps(result, indent=2))
+
+
+def single_threaded_blas() -> int | str:
+    """One BLAS thread, as Cheetah gets one torch thread here and Ray gives its workers
+    (OMP_NUM_THREADS=1): on a shared 2-core machine a second thread only spins."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return "default (threadpoolctl not installed)"
+    threadpool_limits(1)
+    return 1
 
 
 def lattice_section(args: argparse.Namespace) -> dict:

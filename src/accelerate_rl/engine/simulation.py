@@ -27,31 +27,26 @@ from ..tracewin.dat import Lattice, read_dat
 from ..tracewin.dst import Distribution
 from ..tracewin.errors import InvalidParameterError
 from ..tracewin.matrices import TransferMatrices
-from ..tracewin.plt import PltRecord, PltWriter
 from .batch import Stretches, track_knobs
 from .beam import Beam
 from .envelope import (
-    SPACE_CHARGE_STEP,
     BaseMaps,
-    Track,
     aperture_rows,
     track_envelope,
     track_envelope_space_charge,
 )
 from .model import CompiledLattice
+from .multiparticle import run_multiparticle
 from .particles import (
     ParticleTrack,
     aperture_tuple,
-    from_distribution,
-    generate,
-    to_distribution,
     track_particles,
 )
 from .profile import EnergyProfile, energy_profile
 from .requests import run_options, split_params
 from .results import BatchResult, EngineResult, summarise, track_columns
 from .rf import set_points
-from .spacecharge_mesh import MESH_REUSE, MeshSolver, MeshSpaceCharge
+from .spacecharge_mesh import MESH_REUSE, MeshSolver
 from .species import Kinematics
 from .table import core_columns
 
@@ -194,7 +189,7 @@ class Engine:
         else:
             if seed is None:
                 seed = int(np.random.default_rng().integers(0, 2**31 - 1))
-            track, initial, final = self._multiparticle(
+            track, initial, final = run_multiparticle(
                 models,
                 beam,
                 env,
@@ -204,7 +199,7 @@ class Engine:
                 plt_path,
                 chromatic,
                 extremes,
-                fresh,
+                self._aperture_tuples(models, beam, fresh),
                 MeshSolver(options.sc_mesh, sc_reuse)
                 if space_charge and options.sc_solver == "mesh"
                 else None,
@@ -221,86 +216,6 @@ class Engine:
         return EngineResult(
             mode, all_columns, summary, tm, beam, seed, final, initial, notes, cavities
         )
-
-    def _multiparticle(
-        self,
-        models: list,
-        beam: Beam,
-        env: Track,
-        profile: EnergyProfile,
-        seed: int,
-        distribution: Distribution | None,
-        plt_path: str | Path | None,
-        chromatic: bool,
-        extremes: bool,
-        fresh: set[int],
-        solver: MeshSolver | None = None,
-    ) -> tuple[Track, Distribution, Distribution]:
-        if distribution is not None:
-            coords = from_distribution(distribution, beam)
-        else:
-            coords = generate(beam, seed)
-        n0 = coords.shape[1]
-        beam = replace(beam, n_particles=n0)
-        writer = None
-        on_element = None
-        if plt_path is not None:
-            writer = PltWriter(
-                plt_path,
-                n_elements=len(models),
-                n_particles=n0,
-                current=beam.current,
-                freq=beam.freq,
-                mass=beam.mass,
-            )
-
-            def on_element(n: int, all_coords: np.ndarray, lost: np.ndarray) -> None:
-                at = replace(beam, energy=float(profile.energy[n]))
-                dist = to_distribution(all_coords, at)
-                writer.add(PltRecord(n, float(env.z[n, 0]), 0.0, at.energy, dist.raw, lost.copy()))
-
-        try:
-            initial = to_distribution(coords, beam)
-            mesh = None
-            if solver is not None and beam.current > 0:
-                mesh = MeshSpaceCharge(beam.current, beam.freq, n0, solver, SPACE_CHARGE_STEP)
-            pt = track_particles(
-                models,
-                profile.kinematics,
-                coords,
-                chromatic=chromatic,
-                extremes=extremes,
-                on_element=on_element,
-                maps=env.element_maps[:, 0],
-                kicks=env.kicks[:, 0],
-                apertures=self._aperture_tuples(models, beam, fresh),
-                space_charge=None if mesh is not None else env.space_charge,
-                mesh=mesh,
-            )
-        finally:
-            if writer is not None:
-                writer.close()
-        final = to_distribution(
-            pt.coords[:, pt.alive], replace(beam, energy=float(profile.energy[-1]))
-        )
-        beam_power_w = beam.current * 1e-3 * beam.energy * 1e6 / abs(beam.charge)
-        lost_per_row = -np.diff(pt.npart, prepend=n0)
-        track = Track(
-            numbers=env.numbers,
-            z=env.z,
-            centroid=pt.centroid[:, None],
-            sigma=pt.sigma[:, None],
-            cumulative=env.cumulative,
-            element_maps=env.element_maps,
-            lengths_mm=env.lengths_mm,
-            aperture=env.aperture,
-            transmission=(pt.npart / n0)[:, None],
-            npart=pt.npart[:, None],
-            xmax=pt.xmax[:, None] * 1e3,
-            ymax=pt.ymax[:, None] * 1e3,
-            powlost=(lost_per_row / n0 * beam_power_w)[:, None],
-        )
-        return track, initial, final
 
     def track(
         self,

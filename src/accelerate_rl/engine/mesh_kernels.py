@@ -54,19 +54,20 @@ def deposit(
 
 @numba.njit(cache=True)
 def node_field(phi: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """(3, nx, ny, nz) E = -grad phi [V/m] at the nodes of ``phi`` [V]: central
-    differences inside, one-sided at the faces (``numpy.gradient``'s edge order 1)."""
+    """(nx, ny, nz, 3) E = -grad phi [V/m] at the nodes of ``phi`` [V] (components last,
+    so a gather reads each node once): central differences inside, one-sided at the
+    faces (``numpy.gradient``'s edge order 1)."""
     nx, ny, nz = phi.shape
-    out = np.empty((3, nx, ny, nz))
+    out = np.empty((nx, ny, nz, 3))
     for i in range(nx):
         i0, i1 = max(i - 1, 0), min(i + 1, nx - 1)
         for j in range(ny):
             j0, j1 = max(j - 1, 0), min(j + 1, ny - 1)
             for k in range(nz):
                 k0, k1 = max(k - 1, 0), min(k + 1, nz - 1)
-                out[0, i, j, k] = (phi[i0, j, k] - phi[i1, j, k]) / ((i1 - i0) * h[0])
-                out[1, i, j, k] = (phi[i, j0, k] - phi[i, j1, k]) / ((j1 - j0) * h[1])
-                out[2, i, j, k] = (phi[i, j, k0] - phi[i, j, k1]) / ((k1 - k0) * h[2])
+                out[i, j, k, 0] = (phi[i0, j, k] - phi[i1, j, k]) / ((i1 - i0) * h[0])
+                out[i, j, k, 1] = (phi[i, j0, k] - phi[i, j1, k]) / ((j1 - j0) * h[1])
+                out[i, j, k, 2] = (phi[i, j, k0] - phi[i, j, k1]) / ((k1 - k0) * h[2])
     return out
 
 
@@ -74,19 +75,22 @@ def node_field(phi: np.ndarray, h: np.ndarray) -> np.ndarray:
 def gather(
     node_field: np.ndarray, positions: np.ndarray, origin: np.ndarray, h: np.ndarray
 ) -> np.ndarray:
-    """(3, N) the node field (3, nx, ny, nz) interpolated to ``positions`` (3, N) [m]
+    """(3, N) the node field (nx, ny, nz, 3) interpolated to ``positions`` (3, N) [m]
     with the deposition's weights (so a particle exerts no force on itself)."""
-    shape = node_field.shape[1:]
+    shape = node_field.shape[:3]
     n = positions.shape[1]
-    out = np.zeros((3, n))
+    out = np.empty((3, n))
     for p in range(n):
         i, j, k, fx, fy, fz = _locate(positions, p, origin, h, shape)
+        ex = ey = ez = 0.0
         for a in range(2):
             wx = fx if a else 1.0 - fx
             for b in range(2):
                 wxy = wx * (fy if b else 1.0 - fy)
                 for c in range(2):
                     w = wxy * (fz if c else 1.0 - fz)
-                    for axis in range(3):
-                        out[axis, p] += w * node_field[axis, i + a, j + b, k + c]
+                    ex += w * node_field[i + a, j + b, k + c, 0]
+                    ey += w * node_field[i + a, j + b, k + c, 1]
+                    ez += w * node_field[i + a, j + b, k + c, 2]
+        out[0, p], out[1, p], out[2, p] = ex, ey, ez
     return out

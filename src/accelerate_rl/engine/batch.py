@@ -180,12 +180,15 @@ def _stretch_fraction(stretch: _Stretch, s: np.ndarray, c: np.ndarray) -> np.nda
     if not len(doubt[0]):
         return np.ones(nb)
     col = doubt[1]
-    frac = np.ones((nb, planes))
-    frac[doubt] = fraction_inside(
+    inside = fraction_inside(
         stretch.centre[col] - stretch.half[col],
         stretch.centre[col] + stretch.half[col],
         0.0 if mu is None else mu[doubt],
         np.sqrt(np.maximum(var[doubt], 0)),
     )
+    frac = var  # reused: a fresh (B, 2M) array costs more in page faults than the maths
+    frac.fill(1.0)
+    frac[doubt] = inside
     m = stretch.apertures
-    return (frac[:, :m] * frac[:, m:]).min(axis=1)
+    np.multiply(frac[:, :m], frac[:, m:], out=frac[:, :m])
+    return frac[:, :m].min(axis=1)

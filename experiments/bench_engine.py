@@ -304,12 +304,17 @@ def mesh_prefix_section(args: argparse.Namespace) -> dict:
     }
     runs = {}
     for name, reuse in (("kept_mesh", 0.1), ("fitted_every_kick", 0.0)):
-        samples, summary = [], {}
+        samples, cpu, summary = [], [], {}
         for _ in range(max(1, args.repeats // 4)):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             summary = engine.run(mode="multiparticle", seed=1, sc_reuse=reuse).summary
             samples.append(time.perf_counter() - t0)
-        runs[name] = {"s": statistics.median(samples), **{k: summary[k] for k in keys}}
+            cpu.append(time.process_time() - c0)
+        runs[name] = {
+            "s": statistics.median(samples),
+            "cpu_s": statistics.median(cpu),
+            **{k: summary[k] for k in keys},
+        }
     out["ours"] = runs
     ours = runs["kept_mesh"]
     out["agreement"] = {
@@ -331,6 +336,9 @@ def mesh_prefix_section(args: argparse.Namespace) -> dict:
     else:
         out["helix"] = {"installed": True, "note": "run HELIX's own driver on prefix.dat"}
     out["speedup_vs_helix_published"] = HELIX_PUBLISHED_S / ours["s"]
+    # HELIX's figure is wall time on the quiet machine; on a loaded one, our process's
+    # CPU time (one thread) is the closer measure of what a quiet run takes
+    out["speedup_vs_helix_published_cpu"] = HELIX_PUBLISHED_S / ours["cpu_s"]
     out["goal"] = {"speedup_vs_helix": ">= 2", "agreement": "<= 0.01"}
     return out
 

@@ -36,20 +36,20 @@ def _locate(positions: np.ndarray, p: int, origin: np.ndarray, h: np.ndarray, sh
 
 @numba.njit(cache=True)
 def deposit(
-    positions: np.ndarray, origin: np.ndarray, h: np.ndarray, shape: tuple, charge: float
-) -> np.ndarray:
-    """Charge [C] on the nodes (nx, ny, nz) of ``positions`` (3, N) [m], each particle
-    carrying ``charge`` [C], with trilinear (cloud-in-cell) weights."""
-    rho = np.zeros(shape)
+    positions: np.ndarray, origin: np.ndarray, h: np.ndarray, shape: tuple, out: np.ndarray
+) -> None:
+    """Particles per node of ``positions`` (3, N) [m], with trilinear (cloud-in-cell)
+    weights, into ``out[:nx, :ny, :nz]`` (zeroed first; ``out`` may be a larger,
+    zero-padded buffer of any float type)."""
+    out[: shape[0], : shape[1], : shape[2]] = 0.0
     for p in range(positions.shape[1]):
         i, j, k, fx, fy, fz = _locate(positions, p, origin, h, shape)
         for a in range(2):
-            wx = (fx if a else 1.0 - fx) * charge
+            wx = fx if a else 1.0 - fx
             for b in range(2):
                 wxy = wx * (fy if b else 1.0 - fy)
-                rho[i + a, j + b, k] += wxy * (1.0 - fz)
-                rho[i + a, j + b, k + 1] += wxy * fz
-    return rho
+                out[i + a, j + b, k] += wxy * (1.0 - fz)
+                out[i + a, j + b, k + 1] += wxy * fz
 
 
 @numba.njit(cache=True)

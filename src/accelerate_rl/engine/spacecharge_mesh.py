@@ -128,8 +128,7 @@ class MeshSolver:
         shape = np.array(self.shape)
         h = self._cells(span / (shape - 3))  # one empty cell each side plus the last node
         origin = 0.5 * (lo + hi) - 0.5 * h * (shape - 1)
-        rho = deposit(positions, origin, h, self.shape, float(charge))  # charge per node [C]
-        phi = self._potential(rho)
+        phi = self._potential(positions, origin, h, charge)
         return gather(node_field(phi, h), positions, origin, h)
 
     def _cells(self, need: np.ndarray) -> np.ndarray:
@@ -143,15 +142,14 @@ class MeshSolver:
         self._h, self._spectrum = h, sfft.rfftn(green.astype(np.float32))
         return h
 
-    def _potential(self, charge_nodes: np.ndarray) -> np.ndarray:
-        """phi [V] at the nodes from the charge [C] at the nodes (free space): the
-        convolution with the kernel on the doubled mesh, by single-precision FFTs
-        (relative error ~1e-6 of the largest potential) pruned to the nodes that hold
-        charge (forward) and to those read back (inverse)."""
+    def _potential(
+        self, positions: np.ndarray, origin: np.ndarray, h: np.ndarray, charge: float
+    ) -> np.ndarray:
+        """phi [V] at the nodes of the particles' charge, ``charge`` [C] each (free
+        space): cloud-in-cell counts convolved with the kernel on the doubled mesh, by
+        single-precision FFTs (relative error ~1e-6 of the largest potential) pruned to
+        the nodes that hold charge (forward) and to those read back (inverse)."""
         nx, ny, nz = self.shape
-        scale = float(np.abs(charge_nodes).max())
-        if scale == 0:
-            return np.zeros(self.shape)
         if self._padded is None:  # zero padding, written once: only the charge changes
             self._padded = (
                 np.zeros((nx, ny, 2 * nz), np.float32),
@@ -159,7 +157,7 @@ class MeshSolver:
                 np.zeros((2 * nx, 2 * ny, nz + 1), np.complex64),
             )
         real, half, full = self._padded
-        real[:, :, :nz] = charge_nodes / scale
+        deposit(positions, origin, h, self.shape, real)
         half[:, :ny] = sfft.rfft(real, axis=2)
         full[:nx] = sfft.fft(half, axis=1)
         a = sfft.fft(full, axis=0)
@@ -167,7 +165,7 @@ class MeshSolver:
         a = sfft.ifft(a, axis=0, overwrite_x=True)[:nx]
         a = sfft.ifft(a, axis=1)[:, :ny]
         phi = sfft.irfft(a, n=2 * nz, axis=2)[:, :, :nz]
-        return phi * (scale / (4 * np.pi * EPSILON_0))
+        return phi * (charge / (4 * np.pi * EPSILON_0))
 
 
 @dataclass

@@ -64,6 +64,63 @@ def test_the_mesh_rejects_a_shape_it_cannot_use():
         MeshSolver((32, 2, 32))
 
 
+def _reference_field(pos: np.ndarray, charge: float, shape: tuple[int, int, int]) -> np.ndarray:
+    """The solver written plainly in numpy: cells fitted to the beam, cloud-in-cell with
+    bincount, the full doubled-mesh FFT convolution, gradients, trilinear gathers."""
+    lo, hi = pos.min(axis=1), pos.max(axis=1)
+    n = np.array(shape)
+    h = (hi - lo) / (n - 3)
+    origin = 0.5 * (lo + hi) - 0.5 * h * (n - 1)
+    u = (pos - origin[:, None]) / h[:, None]
+    i = np.clip(np.floor(u).astype(int), 0, n[:, None] - 2)
+    f = u - i
+    corners = []
+    for dx in (0, 1):
+        for dy in (0, 1):
+            for dz in (0, 1):
+                w = (
+                    (f[0] if dx else 1 - f[0])
+                    * (f[1] if dy else 1 - f[1])
+                    * (f[2] if dz else 1 - f[2])
+                )
+                flat = ((i[0] + dx) * shape[1] + (i[1] + dy)) * shape[2] + (i[2] + dz)
+                corners.append((flat, w))
+    rho = sum(np.bincount(c, weights=w, minlength=int(n.prod())) for c, w in corners)
+    green = integrated_green(shape, tuple(h)) / np.prod(h)
+    doubled = tuple(2 * n)
+    spectrum = np.fft.rfftn(rho.reshape(shape) * charge, doubled, axes=(0, 1, 2)) * np.fft.rfftn(
+        green
+    )
+    phi = np.fft.irfftn(spectrum, doubled, axes=(0, 1, 2))[: shape[0], : shape[1], : shape[2]]
+    grads = np.gradient(phi / (4 * np.pi * EPSILON_0), *h)
+    return np.array([sum(-g.reshape(-1)[c] * w for c, w in corners) for g in grads])
+
+
+@pytest.mark.parametrize("shape", [(32, 32, 32), (8, 12, 6)])
+def test_the_compiled_kernels_and_pruned_ffts_equal_the_plain_numpy_solver(shape):
+    pos = _uniform_ellipsoid(3000, (1e-3, 2e-3, 5e-3), seed=2) + np.array([[1e-3], [0], [0]])
+    expect = _reference_field(pos, 1e-16, shape)
+    field = MeshSolver(shape, reuse=0.0).field(pos, 1e-16)
+    # single-precision FFTs: ~1e-5 of the largest field
+    np.testing.assert_allclose(field, expect, rtol=0, atol=3e-5 * np.abs(expect).max())
+
+
+def test_a_kept_mesh_changes_the_field_by_far_less_than_a_percent():
+    solver = MeshSolver()
+    pos = _uniform_ellipsoid(20_000, (1e-3, 1.5e-3, 4e-3), seed=3)
+    first = solver.field(pos, 1e-16)
+    cells = solver._h
+    grown = pos * 1.03  # within the band: the same cells, a looser fit
+    field = solver.field(grown, 1e-16)
+    assert solver._h is cells
+    expect = _reference_field(grown, 1e-16, solver.shape)
+    scale = np.abs(expect).max(axis=1, keepdims=True)
+    assert np.median(np.abs(field - expect) / scale) < 2e-3
+    assert not np.allclose(first, field)
+    solver.field(pos * 1.5, 1e-16)  # out of the band: new cells
+    assert solver._h is not cells
+
+
 LATTICE = "DRIFT 500 0\nQUAD 100 8 0\nDRIFT 400 0\nEND\n"
 
 

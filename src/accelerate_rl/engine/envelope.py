@@ -54,7 +54,7 @@ class Track:
 
 
 @dataclass
-class _Apertures:
+class Apertures:
     """Per-row aperture arrays (rows, B): half-widths [m], offsets [m], circular flag."""
 
     rx: np.ndarray
@@ -64,8 +64,15 @@ class _Apertures:
     circular: np.ndarray
     radius_mm: np.ndarray
 
+    def rows(self, index: int | np.ndarray) -> Apertures:
+        """The apertures of row(s) ``index`` (an int or an index array)."""
+        return Apertures(
+            *(a[index] for a in (self.rx, self.ry, self.dx, self.dy, self.circular, self.radius_mm))
+        )
 
-def _aperture_rows(models: list[ElementModel], batch: int) -> _Apertures:
+
+def aperture_rows(models: list[ElementModel], batch: int) -> Apertures:
+    """The apertures of ``models`` as rows 1..n (row 0, the input, has none)."""
     rows = len(models) + 1
     rx, ry, dx, dy = (np.zeros((rows, batch)) for _ in range(4))
     circ = np.zeros((rows, batch), dtype=bool)
@@ -80,31 +87,43 @@ def _aperture_rows(models: list[ElementModel], batch: int) -> _Apertures:
         dx[i] = np.broadcast_to(ap.dx, (batch,)) * 1e-3
         dy[i] = np.broadcast_to(ap.dy, (batch,)) * 1e-3
         circ[i] = ap.kind == "circular"
-    return _Apertures(rx, ry, dx, dy, circ, radius)
+    return Apertures(rx, ry, dx, dy, circ, radius)
 
 
-def _fraction_inside(lo, hi, mu, sig):
+def fraction_inside(lo, hi, mu, sig):
+    """The fraction of a Gaussian (centre ``mu``, rms ``sig``) inside [lo, hi]."""
     sig = np.maximum(sig, 1e-300)
     return 0.5 * (erf((hi - mu) / (sig * sqrt(2.0))) - erf((lo - mu) / (sig * sqrt(2.0))))
 
 
-def gaussian_transmission(ap: _Apertures, centroid: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+def gaussian_transmission(ap: Apertures, centroid: np.ndarray, sigma: np.ndarray) -> np.ndarray:
     """(rows, B) running-minimum Gaussian transmission through the apertures."""
-    half = np.sqrt(np.pi) / 2
-    rx = np.where(ap.circular, ap.rx * half, ap.rx)
-    ry = np.where(ap.circular, ap.rx * half, ap.ry)
-    sx = np.sqrt(np.maximum(sigma[..., 0, 0], 0))
-    sy = np.sqrt(np.maximum(sigma[..., 2, 2], 0))
-    fx = _fraction_inside(ap.dx - rx, ap.dx + rx, centroid[..., 0], sx)
-    fy = _fraction_inside(ap.dy - ry, ap.dy + ry, centroid[..., 2], sy)
-    frac = np.where(ap.rx > 0, fx * fy, 1.0)
+    frac = aperture_fraction(
+        ap, centroid[..., 0], centroid[..., 2], sigma[..., 0, 0], sigma[..., 2, 2]
+    )
     return np.minimum.accumulate(frac, axis=0)
 
 
-def _broadcast(ap: _Apertures, rows: int, batch: int) -> _Apertures:
+def aperture_fraction(
+    ap: Apertures, cx: np.ndarray, cy: np.ndarray, sxx: np.ndarray, syy: np.ndarray
+) -> np.ndarray:
+    """The fraction of a Gaussian beam inside each aperture (1 where there is none), from
+    centroids ``cx``, ``cy`` [m] and second moments ``sxx``, ``syy`` [m^2] broadcasting
+    with the aperture arrays."""
+    half = np.sqrt(np.pi) / 2
+    rx = np.where(ap.circular, ap.rx * half, ap.rx)
+    ry = np.where(ap.circular, ap.rx * half, ap.ry)
+    sx = np.sqrt(np.maximum(sxx, 0))
+    sy = np.sqrt(np.maximum(syy, 0))
+    fx = fraction_inside(ap.dx - rx, ap.dx + rx, cx, sx)
+    fy = fraction_inside(ap.dy - ry, ap.dy + ry, cy, sy)
+    return np.where(ap.rx > 0, fx * fy, 1.0)
+
+
+def _broadcast(ap: Apertures, rows: int, batch: int) -> Apertures:
     if batch == 1:
         return ap
-    return _Apertures(
+    return Apertures(
         *(
             np.broadcast_to(a, (rows, batch))
             for a in (ap.rx, ap.ry, ap.dx, ap.dy, ap.circular, ap.radius_mm)
@@ -113,18 +132,18 @@ def _broadcast(ap: _Apertures, rows: int, batch: int) -> _Apertures:
 
 
 def _with_fresh_apertures(
-    base: _Apertures, models: list[ElementModel], fresh: list[int], batch: int
-) -> _Apertures:
+    base: Apertures, models: list[ElementModel], fresh: list[int], batch: int
+) -> Apertures:
     """Base apertures with the rows of overridden elements recomputed."""
     rows = len(models) + 1
-    out = _Apertures(
+    out = Apertures(
         *(
             np.broadcast_to(a, (rows, batch)).copy()
             for a in (base.rx, base.ry, base.dx, base.dy, base.circular, base.radius_mm)
         )
     )
     for k in fresh:
-        one = _aperture_rows([models[k - 1]], batch)
+        one = aperture_rows([models[k - 1]], batch)
         for name in ("rx", "ry", "dx", "dy", "circular", "radius_mm"):
             getattr(out, name)[k] = getattr(one, name)[1]
     return out
@@ -158,7 +177,7 @@ class BaseMaps:
             self.cumulative[i, 0] = acc
         self.inverse = np.linalg.inv(self.cumulative)
         self.lengths_mm = np.array([0.0] + [float(m.length_m[0]) * 1e3 for m in models])[:, None]
-        self.apertures = _aperture_rows(models, 1)
+        self.apertures = aperture_rows(models, 1)
         self.aperture_tuples = [
             None if not a else (bool(c), float(r), float(ry), float(dx), float(dy))
             for a, c, r, ry, dx, dy in zip(
@@ -294,7 +313,7 @@ def track_envelope_space_charge(
         sigma[i, 0], centroid[i, 0], cum[i, 0], maps[i, 0] = s, c, total, element
         sc[i] = element @ np.linalg.inv(external)
         lengths[i, 0] = length * 1e3
-    ap = _aperture_rows(models, 1)
+    ap = aperture_rows(models, 1)
     return _moments_track(centroid, sigma, cum, maps, lengths, ap, npart, kicks, sc)
 
 
@@ -304,7 +323,7 @@ def _moments_track(
     cum: np.ndarray,
     maps: np.ndarray,
     lengths: np.ndarray,
-    ap: _Apertures,
+    ap: Apertures,
     npart: int,
     kicks: np.ndarray,
     space_charge: np.ndarray | None = None,

@@ -287,24 +287,27 @@ class CompiledLattice:
 
     def with_overrides(
         self, overrides: Mapping[str, object]
-    ) -> tuple[list[ElementModel], int, set[int]]:
+    ) -> tuple[list[ElementModel], int, dict[int, str]]:
         """Element models with ``ele[n][v]`` overrides applied.
 
         Values are numbers or 1-D arrays (a batch of settings); all arrays must share one
-        length B. Returns the models, B and the set of element numbers rebuilt.
+        length B. Returns the models, B and the element numbers rebuilt, each with the
+        first key that overrides it (to name it in later errors without parsing again).
 
         Raises:
             InvalidParameterError: a bad key, range or value (naming the key).
         """
         by_element: dict[int, list[tuple[int, np.ndarray]]] = {}
+        key_of: dict[int, str] = {}
         batch = 1
         for key, value in overrides.items():
-            arr = np.atleast_1d(np.asarray(value, dtype=object))
+            numeric = isinstance(value, np.ndarray) and value.dtype.kind in "biuf"
+            arr = np.atleast_1d(value if numeric else np.asarray(value, dtype=object))
             if arr.ndim != 1:
                 raise InvalidParameterError(key, "batched values must be a 1-D sequence")
             n, v, _ = self.lattice.check_override(key, arr[0])
             try:
-                values = np.array([float(x) for x in arr], dtype=float)
+                values = arr.astype(float) if numeric else np.array([float(x) for x in arr])
             except (TypeError, ValueError):
                 raise InvalidParameterError(key, "every batched value must be a number") from None
             if not np.all(np.isfinite(values)):
@@ -316,6 +319,7 @@ class CompiledLattice:
                     )
                 batch = len(values)
             by_element.setdefault(n, []).append((v, values))
+            key_of.setdefault(n, key)
         models = list(self.models)
         for n, changes in by_element.items():
             base = self._base[n - 1]
@@ -327,11 +331,12 @@ class CompiledLattice:
             try:
                 models[n - 1] = self.build(n, params)
             except UnsupportedElementError as exc:
-                key = next(k for k in overrides if self.lattice.check_override(k, 0)[0] == n)
-                raise InvalidParameterError(key, str(exc)) from None
+                raise InvalidParameterError(key_of[n], str(exc)) from None
         touched = {id(self.blocks[n]): self.blocks[n] for n in by_element if n in self.blocks}
         for block in touched.values():
             if block.carrier not in by_element:
                 models[block.carrier - 1] = self.build(block.carrier)
+            member = next(n for n in by_element if self.blocks.get(n) is block)
+            key_of.setdefault(block.carrier, key_of[member])
             self._link(models, block)
-        return models, batch, set(by_element) | {b.carrier for b in touched.values()}
+        return models, batch, key_of

@@ -6,8 +6,12 @@ modelled. Method (Hockney's convolution with an integrated Green's function, as 
 and OPAL do):
 
 1. In the bunch rest frame (z' = gamma z) the surviving particles' extent is covered by a
-   rectangular mesh of ``shape`` nodes per axis (32 x 32 x 32 by default), rebuilt at
-   every kick so it follows the beam; one empty cell of margin on each side.
+   rectangular mesh of ``shape`` nodes per axis (32 x 32 x 32 by default), centred on
+   the beam at every kick; one empty cell of margin on each side. Its cell sizes are
+   kept from kick to kick while the beam's extent stays within a band ``reuse`` wide
+   (default 10 %: cells at most ~5 % coarser than the tightest fit), so the Green's
+   function below is computed again only when the beam has grown or shrunk by that
+   much (``reuse=0``: new cells at every kick, the tightest fit).
 2. Cloud-in-cell (trilinear) charge deposition, each macroparticle carrying Q / N0 (Q the
    bunch charge I / f, N0 the particles at the start: losses take their charge away).
 3. The potential is the convolution of the charge density with 1 / (4 pi eps0 r), each
@@ -24,9 +28,13 @@ electric parts combined), the same expressions as :mod:`.spacecharge`'s linear k
 Limits: no image charges from the beam pipe; the mesh covers every particle, so a few far
 outliers coarsen it (the field's resolution is extent / shape); the bunch is one bunch
 (neighbouring bunches are ignored); the reference's beta and gamma are used for the
-Lorentz transformation of every particle. Cost per kick: O(N) for deposition and
-interpolation, O(M log M) with M = 8 * prod(shape) for the FFTs (see
-``experiments/bench_engine.py``).
+Lorentz transformation of every particle.
+
+Cost per kick: O(N) for deposition and interpolation (compiled loops, numba: numpy's
+scattered ``bincount`` and gathers were a tenth of the time), two FFTs of the doubled mesh
+(M = 8 prod(shape) points, pruned to the quarter that holds charge and the octant that
+is read back), and, when the cells change, the Green's function on one octant of
+offsets (it is even in each) and its FFT (see ``experiments/bench_engine.py``).
 """
 
 from __future__ import annotations
@@ -34,12 +42,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import fft as sfft
 
+from .mesh_kernels import deposit, gather, node_field
 from .spacecharge import EPSILON_0
 from .species import C_LIGHT, Kinematics, Species, relativistic
 
 #: Default mesh: nodes along x, y, z.
 DEFAULT_SHAPE = (32, 32, 32)
+#: Default band of beam extents over which the mesh keeps its cells (relative).
+MESH_REUSE = 0.1
 
 
 def _antiderivative(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -59,25 +71,19 @@ def integrated_green(shape: tuple[int, int, int], h: tuple[float, float, float])
     """int over the cell centred at offset (i hx, j hy, k hz) of 1 / r dV [m^2], on the
     doubled mesh (2 nx, 2 ny, 2 nz) with offsets wrapped (index i > n means i - 2n).
 
-    The antiderivative is evaluated once on the lattice of cell corners (offset -+ 1/2,
-    never 0, so finite everywhere); the cell integrals are its third differences."""
-    corners = [(np.arange(-n, n + 2) - 0.5) * step for n, step in zip(shape, h, strict=True)]
+    The kernel is even in each offset, so it is computed on one octant (offsets 0 .. n)
+    and mirrored. The antiderivative is evaluated once on the lattice of cell corners
+    (offset -+ 1/2, never 0, so finite everywhere); the cell integrals are its third
+    differences."""
+    corners = [(np.arange(n + 2) - 0.5) * step for n, step in zip(shape, h, strict=True)]
     f = _antiderivative(
         corners[0][:, None, None], corners[1][None, :, None], corners[2][None, None, :]
     )
-    g = np.diff(np.diff(np.diff(f, axis=0), axis=1), axis=2)  # offsets -n .. n
-    for axis, n in enumerate(shape):  # index j of g is offset j - n
+    g = np.diff(np.diff(np.diff(f, axis=0), axis=1), axis=2)  # offsets 0 .. n
+    for axis, n in enumerate(shape):
         idx = np.arange(2 * n)
-        g = np.take(g, np.where(idx <= n, idx, idx - 2 * n) + n, axis=axis)
+        g = np.take(g, np.where(idx <= n, idx, 2 * n - idx), axis=axis)
     return g
-
-
-@dataclass
-class _Deposit:
-    """Trilinear weights of every particle on the mesh: corner indices and weights."""
-
-    flat: list[np.ndarray]
-    weights: list[np.ndarray]
 
 
 class MeshSolver:
@@ -85,13 +91,24 @@ class MeshSolver:
 
     Args:
         shape: nodes along x, y, z (at least 4 each; powers of two are fastest).
+        reuse: relative width of the band of beam extents over which the cell sizes
+            (and the Green's function's spectrum) are kept from one call to the next;
+            0 fits new cells to every call.
     """
 
-    def __init__(self, shape: tuple[int, int, int] = DEFAULT_SHAPE) -> None:
+    def __init__(
+        self, shape: tuple[int, int, int] = DEFAULT_SHAPE, reuse: float = MESH_REUSE
+    ) -> None:
         shape = tuple(int(n) for n in shape)
         if len(shape) != 3 or min(shape) < 4:
             raise ValueError(f"mesh shape must be three sizes of at least 4, got {shape}")
+        if not 0.0 <= reuse < 1.0:
+            raise ValueError(f"reuse must be in [0, 1), got {reuse}")
         self.shape: tuple[int, int, int] = shape  # type: ignore[assignment]
+        self.reuse = float(reuse)
+        self._h: np.ndarray | None = None
+        self._spectrum: np.ndarray | None = None
+        self._padded: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def field(self, positions: np.ndarray, charge: float) -> np.ndarray:
         """(3, N) rest-frame field [V/m] at ``positions`` (3, N) [m] (rest frame), each
@@ -99,6 +116,7 @@ class MeshSolver:
         n = positions.shape[1]
         if n < 2 or charge == 0:
             return np.zeros((3, n))
+        positions = np.ascontiguousarray(positions, dtype=float)
         lo = positions.min(axis=1)
         hi = positions.max(axis=1)
         span = hi - lo
@@ -108,48 +126,46 @@ class MeshSolver:
             return np.zeros((3, n))
         span = np.where(tiny, span[~tiny].mean(), span)
         shape = np.array(self.shape)
-        h = span / (shape - 3)  # one empty cell each side plus the last node
+        h = self._cells(span / (shape - 3))  # one empty cell each side plus the last node
         origin = 0.5 * (lo + hi) - 0.5 * h * (shape - 1)
-        dep = self._weights(positions, origin, h)
-        rho = np.zeros(int(np.prod(shape)))
-        for flat, w in zip(dep.flat, dep.weights, strict=True):
-            rho += np.bincount(flat, weights=w, minlength=rho.size)
-        rho = rho.reshape(self.shape) * charge  # charge per node [C]
-        phi = self._potential(rho, tuple(h))
-        grads = np.gradient(phi, *h)
-        e = np.empty((3, n))
-        for axis in range(3):
-            node_field = -grads[axis].reshape(-1)
-            acc = np.zeros(n)
-            for flat, w in zip(dep.flat, dep.weights, strict=True):
-                acc += node_field[flat] * w
-            e[axis] = acc
-        return e
+        phi = self._potential(positions, origin, h, charge)
+        return gather(node_field(phi, h), positions, origin, h)
 
-    def _weights(self, positions: np.ndarray, origin: np.ndarray, h: np.ndarray) -> _Deposit:
-        nx, ny, nz = self.shape
-        u = (positions - origin[:, None]) / h[:, None]
-        i = np.clip(np.floor(u).astype(np.intp), 0, np.array(self.shape)[:, None] - 2)
-        f = u - i
-        flat, weights = [], []
-        for dx in (0, 1):
-            wx = f[0] if dx else 1.0 - f[0]
-            for dy in (0, 1):
-                wy = f[1] if dy else 1.0 - f[1]
-                for dz in (0, 1):
-                    wz = f[2] if dz else 1.0 - f[2]
-                    flat.append(((i[0] + dx) * ny + (i[1] + dy)) * nz + (i[2] + dz))
-                    weights.append(wx * wy * wz)
-        return _Deposit(flat, weights)
+    def _cells(self, need: np.ndarray) -> np.ndarray:
+        """Cell sizes [m] for a beam needing ``need``: the previous ones while ``need``
+        lies in [(1 - reuse) h, h], else ``need * (1 + reuse / 2)`` (and a new kernel)."""
+        h = self._h
+        if h is not None and np.all(need <= h) and np.all(need >= (1.0 - self.reuse) * h):
+            return h
+        h = need * (1.0 + 0.5 * self.reuse)
+        green = integrated_green(self.shape, tuple(h)) / float(np.prod(h))  # cell mean of 1/r
+        self._h, self._spectrum = h, sfft.rfftn(green.astype(np.float32))
+        return h
 
-    def _potential(self, charge_nodes: np.ndarray, h: tuple[float, float, float]) -> np.ndarray:
-        """phi [V] at the nodes from the charge [C] at the nodes (free space)."""
-        green = integrated_green(self.shape, h) / float(np.prod(h))  # cell average of 1/r
-        doubled = tuple(2 * n for n in self.shape)
-        spectrum = np.fft.rfftn(charge_nodes, doubled, axes=(0, 1, 2)) * np.fft.rfftn(green)
-        phi = np.fft.irfftn(spectrum, doubled, axes=(0, 1, 2))
+    def _potential(
+        self, positions: np.ndarray, origin: np.ndarray, h: np.ndarray, charge: float
+    ) -> np.ndarray:
+        """phi [V] at the nodes of the particles' charge, ``charge`` [C] each (free
+        space): cloud-in-cell counts convolved with the kernel on the doubled mesh, by
+        single-precision FFTs (relative error ~1e-6 of the largest potential) pruned to
+        the nodes that hold charge (forward) and to those read back (inverse)."""
         nx, ny, nz = self.shape
-        return phi[:nx, :ny, :nz] / (4 * np.pi * EPSILON_0)
+        if self._padded is None:  # zero padding, written once: only the charge changes
+            self._padded = (
+                np.zeros((nx, ny, 2 * nz), np.float32),
+                np.zeros((nx, 2 * ny, nz + 1), np.complex64),
+                np.zeros((2 * nx, 2 * ny, nz + 1), np.complex64),
+            )
+        real, half, full = self._padded
+        deposit(positions, origin, h, self.shape, real)
+        half[:, :ny] = sfft.rfft(real, axis=2)
+        full[:nx] = sfft.fft(half, axis=1)
+        a = sfft.fft(full, axis=0)
+        a *= self._spectrum
+        a = sfft.ifft(a, axis=0, overwrite_x=True)[:nx]
+        a = sfft.ifft(a, axis=1)[:, :ny]
+        phi = sfft.irfft(a, n=2 * nz, axis=2)[:, :, :nz]
+        return phi * (charge / (4 * np.pi * EPSILON_0))
 
 
 @dataclass

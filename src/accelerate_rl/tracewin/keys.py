@@ -253,7 +253,16 @@ def key_value(key: str, value: Any) -> Any:
     """The parsed value of a run, beam or flag key (not ``ele[n][v]``; any case), by its
     rule in the module docstring: ``partran`` -> bool, ``random_seed`` and counts -> int,
     file keys -> str, flags -> None, ``sc_*`` -> the engine's option, else a finite float
-    (of the sign its beam quantity needs)."""
+    (of the sign its beam quantity needs). Errors name ``key`` as it was written."""
+    try:
+        return _key_value(key, value)
+    except InvalidParameterError as exc:
+        if exc.key == key:
+            raise
+        raise InvalidParameterError(key, exc.reason) from None
+
+
+def _key_value(key: str, value: Any) -> Any:
     low = key.lower()
     if low in FLAGS:
         return flag(key, value)

@@ -1,0 +1,109 @@
+"""Parsing an engine request: ``ele[n][v]`` overrides, beam keys and run keys.
+
+A request is a mapping of TraceWin's keys (see :mod:`.simulation`'s docstring for the
+list). :func:`split_params` sorts them; :func:`run_options` reads the run keys the engine
+understands (mode, random seed, multiparticle space-charge solver and mesh), each bad
+value an :class:`InvalidParameterError` naming its key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..tracewin.dat import parse_ele_key
+from ..tracewin.keys import (
+    ENGINE_IGNORED_KEYS,
+    ENGINE_RUN_KEYS,
+    check_key,
+    is_multiparticle,
+    random_seed,
+    space_charge_mesh,
+    space_charge_solver,
+    unknown_key,
+)
+from .beam import TRACEWIN_BEAM_KEYS
+from .spacecharge_mesh import DEFAULT_SHAPE
+
+#: Run modes.
+MODES = ("envelope", "multiparticle")
+
+
+def split_params(params: Mapping[str, Any]) -> tuple[dict, dict, dict, list[str]]:
+    """Split run parameters into ``ele[n][v]`` overrides, beam keys, run keys, ignored keys.
+
+    Raises:
+        InvalidParameterError: a key that is none of these, naming it.
+    """
+    ele, beam, run, ignored = {}, {}, {}, []
+    for key, value in params.items():
+        low = check_key(key).lower()
+        if parse_ele_key(key) is not None:
+            ele[key] = value
+        elif low in TRACEWIN_BEAM_KEYS:
+            beam[low] = value
+        elif low in ENGINE_RUN_KEYS:
+            run[low] = value
+        elif low in ENGINE_IGNORED_KEYS:
+            ignored.append(key)
+        else:
+            known = ENGINE_RUN_KEYS | ENGINE_IGNORED_KEYS
+            raise unknown_key(
+                key, "the embedded engine", known, ", ".join(sorted(TRACEWIN_BEAM_KEYS))
+            )
+    return ele, beam, run, ignored
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What a run's keys and arguments select.
+
+    Attributes:
+        mode: "envelope" or "multiparticle".
+        seed: the random seed of the input distribution, None for a fresh one.
+        sc_solver: multiparticle space charge, "mesh" or "linear".
+        sc_mesh: mesh nodes (nx, ny, nz) of the "mesh" solver.
+    """
+
+    mode: str
+    seed: int | None
+    sc_solver: str
+    sc_mesh: tuple[int, int, int]
+
+
+def run_options(
+    run_keys: Mapping[str, Any],
+    mode: str | None = None,
+    seed: int | None = None,
+    sc_solver: str | None = None,
+    sc_mesh: tuple[int, int, int] | None = None,
+) -> RunOptions:
+    """The options of one run: ``partran``, ``random_seed``, ``sc_solver`` and ``sc_mesh``
+    run keys, an explicit ``mode`` taking precedence over ``partran`` and the run keys
+    over ``seed``, ``sc_solver`` and ``sc_mesh`` only when those are None.
+
+    Raises:
+        InvalidParameterError: a bad run-key value, naming the key.
+        ValueError: an unknown ``mode``.
+    """
+    if "partran" in run_keys:
+        multiparticle = is_multiparticle(run_keys["partran"])
+        mode = mode or ("multiparticle" if multiparticle else "envelope")
+    mode = mode or "envelope"
+    if mode not in MODES:
+        raise ValueError(f"mode must be 'envelope' or 'multiparticle', got {mode!r}")
+    if "random_seed" in run_keys:
+        seed = random_seed(run_keys["random_seed"])
+    solver, shape = _space_charge_options(run_keys, sc_solver, sc_mesh)
+    return RunOptions(mode, seed, solver, shape)
+
+
+def _space_charge_options(
+    run_keys: Mapping[str, Any], solver: str | None, mesh: tuple[int, int, int] | None
+) -> tuple[str, tuple[int, int, int]]:
+    """The multiparticle space-charge solver and mesh from run keys and arguments."""
+    solver = space_charge_solver(run_keys.get("sc_solver", "mesh") if solver is None else solver)
+    return solver, space_charge_mesh(
+        run_keys.get("sc_mesh", DEFAULT_SHAPE) if mesh is None else mesh
+    )

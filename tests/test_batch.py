@@ -1,0 +1,99 @@
+"""Batched settings: the fast path of a few knobs (maps multiplied between the knobs, the
+final row and transmission only) equals tracking every element for every setting, and
+single runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from accelerate_rl.engine import Beam, Engine
+from accelerate_rl.tracewin import parse_dat_text
+
+BEAM = Beam(energy=5.0, etnx=0.2, etny=0.25, eln=0.3, alpx=-1.0, betx=2.0, alpy=0.5, bety=1.5)
+
+#: Steering (a centroid off axis), a coupling-free but chromatic line, rectangular,
+#: circular and offset apertures tight enough to cut the Gaussian tails, a solenoid
+#: (x-y coupling) and a bend (dispersion).
+LINE = """DRIFT 200 12 0 0.5 -0.3
+QUAD 150 6 10
+THIN_STEERING 0.002 -0.001 10 0
+DRIFT 300 8 6
+QUAD 150 -6 10
+SOLENOID 200 0.3 10
+DRIFT 400 7 0 0 0.4
+BEND 20 1000 0.4 20 0
+QUAD 150 5 9
+APERTURE 6 5 0
+DRIFT 300 9
+QUAD 150 -5 9
+DRIFT 300 6
+END
+"""
+
+
+def engine() -> Engine:
+    return Engine(parse_dat_text(LINE, "batch.dat"), BEAM)
+
+
+def single(eng: Engine, settings: dict[str, np.ndarray], b: int) -> dict[str, float]:
+    return eng.run(
+        {
+            k: float(np.broadcast_to(v, (len(next(iter(settings.values()))),))[b])
+            for k, v in settings.items()
+        }
+    ).summary
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"ele[2][2]": np.linspace(2, 14, 9)},
+        {"ele[2][2]": np.linspace(2, 14, 9), "ele[9][2]": np.linspace(8, 1, 9)},
+        # a knob, a scalar override of another element (it becomes a knob), a length
+        {"ele[5][2]": np.linspace(-9, -2, 9), "ele[11][1]": 450.0, "ele[6][2]": 0.5},
+        # the steerer and the aperture of a drift as knobs
+        {"ele[3][1]": np.linspace(-0.003, 0.003, 9), "ele[4][2]": np.linspace(3, 9, 9)},
+    ],
+)
+def test_the_fast_path_equals_every_element_tracked_and_single_runs(settings):
+    eng = engine()
+    batch = eng.run_batch(settings)
+    final, trans = dict(batch.final), batch.final_transmission.copy()
+    assert trans.min() < 0.999  # the apertures matter
+    columns, per_row = batch.columns, batch.transmission  # the per-element path
+    for name, values in final.items():
+        np.testing.assert_allclose(values, columns[name][-1], rtol=1e-12, atol=1e-12, err_msg=name)
+    np.testing.assert_allclose(trans, per_row[-1], rtol=1e-12, atol=1e-15)
+    assert not batch.lost.any()  # summary_of() is that of a setting keeping its beam
+    for b in range(batch.size):
+        one = single(eng, settings, b)
+        fast = batch.summary_of(b)
+        for key in ("SizeX", "SizeY", "x0", "y'0", "ex", "ep", "transmission", "length"):
+            assert fast[key] == pytest.approx(one[key], rel=1e-12, abs=1e-12), key
+
+
+def test_losses_and_summaries_of_a_batch_match_single_runs():
+    eng = engine()
+    fields = np.linspace(-0.02, 0.02, 7)  # strong kicks steer the beam into the pipe
+    batch = eng.run_batch({"ele[3][1]": fields})
+    lost = [eng.run({"ele[3][1]": f}).beam_lost for f in fields]
+    assert batch.lost.tolist() == lost
+    assert any(lost) and not all(lost)
+    table = batch.summary()
+    assert table.shape[0] == 7
+    np.testing.assert_allclose(table["SizeX"], batch.columns["SizeX"][-1], rtol=1e-12)
+
+
+def test_cached_maps_follow_the_knobs_of_each_call():
+    eng = engine()
+    grads = np.linspace(3, 9, 4)
+    eng.run_batch({"ele[2][2]": grads})
+    other = eng.run_batch({"ele[2][2]": grads, "ele[9][2]": 2.0})  # another element moved
+    again = eng.run_batch({"ele[2][2]": grads})
+    for b, g in enumerate(grads):
+        moved = eng.run({"ele[2][2]": g, "ele[9][2]": 2.0}).summary
+        base = eng.run({"ele[2][2]": g}).summary
+        assert other.summary_of(b)["SizeX"] == pytest.approx(moved["SizeX"], rel=1e-12)
+        assert again.summary_of(b)["SizeX"] == pytest.approx(base["SizeX"], rel=1e-12)
+    assert moved["SizeX"] != pytest.approx(base["SizeX"], rel=1e-6)

@@ -79,17 +79,33 @@ def test_the_real_lattice_runs_end_to_end(samples, tmp_path, name):
         assert any(note in n for n in run.notes)
 
 
-def test_ess_stops_at_set_beam_phase_error_or_runs(samples, tmp_path):
-    """ESS MEBT -> DTL: SET_BEAM_PHASE_ERROR (an error-study command) is accepted on the
-    rfgaps branch; here the line must stop there, naming it, or run."""
+#: ESS's superconducting cavities as the lattice's GenLin comments give them (Bg, Freq,
+#: Eacc) with the public cell counts (double spoke 3 gaps, medium beta 6 cells, high beta
+#: 5); the medium-beta map's first cell negative (what makes its phases the design's).
+ESS_CAVITIES = [
+    "--cavity",
+    "Spoke_F2F=3:0.5:9",
+    "--cavity",
+    "MB_F2F=6:0.67:16.7851:-",
+    "--cavity",
+    "HB_F2F=5:0.86:19.9429",
+]
+
+
+def test_ess_accelerates_to_its_design_energy(samples, tmp_path):
+    """ESS MEBT -> target (2014 design): 3.62 MeV to 2 GeV through the DTL and the spoke,
+    medium- and high-beta sections, with the file's relative FIELD_MAP phases giving
+    synchronous phases near the design's (-28 to -13 degrees in its comments)."""
     name = "ess-mebt-tgt-bl14.dat"
-    _maps_script().main([str(samples / "lattices" / name), str(tmp_path)])
-    try:
-        run = Engine(tmp_path / name, _beam(3.62, 352.21)).run()
-    except UnsupportedElementError as exc:
-        assert "SET_BEAM_PHASE_ERROR" in str(exc) and ":42)" in str(exc)
-        pytest.xfail("SET_BEAM_PHASE_ERROR is accepted on the rfgaps branch")
-    assert run.summary["transmission"] > 0
+    report = _maps_script().main([str(samples / "lattices" / name), str(tmp_path), *ESS_CAVITIES])
+    assert any("MB_F2F (100, 1258.8 mm, cells for beta 0.670, 6 cells" in r for r in report)
+    run = Engine(tmp_path / name, _beam(3.62, 352.21)).run()
+    assert run.summary["energy"] == pytest.approx(2000.0, rel=0.01)
+    assert run.summary["transmission"] > 0.98
+    assert np.isfinite(run.summary["SizeX"]) and run.summary["SizeX"] < 50.0
+    superconducting = [c for c in run.cavities if c.w_in > 89.0 and c.voltage > 1.0]
+    assert len(superconducting) == 26 + 36 + 84
+    assert all(-40.0 < c.phi_s < -10.0 for c in superconducting)
     assert any("CHOPPER" in n and "off" in n for n in run.notes)
 
 

@@ -18,10 +18,14 @@ it; prints a JSON list of what was generated or copied.
 
 With ``--energy`` (and ``--mass``, ``--charge``) the RF cells are beta lambda / 2 long at
 the velocity estimated where each map is first used (a rough running estimate of the
-gains); without it they share the map's length out.
+gains); without it they share the map's length out. ``--cavity NAME=CELLS:BETA:EACC[:-]``
+makes the map NAME a design cavity instead: CELLS cells of beta BETA, gradient EACC [MV/m]
+at ke = 1 (peak 2 EACC), the first cell negative with ``-`` (ESS's GenLin comments give
+Bg and Eacc; ``tests/test_lattice_coverage.py`` has the ESS and PIP-II choices).
 
 Usage: ``python experiments/make_lattice_maps.py LATTICE.dat OUT_DIR [--maps FOLDER]
-[--alias NAME=OTHER ...] [--energy W --mass M --charge Q]``
+[--alias NAME=OTHER ...] [--energy W --mass M --charge Q] [--cavity NAME=CELLS:BETA:EACC[:-]
+...]``
 """
 
 from __future__ import annotations

@@ -46,14 +46,6 @@ RF_E_1D = 100
 STATIC_B_1D = 10
 
 
-#: The note of a run whose negative ions cross RF elements.
-NEGATIVE_ION_NOTE = (
-    "negative ions: RF phases refer to the crest of the particle's own charge (the field "
-    "acts with |q|, the physical phase is the lattice's + 180 deg); HELIX's reading of "
-    "TraceWin, medium confidence"
-)
-
-
 def rf_charge(charge: float) -> float:
     """The charge [e] an RF field acts with on a particle of ``charge`` [e]: |q| (the
     phase convention for negative ions above); RF fields only, never static ones."""

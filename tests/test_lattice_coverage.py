@@ -163,14 +163,14 @@ def test_pip2_accepts_its_absorber_fingers_and_its_first_hwrs_accelerate_h_minus
 
 @pytest.mark.slow
 def test_pip2_runs_end_to_end(samples, tmp_path):
-    """PIP-II, the whole file (about 2 minutes on 2 shared cores: 123 3D RF maps, each
+    """PIP-II, the whole file (about 3 minutes on 2 shared cores: 123 3D RF maps, each
     SET_SYNC_PHASE solved): H- from 2.1 MeV through every cavity to PIP-II's design energy
-    (800 MeV class) within the generated maps' accuracy."""
+    (800 MeV) within the generated maps' accuracy (841 MeV here)."""
     path, _, hminus = _pip2(samples, tmp_path)
     run = Engine(path, hminus).run()
     superconducting = [c for c in run.cavities if c.w_in > 2.2 and c.voltage > 0.5]
     assert len(superconducting) == 119
     assert all(c.w_out > c.w_in for c in superconducting)
-    assert 700.0 < run.summary["energy"] < 1000.0
+    assert 780.0 < run.summary["energy"] < 900.0  # PIP-II: 800 MeV
     assert run.summary["transmission"] > 0
     assert any("APERTURE kind 5" in n for n in run.notes)

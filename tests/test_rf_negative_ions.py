@@ -76,3 +76,14 @@ def test_h_minus_accelerates_as_a_proton_with_the_same_phases(line):
         rtol=1e-9,
         atol=1e-12,
     )
+
+
+def test_h_minus_particles_track_as_protons_through_the_same_rf_line(line):
+    def final(charge):
+        beam = Beam(
+            energy=3.0, mass=939.294, charge=charge, etnx=0.2, etny=0.2, eln=0.2,
+            betx=0.3, bety=0.3, betz=0.3, freq=352.21, n_particles=300,
+        )  # fmt: skip
+        return Engine(line, beam).run(mode="multiparticle", seed=5).final.raw
+
+    np.testing.assert_allclose(final(-1.0), final(1.0), rtol=1e-9, atol=1e-12)

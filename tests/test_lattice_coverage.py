@@ -168,7 +168,7 @@ def test_pip2_runs_end_to_end(samples, tmp_path):
     (800 MeV) within the generated maps' accuracy (841 MeV here)."""
     path, _, hminus = _pip2(samples, tmp_path)
     run = Engine(path, hminus).run()
-    superconducting = [c for c in run.cavities if c.w_in > 2.2 and c.voltage > 0.5]
+    superconducting = [c for c in run.cavities if abs(c.phi_s + 90.0) > 1.0]  # no bunchers
     assert len(superconducting) == 119
     assert all(c.w_out > c.w_in for c in superconducting)
     assert 780.0 < run.summary["energy"] < 900.0  # PIP-II: 800 MeV

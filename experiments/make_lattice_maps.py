@@ -75,7 +75,7 @@ class Cavity(NamedTuple):
                 raise ValueError
             return cls(int(cells), float(beta), float(eacc), -1.0 if sign == ["-"] else 1.0)
         except ValueError:
-            raise ValueError(f"--cavity {text!r}: expected NAME=CELLS:BETA:EACC[:+|-]") from None
+            raise ValueError(f"--cavity {text!r}: expected CELLS:BETA:EACC[:+|-]") from None
 
     @property
     def peak(self) -> float:
@@ -207,7 +207,15 @@ def main(argv: list[str] | None = None) -> list[str]:
         "cavity, e.g. from its GenLin comments); '-' makes the first cell negative",
     )
     args = parser.parse_args(argv)
-    cavities = {n: Cavity.parse(v) for n, v in (c.split("=", 1) for c in args.cavity)}
+    cavities: dict[str, Cavity] = {}
+    for option in args.cavity:
+        name, sep, spec = option.partition("=")
+        try:
+            if not (name and sep):
+                raise ValueError(f"--cavity {option!r}: expected NAME=CELLS:BETA:EACC[:+|-]")
+            cavities[name] = Cavity.parse(spec)
+        except ValueError as exc:
+            parser.error(f"{exc} (e.g. --cavity MB_F2F=6:0.67:16.79:-)")
     out: Path = args.out_dir
     out.mkdir(parents=True, exist_ok=True)
     lattice = read_dat(args.lattice)
@@ -256,6 +264,9 @@ def main(argv: list[str] | None = None) -> list[str]:
                 report.append(
                     generate(geom, name, length, aperture, freq, out, beta, cavities.get(name))
                 )
+    unused = sorted(set(cavities) - {n for n, _ in done})
+    if unused:
+        parser.error(f"--cavity {', '.join(unused)}: no FIELD_MAP of {args.lattice} uses it")
     text = args.lattice.read_text(encoding="latin-1")
     text = re.sub(r"(?im)^(\s*)FIELD_MAP_PATH\s+\S.*$", r"\1FIELD_MAP_PATH .", text)
     (out / args.lattice.name).write_text(text, encoding="latin-1")

@@ -163,7 +163,7 @@ def test_pip2_accepts_its_absorber_fingers_and_its_first_hwrs_accelerate_h_minus
 
 @pytest.mark.slow
 def test_pip2_runs_end_to_end(samples, tmp_path):
-    """PIP-II, the whole file (about 3 minutes on 2 shared cores: 123 3D RF maps, each
+    """PIP-II, the whole file (about 2 minutes on 2 shared cores: 123 3D RF maps, each
     SET_SYNC_PHASE solved): H- from 2.1 MeV through every cavity to PIP-II's design energy
     (800 MeV) within the generated maps' accuracy (841 MeV here)."""
     path, _, hminus = _pip2(samples, tmp_path)

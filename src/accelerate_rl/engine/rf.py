@@ -172,7 +172,8 @@ def track_field_map(
     are relative to the synchronous particle at the entry (``w_in``) and, on return, at
     the exit.
 
-    Per particle: dW/dz = q E cos(phi), dphi/dz = omega / (beta c), and transversely
+    Per particle (q = |charge|, :func:`rf_charge`): dW/dz = q E cos(phi), dphi/dz = omega /
+    (beta c), and transversely
     d(P x')/dz = -q x / (2 beta mc2) (E' cos(phi) - (beta omega / c) E sin(phi)) with its own
     beta, P = beta gamma (the paraxial fields of an axially symmetric mode; the on-axis
     field's radial dependence is neglected in the energy gain).

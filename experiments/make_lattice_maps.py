@@ -18,10 +18,14 @@ it; prints a JSON list of what was generated or copied.
 
 With ``--energy`` (and ``--mass``, ``--charge``) the RF cells are beta lambda / 2 long at
 the velocity estimated where each map is first used (a rough running estimate of the
-gains); without it they share the map's length out.
+gains); without it they share the map's length out. ``--cavity NAME=CELLS:BETA:EACC[:-]``
+makes the map NAME a design cavity instead: CELLS cells of beta BETA, gradient EACC [MV/m]
+at ke = 1 (peak 2 EACC), the first cell negative with ``-`` (ESS's GenLin comments give
+Bg and Eacc; ``tests/test_lattice_coverage.py`` has the ESS and PIP-II choices).
 
 Usage: ``python experiments/make_lattice_maps.py LATTICE.dat OUT_DIR [--maps FOLDER]
-[--alias NAME=OTHER ...] [--energy W --mass M --charge Q]``
+[--alias NAME=OTHER ...] [--energy W --mass M --charge Q] [--cavity NAME=CELLS:BETA:EACC[:-]
+...]``
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import json
 import re
 import shutil
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -42,11 +47,48 @@ from accelerate_rl.tracewin.fieldmaps import Geometry, extensions, write_table_3
 STEPS = 200
 
 
-def rf_profile(length: float, cell: float | None = None) -> np.ndarray:
-    """(STEPS + 1,) on-axis E(z) / E_peak of a pi-mode cavity of ``length`` [m]: 2 gaps
-    below 0.5 m, else 5 cells, each ``cell`` [m] long (beta lambda / 2; the whole length
-    shared out when None), centred in the map."""
-    cells = 2 if length < 0.5 else 5
+def default_cells(length: float) -> int:
+    """Cells of a generated RF map of ``length`` [m] without ``--cavity``: 2 gaps below
+    0.5 m (spoke, half- and quarter-wave), else 5 (elliptical)."""
+    return 2 if length < 0.5 else 5
+
+
+class Cavity(NamedTuple):
+    """A design cavity for a generated RF map (``--cavity NAME=CELLS:BETA:EACC``).
+
+    Attributes: cells (pi-mode half sines), beta (geometric beta: cells beta lambda / 2
+    long), eacc (accelerating gradient [MV/m] at ke = 1: the on-crest gain at beta divided
+    by cells beta lambda / 2), sign (+1 or -1: the sign of the first cell's field; it
+    shifts the RF phase the lattice's phases refer to by 180 degrees).
+    """
+
+    cells: int
+    beta: float
+    eacc: float
+    sign: float = 1.0
+
+    @classmethod
+    def parse(cls, text: str) -> Cavity:
+        try:
+            cells, beta, eacc, *sign = text.split(":")
+            if sign not in ([], ["+"], ["-"]):
+                raise ValueError
+            return cls(int(cells), float(beta), float(eacc), -1.0 if sign == ["-"] else 1.0)
+        except ValueError:
+            raise ValueError(f"--cavity {text!r}: expected CELLS:BETA:EACC[:+|-]") from None
+
+    @property
+    def peak(self) -> float:
+        """Peak on-axis field [MV/m], signed: a sin(pi u) cell crossed at its own beta
+        gains E_peak * cell / 2 on crest, so |E_peak| = 2 Eacc."""
+        return 2.0 * self.eacc * self.sign
+
+
+def rf_profile(length: float, cell: float | None = None, cells: int | None = None) -> np.ndarray:
+    """(STEPS + 1,) on-axis E(z) / E_peak of a pi-mode cavity of ``length`` [m]: ``cells``
+    half sines (default :func:`default_cells`), each ``cell`` [m] long (beta lambda / 2;
+    the whole length shared out when None), centred in the map."""
+    cells = default_cells(length) if cells is None else cells
     cell = length / cells if cell is None else min(cell, length / cells)
     z = np.linspace(0, length, STEPS + 1)
     u = (z - 0.5 * (length - cells * cell)) / cell
@@ -105,26 +147,33 @@ def generate(
     freq: float,
     out: Path,
     beta: float | None = None,
+    cavity: Cavity | None = None,
 ) -> str:
-    """Write the files of one map (RF cells of beta lambda / 2 when ``beta`` is given);
-    returns what was written."""
+    """Write the files of one map (RF cells of beta lambda / 2 when ``beta`` is given, or
+    as ``cavity`` says); returns what was written."""
     geo = Geometry.parse(geom)
     half = max(aperture, 0.01)
+    if cavity is not None:
+        beta = cavity.beta
     cell = None if beta is None or not freq else beta * C_LIGHT / (freq * 1e6) / 2
+    cells = None if cavity is None else cavity.cells
+    peak = 1.0 if cavity is None else cavity.peak
     if geo.code == 100:
-        write_1d(out / f"{name}.edz", rf_profile(length, cell), length)
+        write_1d(out / f"{name}.edz", peak * rf_profile(length, cell, cells), length)
     elif geo.code == 10:
         write_1d(out / f"{name}.bsz", solenoid_profile(length), length)
     elif geo.code == 70:
         write_axial_3d(out, name, "bs", solenoid_profile(length), length, half)
     elif geo.code == 7700:
-        e = rf_profile(length, cell)
+        e = peak * rf_profile(length, cell, cells)
         omega = 2 * np.pi * freq * 1e6
         write_axial_3d(out, name, "ed", e, length, half)
         write_axial_3d(out, name, "bd", e, length, half, -omega * e * 1e6 / (2 * C_LIGHT**2))
     else:
         raise ValueError(f"FIELD_MAP {geom} ({name}): no generator for this geometry")
     at = f", cells for beta {beta:.3f}" if cell is not None and geo.rf else ""
+    if cavity is not None and geo.rf:
+        at += f", {cavity.cells} cells, peak {peak:g} MV/m at ke = 1"
     return f"generated {name} ({geo.code}, {length * 1e3:g} mm{at})"
 
 
@@ -148,7 +197,25 @@ def main(argv: list[str] | None = None) -> list[str]:
         metavar="NAME=OTHER",
         help="copy the real map OTHER (from --maps) as NAME (a stand-in of the same kind)",
     )
+    parser.add_argument(
+        "--cavity",
+        action="append",
+        default=[],
+        metavar="NAME=CELLS:BETA:EACC[:+|-]",
+        help="the generated RF map NAME as CELLS pi-mode cells of beta BETA, with "
+        "accelerating gradient EACC [MV/m] at ke = 1 and beta = BETA (a lattice's design "
+        "cavity, e.g. from its GenLin comments); '-' makes the first cell negative",
+    )
     args = parser.parse_args(argv)
+    cavities: dict[str, Cavity] = {}
+    for option in args.cavity:
+        name, sep, spec = option.partition("=")
+        try:
+            if not (name and sep):
+                raise ValueError(f"--cavity {option!r}: expected NAME=CELLS:BETA:EACC[:+|-]")
+            cavities[name] = Cavity.parse(spec)
+        except ValueError as exc:
+            parser.error(f"{exc} (e.g. --cavity MB_F2F=6:0.67:16.79:-)")
     out: Path = args.out_dir
     out.mkdir(parents=True, exist_ok=True)
     lattice = read_dat(args.lattice)
@@ -165,12 +232,11 @@ def main(argv: list[str] | None = None) -> list[str]:
             geom, length = int(float(stmt.args[0])), float(stmt.args[1]) * 1e-3
             name = stmt.args[8]
             beta = None
-            if energy is not None and Geometry.parse(geom).rf:
+            if energy is not None and Geometry.parse(geom).rf and name not in cavities:
                 gamma = 1 + energy / args.mass
                 beta = float(np.sqrt(1 - 1 / gamma**2))
                 # the gain of this cavity, roughly: |q| ke E_peak (cells) (2 / pi) cos(phi)
-                cells = 2 if length < 0.5 else 5
-                span = min(cells * beta * C_LIGHT / (freq * 1e6) / 2, length)
+                span = min(default_cells(length) * beta * C_LIGHT / (freq * 1e6) / 2, length)
                 phase = np.deg2rad(float(stmt.args[2]))
                 energy += (
                     abs(args.charge)
@@ -195,7 +261,12 @@ def main(argv: list[str] | None = None) -> list[str]:
                 report.append(f"copied {name} from {real / source}")
             else:
                 aperture = float(stmt.args[3]) * 1e-3
-                report.append(generate(geom, name, length, aperture, freq, out, beta))
+                report.append(
+                    generate(geom, name, length, aperture, freq, out, beta, cavities.get(name))
+                )
+    unused = sorted(set(cavities) - {n for n, _ in done})
+    if unused:
+        parser.error(f"--cavity {', '.join(unused)}: no FIELD_MAP of {args.lattice} uses it")
     text = args.lattice.read_text(encoding="latin-1")
     text = re.sub(r"(?im)^(\s*)FIELD_MAP_PATH\s+\S.*$", r"\1FIELD_MAP_PATH .", text)
     (out / args.lattice.name).write_text(text, encoding="latin-1")

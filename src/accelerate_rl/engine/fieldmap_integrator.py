@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .field_sampler import FieldSum
+from .rf import rf_phase_shift
 from .species import C_LIGHT
 
 #: Momentum change per unit charge of a 1 T field over 1 m, (MeV/c) / (T m).
@@ -63,7 +64,11 @@ class Passage:
 
 def _rates(fields: FieldSum, z: float, s: np.ndarray, q: float, mass: float, drive: Drive):
     x, y, px, py, pz, t = s
-    e, b, integrand = fields.fields(x, y, z, t, drive.omega, drive.phases)
+    shift = rf_phase_shift(q)  # a negative ion's RF phases refer to its own charge's crest
+    phases = tuple(p + shift for p in drive.phases) if shift else drive.phases
+    e, b, integrand = fields.fields(x, y, z, t, drive.omega, phases)
+    if shift:
+        integrand = -integrand  # the voltage in the lattice's phase
     safe_pz = np.where(pz > 0, pz, np.inf)
     energy = np.sqrt(px * px + py * py + pz * pz + mass * mass)
     xp, yp, g = px / safe_pz, py / safe_pz, energy / safe_pz

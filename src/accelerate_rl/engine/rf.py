@@ -11,11 +11,18 @@ Conventions (checked on TraceWin's spoke run, see the tests):
   its time of flight from the start of the line (LightWin's phi_0_rel = phi_0_abs +
   phi_rf); after the command ``SET_SYNC_PHASE`` phi is the synchronous phase and the
   entry phase is solved for.
-* Along the map: dW/dz = q Ez(z) cos(phi) [MeV/m per unit charge], dphi/dz = omega / (beta c);
+* Along the map: dW/dz = |q| Ez(z) cos(phi) [MeV/m per unit charge], dphi/dz = omega / (beta c);
   integrated with RK4 on the map's own grid, the field linearly interpolated between nodes.
 * The cavity's voltage and synchronous phase: ``V exp(i phi_s) = int Ez(z) exp(i phi(z)) dz``
   along the synchronous particle's trajectory; V [MV], phi_s [deg]; the energy gain is
   q V cos(phi_s) only when phi(z) does not depend on W (short maps); W is integrated.
+
+* Negative ions (q < 0): an RF element's phase refers to the crest of the particle's own
+  charge, i.e. the field acts with |q| (the physical RF phase is the lattice's + 180 deg),
+  so an H- line with a proton line's phases accelerates alike (:func:`rf_charge`,
+  :func:`rf_phase_shift`; evidence: HELIX, validated against TraceWin on PIP-II, uses |q|
+  for NCELLS and finds SET_SYNC_PHASE cavities "absorb the species charge"; PIP-II's
+  H- lattice has negative synchronous phases; medium confidence, not in TraceWin's text).
 
 Not verified against TraceWin: SET_SYNC_PHASE and absolute phases (no sample run uses
 them; both are checked for consistency with relative phases).
@@ -37,6 +44,26 @@ MAX_STEP_PHASE = 0.2
 RF_E_1D = 100
 #: Geometry of a static magnetic 1D map on axis.
 STATIC_B_1D = 10
+
+
+def rf_charge(charge: float) -> float:
+    """The charge [e] an RF field acts with on a particle of ``charge`` [e]: |q| (the
+    phase convention for negative ions above); RF fields only, never static ones."""
+    return abs(charge)
+
+
+#: The run's note when a negative ion crosses RF elements (the convention is our reading).
+NEGATIVE_ION_NOTE = (
+    "negative ions: RF phases refer to the crest for the particle's own charge (the field "
+    "acts with |q|), as HELIX reads TraceWin on PIP-II; medium confidence, not in "
+    "TraceWin's manual text we found"
+)
+
+
+def rf_phase_shift(charge: float) -> float:
+    """The physical RF phase minus the lattice's [rad] for ``charge`` [e]: pi for a
+    negative ion (its field flipped, so that q E cos(phi + pi) = |q| E cos(phi))."""
+    return float(np.pi) if charge < 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -76,7 +103,7 @@ def cross_field_map(
     (beta c) and dW = beta^2 gamma mc2 dp/p at the entry and exit energies.
     """
     omega = 2 * np.pi * freq_mhz * 1e6
-    q = species.charge
+    q = rf_charge(species.charge)
     mass = species.mass  # [MeV]
     values = ke * fmap.values  # [MV/m]
     slopes = ke * fmap.derivative()  # [MV/m^2]
@@ -153,7 +180,8 @@ def track_field_map(
     are relative to the synchronous particle at the entry (``w_in``) and, on return, at
     the exit.
 
-    Per particle: dW/dz = q E cos(phi), dphi/dz = omega / (beta c), and transversely
+    Per particle (q = |charge|, :func:`rf_charge`): dW/dz = q E cos(phi), dphi/dz = omega /
+    (beta c), and transversely
     d(P x')/dz = -q x / (2 beta mc2) (E' cos(phi) - (beta omega / c) E sin(phi)) with its own
     beta, P = beta gamma (the paraxial fields of an axially symmetric mode; the on-axis
     field's radial dependence is neglected in the energy gain).
@@ -164,7 +192,7 @@ def track_field_map(
     (second order, like the slices of other elements).
     """
     omega = 2 * np.pi * freq_mhz * 1e6
-    q, mass = species.charge, species.mass
+    q, mass = rf_charge(species.charge), species.mass
     values = ke * fmap.values
     slopes = ke * fmap.derivative()
     k_omega = omega / C_LIGHT

@@ -47,6 +47,7 @@ from .profile import EnergyProfile, energy_profile
 from .reference import set_points
 from .requests import run_options, split_params
 from .results import BatchResult, EngineResult, summarise, track_columns
+from .rf import NEGATIVE_ION_NOTE
 from .spacecharge_mesh import MESH_REUSE, MeshSolver
 from .species import Kinematics
 from .table import core_columns
@@ -156,6 +157,8 @@ class Engine:
                 next(iter(ele)), "arrays of values belong to run_batch(), not run()"
             )
         notes = list(self.compiled.notes)
+        if beam.charge < 0 and self.compiled.accelerating:
+            notes.append(NEGATIVE_ION_NOTE)
         notes += [f"key {k} has no effect in the embedded engine" for k in ignored]
         profile, fresh = self._profile(models, beam, fresh, batch)
         if space_charge and beam.current > 0:

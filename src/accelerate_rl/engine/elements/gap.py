@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..rf import Crossing
+from ..rf import Crossing, rf_charge
 from ..species import C_LIGHT, Kinematics, relativistic
 from .base import Aperture
 from .drift import pipe_aperture
@@ -137,7 +137,7 @@ def gap_kick(
 def _gap_kick(w_in, phi, voltage_mv, wavelength, mass, charge, ttf, phi_mid, strict) -> GapKick:
     w_in = np.asarray(w_in, dtype=float)
     phi = np.asarray(phi, dtype=float)
-    e0tl = charge * voltage_mv  # [MeV]
+    e0tl = rf_charge(charge) * voltage_mv  # [MeV]: |q|, the negative-ion phase convention
     g_in = 1.0 + w_in / mass
     p_in = relativistic(w_in, mass)[2]
     k_tt = np.zeros_like(w_in * phi)

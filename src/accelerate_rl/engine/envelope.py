@@ -149,6 +149,11 @@ def _with_fresh_apertures(
     return out
 
 
+#: Largest entry [m, rad] of a cumulative transfer map the envelope accepts: beyond it a
+#: map's inverse (used to splice in overridden elements) has no significant digit left.
+MAX_CUMULATIVE_GROWTH = 1e7
+
+
 class BaseMaps:
     """Element maps, kicks and cumulative maps of a lattice at its base settings.
 
@@ -175,6 +180,14 @@ class BaseMaps:
         for i in range(n + 1):
             acc = self.maps[i, 0] @ acc
             self.cumulative[i, 0] = acc
+            growth = float(np.abs(acc).max())
+            if not growth <= MAX_CUMULATIVE_GROWTH:  # also NaN
+                raise ValueError(
+                    f"{models[i - 1].source.describe()}: the lattice's transfer map up to "
+                    f"this element grows the beam by {growth:.3g} (unstable optics: the beam "
+                    "is lost, and the map is beyond floating-point precision); check the "
+                    "settings of the focusing and RF elements before it"
+                )
         self.inverse = np.linalg.inv(self.cumulative)
         self.lengths_mm = np.array([0.0] + [float(m.length_m[0]) * 1e3 for m in models])[:, None]
         self.apertures = aperture_rows(models, 1)

@@ -319,3 +319,9 @@ def hard_task(machine: str = "design", **overrides: Any) -> dict[str, Any]:
     }
     task.update(overrides)
     return task
+
+
+def base_task(task: Mapping[str, Any]) -> dict[str, Any]:
+    """The plain TaskConfig part of a hard task dict: what :func:`~.backends.start_service`
+    needs (project and metrics) to start the service the hard envs share."""
+    return {k: v for k, v in task.items() if k in TaskConfig.model_fields}

@@ -16,6 +16,8 @@ from .task import adige_task
 
 #: The name the hard task's env creator is registered under with Ray Tune's env registry.
 HARD_ENV_NAME = "accelerate_rl.HardTuningEnv"
+#: [s] the longest an env runner may take to sample one iteration's steps.
+SAMPLE_TIMEOUT = 1800.0
 
 
 def register_hard_env() -> str:
@@ -38,8 +40,13 @@ def hard_env_config(task: Mapping[str, Any] | None = None, service: str | None =
 def hard_config(
     algo: str, task: Mapping[str, Any] | None = None, *, service: str | None = None, **options
 ):
-    """``ALGORITHMS[algo]``'s config (same options) stepping the hard task's env."""
+    """``ALGORITHMS[algo]``'s config (same options) stepping the hard task's env. Hard-task
+    requests cannot share one vectorised engine call (every episode has its own incoming
+    beam), so sampling is slower than on the benchmark task: the env runners' sample
+    timeout is raised to SAMPLE_TIMEOUT (RLlib's 60 s default drops a slow sample)."""
     if algo not in ALGORITHMS:
         raise ValueError(f"algo {algo!r}: choose from {sorted(ALGORITHMS)}")
     config = ALGORITHMS[algo](adige_task(), service=None, **options)
-    return config.environment(register_hard_env(), env_config=hard_env_config(task, service))
+    return config.environment(
+        register_hard_env(), env_config=hard_env_config(task, service)
+    ).env_runners(sample_timeout_s=SAMPLE_TIMEOUT)

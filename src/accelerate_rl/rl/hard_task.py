@@ -269,7 +269,13 @@ def hard_task(machine: str = "design", **overrides: Any) -> dict[str, Any]:
             {"key": "ele[29][2]", "low": -0.02, "high": 0.02},
             {"key": "ele[31][2]", "low": -0.02, "high": 0.02},
         ]
-        machine_keys = {"partran": 1, "nbr_part1": 1000, "current1": 0.02, "sc_solver": "linear"}
+        machine_keys = {
+            "partran": 1,
+            "nbr_part1": 1000,
+            "random_seed": 1,  # one particle set: the beam is not resampled between runs
+            "current1": 0.02,
+            "sc_solver": "linear",
+        }
     elif machine != "design":
         raise ValueError(f"machine {machine!r}: use 'design' or 'mismatched'")
     task = {

@@ -11,7 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .direct import BayesianOptimisation, NelderMead, do_nothing, random_moves
+from .direct import (
+    BayesianOptimisation,
+    NelderMead,
+    XoptBayesianOptimisation,
+    do_nothing,
+    random_moves,
+)
 from .machine import EpisodeOver, Machine, Trial, run_trial
 from .model_based import DesignModelInverse, GaussNewton, design_beam
 
@@ -32,6 +38,7 @@ CONTROLLERS: dict[str, Callable[[Mapping[str, Any]], Callable[[Machine], None]]]
     "gauss-newton": lambda task: GaussNewton(),
     "nelder-mead": lambda task: NelderMead(),
     "bayes-opt": lambda task: BayesianOptimisation(),
+    "bayes-opt-xopt": lambda task: XoptBayesianOptimisation(),
 }
 
 __all__ = [
@@ -43,5 +50,6 @@ __all__ = [
     "Machine",
     "NelderMead",
     "Trial",
+    "XoptBayesianOptimisation",
     "run_trial",
 ]

@@ -78,3 +78,41 @@ class BayesianOptimisation:
             trial = study.ask(dists)
             u = np.array([trial.params[n] for n in names])
             study.tell(trial, np.log1p(_evaluate(machine, u)))
+
+
+class XoptBayesianOptimisation:
+    """Xopt's expected-improvement generator (BoTorch GP) over the normalised knobs,
+    driven by Xopt's own loop (``Xopt.step``); its evaluate function ramps the machine to
+    the candidate and reads the screens. The initial setting is the first evaluation."""
+
+    def __init__(self, n_startup: int = 4) -> None:
+        self.n_startup = n_startup
+
+    def __call__(self, machine: Machine) -> None:
+        from xopt import VOCS, Evaluator, Xopt
+        from xopt.errors import XoptError
+        from xopt.generators.bayesian import ExpectedImprovementGenerator
+
+        names = [f"u{i}" for i in range(len(machine.low))]
+        vocs = VOCS(variables={n: [-1.0, 1.0] for n in names}, objectives={"score": "MINIMIZE"})
+
+        def evaluate(inputs: dict) -> dict:
+            u = np.array([inputs[n] for n in names])
+            return {"score": float(np.log1p(_evaluate(machine, u)))}
+
+        X = Xopt(
+            generator=ExpectedImprovementGenerator(vocs=vocs),
+            evaluator=Evaluator(function=evaluate),
+            vocs=vocs,
+        )
+        rng = np.random.default_rng(machine.seed)
+        start = machine.normalised(machine.values)
+        points = [start] + [rng.uniform(-1, 1, len(names)) for _ in range(self.n_startup - 1)]
+        try:
+            X.evaluate_data({n: [float(p[i]) for p in points] for i, n in enumerate(names)})
+            while True:
+                X.step()
+        except XoptError:  # Xopt (strict) wraps the EpisodeOver of the last evaluation
+            if not machine.done:
+                raise
+            machine.hold()  # the episode is over: raises EpisodeOver

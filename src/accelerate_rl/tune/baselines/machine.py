@@ -68,6 +68,8 @@ class Machine:
         """The last noisy readings of every observed and target metric (mm)."""
         return dict(self.env.measured)
 
+    obs: np.ndarray  # the env's last observation (what an RL policy sees)
+
     @property
     def transmission(self) -> float:
         return float(self._info.get("transmission", 0.0))
@@ -98,7 +100,7 @@ class Machine:
         self.success = False
         self.travel = 0.0
         self.model_simulations = 0
-        _, self._info = self.env.reset(seed=seed)
+        self.obs, self._info = self.env.reset(seed=seed)
         self.start = self.values
 
     def step(self, action: np.ndarray) -> None:
@@ -106,7 +108,7 @@ class Machine:
         if self.done:
             raise EpisodeOver
         before = self.env.values.copy()
-        _, _, terminated, truncated, self._info = self.env.step(np.asarray(action, float))
+        self.obs, _, terminated, truncated, self._info = self.env.step(np.asarray(action, float))
         self.travel += float(np.sum(np.abs(self.env.values - before) / (self.high - self.low)))
         if terminated or truncated:
             self.done = True

@@ -115,7 +115,7 @@ class DesignModelInverse:
 
         lo, hi = np.array([FIT_BOUNDS[k] for k in FIT_KEYS]).T
         p0 = np.clip([beam0[k] for k in FIT_KEYS], lo + 1e-6, hi - 1e-6)
-        sol = least_squares(resid, p0, bounds=(lo, hi), diff_step=1e-4, max_nfev=60)
+        sol = least_squares(resid, p0, bounds=(lo, hi), diff_step=1e-4, max_nfev=30)
         return dict(zip(FIT_KEYS, sol.x.tolist()))
 
     def _solve(self, machine: Machine, beam: dict, u0: np.ndarray) -> np.ndarray:
@@ -130,7 +130,7 @@ class DesignModelInverse:
             shortfall = max(0.0, machine.env.task.transmission_min - out.get("transmission", 0.0))
             return np.array([*r, 100.0 * shortfall / 0.01])
 
-        sol = least_squares(resid, u0, bounds=(-1.0, 1.0), diff_step=1e-3, max_nfev=60)
+        sol = least_squares(resid, u0, bounds=(-1.0, 1.0), diff_step=1e-3, max_nfev=30)
         return sol.x
 
     def __call__(self, machine: Machine) -> None:

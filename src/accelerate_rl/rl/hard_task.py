@@ -33,7 +33,7 @@ from pydantic import Field, model_validator
 
 from ..examples import ADIGE_DEMO
 from .env import OBS_LIMIT, BeamlineEnv, BeamlineVectorEnv
-from .task import Knob, TaskConfig, _Strict
+from .task import Knob, TaskConfig, _Strict, adige_task
 
 #: Columns read by position monitors (absolute noise, mm); the others are sizes
 #: (relative noise).
@@ -234,11 +234,7 @@ def hard_task(machine: str = "design", **overrides: Any) -> dict[str, Any]:
     gradient errors on all four quadrupoles (the knob doublet included) and a 1.5x wider
     incoming-beam spread. ``overrides`` replace top-level keys (e.g. ``backend``).
     """
-    knobs = [
-        {"key": "ele[5][1]", "low": -150.0, "high": 150.0},
-        {"key": "ele[5][2]", "low": -150.0, "high": 150.0},
-        {"key": "ele[11][1]", "low": -150.0, "high": 150.0},
-        {"key": "ele[11][2]", "low": -150.0, "high": 150.0},
+    knobs = adige_task()["knobs"][:4] + [  # the steerers as in adige_task(), +-150 V
         {"key": "ele[29][2]", "low": 2600.0, "high": 3200.0},
         {"key": "ele[31][2]", "low": -3700.0, "high": -3000.0},
     ]
@@ -281,17 +277,23 @@ def hard_task(machine: str = "design", **overrides: Any) -> dict[str, Any]:
     task = {
         "project": str(ADIGE_DEMO),
         "knobs": knobs,
-        "observe": [
-            {"column": "x0", "element": 9, "scale": 1.0},
-            {"column": "y0", "element": 9, "scale": 1.0},
-            {"column": "SizeX", "element": 17, "scale": 10.0},
-            {"column": "SizeY", "element": 17, "scale": 10.0},
+        "observe": [  # DIA.01 position monitor, DIA.02 profile monitor [mm]
+            {"column": c, "element": n, "scale": scale}
+            for c, n, scale in (
+                ("x0", 9, 1.0),
+                ("y0", 9, 1.0),
+                ("SizeX", 17, 10.0),
+                ("SizeY", 17, 10.0),
+            )
         ],
-        "targets": [
-            {"column": "x0", "element": 37, "value": 0.0, "tolerance": 0.1, "scale": 1.0},
-            {"column": "y0", "element": 37, "value": 0.0, "tolerance": 0.1, "scale": 1.0},
-            {"column": "SizeX", "element": 37, "value": 4.5, "tolerance": 0.15, "scale": 1.0},
-            {"column": "SizeY", "element": 37, "value": 2.75, "tolerance": 0.15, "scale": 1.0},
+        "targets": [  # the final screen [mm]; values replaced per episode (target_ranges)
+            {"column": c, "element": 37, "value": v, "tolerance": tol, "scale": 1.0}
+            for c, v, tol in (
+                ("x0", 0.0, 0.1),
+                ("y0", 0.0, 0.1),
+                ("SizeX", 4.5, 0.15),
+                ("SizeY", 2.75, 0.15),
+            )
         ],
         "target_ranges": [[-1.0, 1.0], [-1.0, 1.0], [3.5, 5.5], [1.5, 4.0]],
         "disturbances": [{"key": k["key"], "low": -20.0, "high": 20.0} for k in knobs[:4]],

@@ -83,17 +83,52 @@ def _upfront(path: Path) -> dict[str, Any]:
     }
 
 
+def markdown(report: dict[str, Any]) -> str:
+    """The report as the README's table (one row per machine and method)."""
+
+    def num(value, digits=1):
+        return "-" if value is None else f"{value:.{digits}f}"
+
+    lines = [
+        "| machine | method | trials | success | steps to success (mean / median) "
+        "| simulations per trial | final error (mean / median) | magnet travel "
+        "| up-front cost |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for machine, rows in report["machines"].items():
+        for name, r in rows.items():
+            sims, secs = r.get("training_simulations"), r.get("training_seconds")
+            cost = "none" if not sims else f"{sims:,} simulations, {secs / 60:.0f} min"
+            if r.get("model_simulations_mean"):
+                cost += f" ({r['model_simulations_mean']:.0f} design-model runs a trial)"
+            lines.append(
+                f"| {machine} | {name} | {r['trials']} | {100 * r['success_rate']:.1f} % "
+                f"| {num(r['steps_mean_success'])} / {num(r['steps_median_success'], 0)} "
+                f"| {r['simulations_mean']:.1f} | {r['final_error_mean']:.2f} / "
+                f"{r['final_error_median']:.2f} | {r['travel_mean']:.2f} | {cost} |"
+            )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--methods", default=",".join(CONTROLLERS), help="classical, comma-separated")
     ap.add_argument("--policy", action="append", default=[], help="NAME=PATH (file or checkpoint)")
     ap.add_argument("--trials", type=int, default=300, help="per method, design model")
     ap.add_argument("--expensive-trials", type=int, default=100, help=f"for {EXPENSIVE}")
-    ap.add_argument("--mismatched-trials", type=int, default=50, help="0: skip that machine")
+    ap.add_argument("--mismatched-trials", type=int, default=50)
+    ap.add_argument("--machines", default="design,mismatched", help="comma-separated")
     ap.add_argument("--seed", type=int, default=5_000_000, help="trial i uses seed + i")
     ap.add_argument("--service", default=None, help="run every simulation on this new service")
     ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    ap.add_argument(
+        "--update", action="store_true", help="merge the new rows into an existing --out"
+    )
+    ap.add_argument("--markdown", type=Path, default=None, help="print the table of this JSON")
     args = ap.parse_args(argv)
+    if args.markdown:
+        print(markdown(json.loads(args.markdown.read_text())))
+        return {}
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = sorted(set(methods) - set(CONTROLLERS))
     if unknown:
@@ -104,9 +139,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if not sep:
             ap.error(f"--policy {spec!r}: use NAME=PATH")
         policies[name] = Path(path)
-    machines = {"design": hard_task()}
-    if args.mismatched_trials > 0:
-        machines["mismatched"] = hard_task("mismatched")
+    chosen = [m.strip() for m in args.machines.split(",") if m.strip()]
+    if not set(chosen) <= {"design", "mismatched"}:
+        ap.error(f"--machines {args.machines!r}: choose from design, mismatched")
+    machines = {m: hard_task(m) for m in chosen}
     pool = None
     if args.service:
         from accelerate_rl.rl.backends import start_service
@@ -144,6 +180,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     finally:
         if pool is not None:
             pool.shutdown()
+    if args.update and args.out and args.out.is_file():
+        merged = json.loads(args.out.read_text())
+        for machine, rows in report["machines"].items():
+            merged.setdefault("machines", {}).setdefault(machine, {}).update(rows)
+        report = merged
     text = json.dumps(report)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -30,21 +30,10 @@ import numpy as np
 
 from accelerate_rl.rl.hard_task import HardTuningEnv, base_task, hard_task
 from accelerate_rl.rl.policy_file import load_policy
-from accelerate_rl.tune.baselines import CONTROLLERS, Machine, Trial, run_trial
+from accelerate_rl.tune.baselines import CONTROLLERS, Machine, PolicyController, Trial, run_trial
 
 #: Methods whose trials cost seconds each (GP fits): run on ``--expensive-trials``.
 EXPENSIVE = ("bayes-opt", "bayes-opt-xopt")
-
-
-class PolicyController:
-    """An RL policy as a controller: one action per step from the env's observation."""
-
-    def __init__(self, policy) -> None:
-        self.policy = policy
-
-    def __call__(self, machine: Machine) -> None:
-        while True:
-            machine.step(self.policy(machine.obs[None])[0])
 
 
 def summarise(trials: list[Trial], seconds: float) -> dict[str, Any]:

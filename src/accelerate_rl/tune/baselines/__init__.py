@@ -18,7 +18,7 @@ from .direct import (
     do_nothing,
     random_moves,
 )
-from .machine import EpisodeOver, Machine, Trial, run_trial
+from .machine import EpisodeOver, Machine, PolicyController, Trial, run_trial
 from .model_based import DesignModelInverse, GaussNewton, design_beam
 
 
@@ -49,6 +49,7 @@ __all__ = [
     "GaussNewton",
     "Machine",
     "NelderMead",
+    "PolicyController",
     "Trial",
     "XoptBayesianOptimisation",
     "run_trial",

@@ -155,6 +155,18 @@ class Machine:
         )
 
 
+class PolicyController:
+    """An RL policy (``(B, obs) -> (B, act)``) as a controller: one action a step from the
+    env's observation, so RL is run and counted exactly as the baselines are."""
+
+    def __init__(self, policy: Any) -> None:
+        self.policy = policy
+
+    def __call__(self, machine: Machine) -> None:
+        while True:
+            machine.step(self.policy(machine.obs[None])[0])
+
+
 def run_trial(controller: Any, machine: Machine, seed: int) -> Trial:
     """Reset the machine with ``seed`` and let ``controller(machine)`` act to the end."""
     machine.reset(seed)

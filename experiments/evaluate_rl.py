@@ -19,14 +19,22 @@ from pathlib import Path
 
 from accelerate_rl.rl import adige_task
 from accelerate_rl.rl.algorithms import env_config
-from accelerate_rl.rl.evaluation import RLlibPolicy, evaluate
+from accelerate_rl.rl.evaluation import evaluate
 from accelerate_rl.rl.experiment import service
+from accelerate_rl.rl.hard_task import HardVectorEnv, base_task, hard_task
+from accelerate_rl.rl.hard_training import hard_env_config
+from accelerate_rl.rl.policy_file import load_policy
 from accelerate_rl.runtime import init_ray
 
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--checkpoint", type=Path, required=True, help="train_rl.py's OUT/checkpoint")
+    source = ap.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", type=Path, help="train_rl.py's OUT/checkpoint")
+    source.add_argument("--policy", type=Path, help="a committed policy file (export_policy)")
+    ap.add_argument(
+        "--hard", choices=("design", "mismatched"), default=None, help="the hard task's machine"
+    )
     ap.add_argument("--task", type=Path, default=None, help="a JSON task (default: benchmark)")
     ap.add_argument("--episodes", type=int, default=100)
     ap.add_argument("--seed", type=int, default=1_000_000, help="episode i uses seed + i")
@@ -38,18 +46,27 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     if args.episodes < 1:
         ap.error("--episodes must be >= 1")
-    task = json.loads(args.task.read_text()) if args.task else adige_task()
-    policy = RLlibPolicy.from_checkpoint(args.checkpoint)
+    task = json.loads(args.task.read_text()) if args.task else None
+    task = task or (hard_task(args.hard) if args.hard else adige_task())
+    policy = load_policy(args.checkpoint or args.policy)
+    configure, extra = env_config, {}
+    if args.hard:
+        configure, extra = hard_env_config, {"vector_env": HardVectorEnv}
     if args.inprocess:
-        report = evaluate(policy, env_config(task), episodes=args.episodes, seed=args.seed)
+        report = evaluate(policy, configure(task), episodes=args.episodes, seed=args.seed, **extra)
     else:
         init_ray()
-        with service(task, args.service, args.slots, None, args.slot_resource):
+        served = base_task(task) if args.hard else task
+        with service(served, args.service, args.slots, None, args.slot_resource):
             report = evaluate(
-                policy, env_config(task, args.service), episodes=args.episodes, seed=args.seed
+                policy,
+                configure(task, args.service),
+                episodes=args.episodes,
+                seed=args.seed,
+                **extra,
             )
     report = {
-        "checkpoint": str(args.checkpoint),
+        "checkpoint": str(args.checkpoint or args.policy),
         "backend": "inprocess" if args.inprocess else "service",
         **report,
     }

@@ -16,11 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from functools import partial
 from pathlib import Path
 
 from accelerate_rl.rl import adige_task
 from accelerate_rl.rl.algorithms import ALGORITHMS
 from accelerate_rl.rl.experiment import load_state, save_checkpoint, service
+from accelerate_rl.rl.hard_task import base_task, hard_task
+from accelerate_rl.rl.hard_training import hard_config
 from accelerate_rl.runtime import init_ray
 
 
@@ -28,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--algo", choices=sorted(ALGORITHMS), default="ppo")
     ap.add_argument("--task", type=Path, default=None, help="a JSON task (default: benchmark)")
+    ap.add_argument(
+        "--hard", action="store_true", help="the hard task (hard_task(); --task: its JSON)"
+    )
     ap.add_argument("--timesteps", type=int, default=1_500_000, help="env steps to train")
     ap.add_argument("--max-iterations", type=int, default=None)
     ap.add_argument("--out", type=Path, default=Path("/tmp/accelerate-rl/ppo"))
@@ -49,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
-    task = json.loads(args.task.read_text()) if args.task else adige_task()
+    task = json.loads(args.task.read_text()) if args.task else None
+    task = task or (hard_task() if args.hard else adige_task())
     options = {"seed": args.seed, "num_env_runners": args.num_env_runners}
     if args.num_envs:
         options["num_envs_per_env_runner"] = args.num_envs
@@ -62,10 +69,17 @@ def main(argv: list[str] | None = None) -> dict:
     pool = (
         None
         if name is None
-        else service(task, name, args.slots, args.max_actors, args.slot_resource)
+        else service(
+            base_task(task) if args.hard else task,
+            name,
+            args.slots,
+            args.max_actors,
+            args.slot_resource,
+        )
     )
     try:
-        algo = ALGORITHMS[args.algo](task, service=name, **options).build_algo()
+        build = partial(hard_config, args.algo) if args.hard else ALGORITHMS[args.algo]
+        algo = build(task, service=name, **options).build_algo()
         state = None if args.fresh else load_state(args.out)
         if state is not None:
             algo.restore_from_path(str((args.out / "checkpoint").resolve()))

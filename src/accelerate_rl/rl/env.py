@@ -39,9 +39,11 @@ class BeamlineEnv(gym.Env):
     """
 
     metadata = {"render_modes": []}
+    #: The task model the config is validated with (a subclass may extend TaskConfig).
+    config_class: type[TaskConfig] = TaskConfig
 
     def __init__(self, config: Mapping[str, Any] | None = None, *, backend: Any = None) -> None:
-        self.task = TaskConfig(**(dict(config) if config else adige_task()))
+        self.task = self.config_class(**(dict(config) if config else adige_task()))
         self.backend = backend if backend is not None else make_backend(self.task)
         n = len(self.task.knobs)
         self.low = np.array([k.low for k in self.task.knobs])
@@ -176,15 +178,17 @@ class BeamlineVectorEnv(gym.vector.VectorEnv):
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
+    #: The sub-environment class (a subclass of BeamlineEnv for another task model).
+    env_class: type[BeamlineEnv] = BeamlineEnv
 
     def __init__(self, config: Mapping[str, Any] | None = None, num_envs: int | None = None):
         config = dict(config) if config else adige_task()
         n = int(config.pop("num_envs", num_envs or 1))
         if n < 1:
             raise ValueError(f"num_envs must be >= 1, got {n}")
-        task = TaskConfig(**config)
+        task = self.env_class.config_class(**config)
         self.backend = make_backend(task)
-        self.envs = [BeamlineEnv(config, backend=self.backend) for _ in range(n)]
+        self.envs = [self.env_class(config, backend=self.backend) for _ in range(n)]
         self.num_envs = n
         self.single_action_space = self.envs[0].action_space
         self.single_observation_space = self.envs[0].observation_space

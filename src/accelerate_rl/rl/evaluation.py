@@ -56,6 +56,7 @@ def evaluate(
     *,
     episodes: int = 100,
     seed: int = 1_000_000,
+    vector_env: type[BeamlineVectorEnv] = BeamlineVectorEnv,
 ) -> dict[str, Any]:
     """Run ``episodes`` episodes (episode i seeded ``seed + i``: its initial settings and
     hidden field errors), each to its end, and report:
@@ -64,9 +65,10 @@ def evaluate(
     the successful ones (steps = simulations after the reset); final_error_mean /
     final_error_median: the largest |error| / tolerance over the targets at the end;
     lost / technical_failures: episodes that ended so; simulations; seconds;
-    env_steps_per_s (steps, policy and simulations end to end).
+    env_steps_per_s (steps, policy and simulations end to end). ``vector_env``: the
+    vector env class of the task (e.g. the hard task's :class:`~.hard_task.HardVectorEnv`).
     """
-    env = BeamlineVectorEnv(task, num_envs=episodes)
+    env = vector_env(task, num_envs=episodes)
     t0 = time.perf_counter()
     obs, _ = env.reset(seed=seed)
     done = np.zeros(episodes, bool)

@@ -1,5 +1,6 @@
 """Multi-node behaviour with ray.cluster_utils.Cluster (its own Ray, in a subprocess so the
-session's Ray is untouched): a node removed mid-scan loses no request."""
+session's Ray is untouched): a node removed mid-scan loses no request; a result lost with
+its node is run again."""
 
 from __future__ import annotations
 
@@ -129,3 +130,75 @@ def test_a_licence_resource_caps_concurrent_runs_cluster_wide(tmp_path):
     assert lines, f"no result; stderr tail:\n{proc.stderr[-3000:]}"
     out = json.loads(lines[-1][len("RESULT ") :])
     assert out["ok"] and out["most_actors"] == 2  # two licences, two actors at most
+
+
+LOST_RESULT_SCRIPT = textwrap.dedent(
+    """
+    import json, time
+    import ray
+    from ray.cluster_utils import Cluster
+    from accelerate_rl.runtime import SimulationPool
+    from accelerate_rl.simulators.testing import BigResultSimulator
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+    doomed = cluster.add_node(num_cpus=1)
+    cluster.add_node(num_cpus=1)
+    ray.init(address=cluster.address, namespace="accelerate_rl", log_to_driver=False)
+    cluster.wait_for_nodes()
+    pool = SimulationPool(BigResultSimulator(100_000), slots=1, num_cpus_per_slot=1,
+                          min_actors=2, max_actors=2, max_retries=3)
+    deadline = time.monotonic() + 120
+    while len(pool.actors) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    futures = [pool.submit({"x": float(i), "sleep": 2.0}) for i in range(2)]
+    while pool.stats()["in_flight"] < 2:
+        time.sleep(0.05)
+    with pool._dispatcher.lock:  # the driver fetches no result until the node is gone
+        handles = pool.actors
+        while sum(ray.get(h.stats.remote())["runs"] for h in handles) < 2:
+            time.sleep(0.05)
+        on_doomed = [h for h in handles if ray.get(h.stats.remote())["node_id"] == doomed.node_id]
+        cluster.remove_node(doomed, allow_graceful=False)
+        time.sleep(3.0)
+        cluster.add_node(num_cpus=1)
+    results = [f.result(timeout=300) for f in futures]
+    later = pool.run({"x": 9.0})
+    out = {
+        "on_doomed": len(on_doomed),
+        "statuses": [r.status for r in results],
+        "attempts": [r.attempts for r in results],
+        "xs": [r.metrics["x"] for r in results],
+        "later_ok": later.ok,
+    }
+    pool.shutdown()
+    ray.shutdown()
+    cluster.shutdown()
+    print("RESULT " + json.dumps(out))
+    """
+)
+
+
+def _run(script: str, tmp_path) -> dict:
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "HOME": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=tmp_path,
+    )
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert lines, f"no result; stderr tail:\n{proc.stderr[-3000:]}"
+    return json.loads(lines[-1][len("RESULT ") :])
+
+
+@pytest.mark.slow
+def test_a_result_lost_with_its_node_is_run_again_and_the_pool_goes_on(tmp_path):
+    """The node holding a finished (large, object-store) result goes away before the
+    driver fetches it: ``ObjectLostError``; the request runs again elsewhere."""
+    out = _run(LOST_RESULT_SCRIPT, tmp_path)
+    assert out["on_doomed"] == 1
+    assert out["statuses"] == ["ok", "ok"] and out["xs"] == [0.0, 1.0]
+    assert sorted(out["attempts"]) == [1, 2]  # the lost one was sent again
+    assert out["later_ok"]  # the dispatcher survived

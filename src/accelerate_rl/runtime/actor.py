@@ -25,6 +25,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import ray
+
 from ..simulators import make_simulator
 from ..simulators.base import SimResult
 from .metrics import ActorMetrics
@@ -195,6 +197,7 @@ class SimulationActor:
         return {
             "actor": self.name,
             "node": os.uname().nodename,
+            "node_id": ray.get_runtime_context().get_node_id(),
             "slots": len(self.slots),
             "busy": self.busy,
             "runs": self.runs,
@@ -218,6 +221,4 @@ class SimulationActor:
     def shutdown(self) -> None:
         """Clean up and exit the actor process."""
         self.close()
-        import ray
-
         ray.actor.exit_actor()

@@ -233,6 +233,7 @@ class Dispatcher:
                 self._retry(t, exc)
             return
         except ObjectLostError as exc:  # the result went with its node: run it again
+            log.warning("lost the result of %d request(s) (%s); sending again", len(tickets), exc)
             for t in reversed(tickets):
                 self._retry(t, exc)
             return

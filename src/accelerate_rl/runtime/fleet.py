@@ -51,7 +51,9 @@ class ClientFleet:
         self.actors: dict[str, ActorState] = {}
         self._adopt(client.actors)
 
-    def _adopt(self, actors: list[tuple[str, Any]]) -> None:
+    def _adopt(self, actors: list[tuple[str, Any]] | None) -> None:
+        if actors is None:  # the registry is gone: keep what is left
+            return
         current = self.actors
         self.actors = {n: current.get(n) or ActorState(h, n, ready=True) for n, h in actors}
 
@@ -69,7 +71,7 @@ class ClientFleet:
     def remove(self, actor: ActorState) -> None:
         """An actor died or stays unhealthy: re-read the service's actors."""
         self.actors.pop(actor.name, None)
-        self._adopt([(n, h) for n, h in self.client.refresh() if n != actor.name])
+        self._adopt(self.client.refresh())
 
     def shutdown(self) -> None:
         self.actors.clear()

@@ -84,10 +84,10 @@ class ServiceClient:
         self.name = name
         self.info, self.actors = ray.get(self.registry.get.remote())
 
-    def refresh(self) -> list[tuple[str, Any]]:
-        """The service's current actors (the last known ones if the registry is silent)."""
+    def refresh(self) -> list[tuple[str, Any]] | None:
+        """The service's current actors; None if the registry does not answer (gone)."""
         try:
             _, self.actors = ray.get(self.registry.get.remote(), timeout=30)
         except Exception:
-            pass
+            return None
         return self.actors

@@ -4,6 +4,7 @@ worker processes): no-op, sleep, and ones that crash, hang or return garbage."""
 from __future__ import annotations
 
 import math
+import multiprocessing
 import os
 import time
 from collections.abc import Mapping
@@ -94,6 +95,8 @@ class RestartFailingSimulator(NoopSimulator):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        if multiprocessing.parent_process() is None:
+            return  # unpickled in the actor, not in a slot's process
         actor = str(os.getppid())
         built = Path(f"{self.marker}.built-{actor}")
         if built.exists() and Path(self.marker).exists():
@@ -104,3 +107,20 @@ class RestartFailingSimulator(NoopSimulator):
         if params.get("fault") == "crash":
             os._exit(7)
         return SimResult(dict(params), Status.OK, {"pid": float(os.getpid())}, seed=seed)
+
+
+class BigResultSimulator:
+    """Returns ``x`` with a ``rows`` x 8 table of floats (8 rows ~ 64 bytes; 100,000 rows
+    ~ 6 MB: big enough for Ray's object store rather than an inline reply)."""
+
+    def __init__(self, rows: int = 100_000) -> None:
+        self.rows = rows
+
+    def simulate(self, params: Mapping[str, Any], *, seed=None, timeout=None) -> SimResult:
+        import numpy as np
+        import pandas as pd
+
+        table = pd.DataFrame(np.full((self.rows, 8), float(params.get("x", 0.0))))
+        table.columns = [f"c{i}" for i in range(8)]
+        metrics = {"x": float(params.get("x", 0.0)), "pid": float(os.getpid())}
+        return SimResult(dict(params), Status.OK, metrics, table, seed=seed)

@@ -141,33 +141,38 @@ LOST_RESULT_SCRIPT = textwrap.dedent(
     from accelerate_rl.simulators.testing import BigResultSimulator
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
-    doomed = cluster.add_node(num_cpus=1)
+    cluster.add_node(num_cpus=1)
     cluster.add_node(num_cpus=1)
     ray.init(address=cluster.address, namespace="accelerate_rl", log_to_driver=False)
     cluster.wait_for_nodes()
     pool = SimulationPool(BigResultSimulator(100_000), slots=1, num_cpus_per_slot=1,
                           min_actors=2, max_actors=2, max_retries=3)
-    deadline = time.monotonic() + 120
-    while len(pool.actors) < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    futures = [pool.submit({"x": float(i), "sleep": 2.0}) for i in range(2)]
-    while pool.stats()["in_flight"] < 2:
-        time.sleep(0.05)
-    with pool._dispatcher.lock:  # the driver fetches no result until the node is gone
-        handles = pool.actors
-        while sum(ray.get(h.stats.remote())["runs"] for h in handles) < 2:
+    results, rounds = [], 0
+    while rounds < 4 and not any(r.attempts > 1 for r in results):
+        rounds += 1
+        deadline = time.monotonic() + 120
+        while len(pool.actors) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        xs = [float(2 * rounds), float(2 * rounds + 1)]
+        futures = [pool.submit({"x": x, "sleep": 2.0}) for x in xs]
+        while pool.stats()["in_flight"] < 2:
             time.sleep(0.05)
-        on_doomed = [h for h in handles if ray.get(h.stats.remote())["node_id"] == doomed.node_id]
-        cluster.remove_node(doomed, allow_graceful=False)
-        time.sleep(3.0)
-        cluster.add_node(num_cpus=1)
-    results = [f.result(timeout=300) for f in futures]
-    later = pool.run({"x": 9.0})
+        with pool._dispatcher.lock:  # the driver fetches no result until the node is gone
+            handles = pool.actors
+            while sum(ray.get(h.stats.remote())["runs"] for h in handles) < 2 * rounds:
+                time.sleep(0.05)
+            node_id = ray.get(handles[0].stats.remote())["node_id"]
+            doomed = next(n for n in cluster.list_all_nodes() if n.node_id == node_id)
+            cluster.remove_node(doomed, allow_graceful=False)
+            time.sleep(3.0)
+            cluster.add_node(num_cpus=1)
+        results = [f.result(timeout=300) for f in futures]
+        assert [r.metrics["x"] for r in results] == xs and all(r.ok for r in results)
+    later = pool.run({"x": 99.0})
     out = {
-        "on_doomed": len(on_doomed),
+        "rounds": rounds,
         "statuses": [r.status for r in results],
         "attempts": [r.attempts for r in results],
-        "xs": [r.metrics["x"] for r in results],
         "later_ok": later.ok,
     }
     pool.shutdown()
@@ -197,8 +202,7 @@ def _run(script: str, tmp_path) -> dict:
 def test_a_result_lost_with_its_node_is_run_again_and_the_pool_goes_on(tmp_path):
     """The node holding a finished (large, object-store) result goes away before the
     driver fetches it: ``ObjectLostError``; the request runs again elsewhere."""
-    out = _run(LOST_RESULT_SCRIPT, tmp_path)
-    assert out["on_doomed"] == 1
-    assert out["statuses"] == ["ok", "ok"] and out["xs"] == [0.0, 1.0]
-    assert sorted(out["attempts"]) == [1, 2]  # the lost one was sent again
+    out = _run(LOST_RESULT_SCRIPT, tmp_path)  # rounds until a result was lost (Ray may
+    assert out["statuses"] == ["ok", "ok"]  # have fetched it in time: then a new round)
+    assert max(out["attempts"]) > 1  # the lost one was sent again
     assert out["later_ok"]  # the dispatcher survived

@@ -198,6 +198,7 @@ class SimulationActor:
             "actor": self.name,
             "node": os.uname().nodename,
             "node_id": ray.get_runtime_context().get_node_id(),
+            "pid": os.getpid(),
             "slots": len(self.slots),
             "busy": self.busy,
             "runs": self.runs,

@@ -38,8 +38,12 @@ def ray_session():
     """One local Ray for the whole session (start-up costs seconds)."""
     ray = pytest.importorskip("ray")
     if not ray.is_initialized():
-        ray.init(
-            num_cpus=4, include_dashboard=False, log_to_driver=False, namespace="accelerate_rl"
+        ray.init(  # "local": a new Ray, never another process's running on this machine
+            address="local",
+            num_cpus=4,
+            include_dashboard=False,
+            log_to_driver=False,
+            namespace="accelerate_rl",
         )
     yield ray
     ray.shutdown()

@@ -4,13 +4,11 @@ its node is run again."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
+
+from ray_scripts import script_result
 
 SCRIPT = textwrap.dedent(
     """
@@ -30,9 +28,8 @@ SCRIPT = textwrap.dedent(
     deadline = time.monotonic() + 120
     while len(pool.actors) < 4 and time.monotonic() < deadline:
         time.sleep(0.1)
-    from ray.util.state import list_actors
-    on_doomed = [a.pid for a in list_actors(filters=[("state", "=", "ALIVE")])
-                 if a.class_name == "SimulationActor" and a.node_id == doomed.node_id]
+    on_doomed = [a["pid"] for a in pool.stats()["per_actor"].values()
+                 if a["node_id"] == doomed.node_id]
     futures = [pool.submit({"x": i}) for i in range(600)]
     time.sleep(1.0)
     # a lost machine: every process on it is gone, then its raylet
@@ -68,18 +65,7 @@ SCRIPT = textwrap.dedent(
 
 @pytest.mark.slow
 def test_a_node_removed_mid_scan_loses_no_request(tmp_path):
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "HOME": str(tmp_path)}
-    proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        cwd=tmp_path,
-    )
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    assert lines, f"no result; stderr tail:\n{proc.stderr[-3000:]}"
-    out = json.loads(lines[-1][len("RESULT ") :])
+    out = script_result(SCRIPT, tmp_path)
     assert out["n"] == 600 and out["xs_in_order"] and out["unique_ids"] == 600
     assert out["statuses"] == ["ok"]
     assert out["killed"] == 2  # two of the four actors were on the lost node
@@ -117,18 +103,7 @@ LICENCE_SCRIPT = textwrap.dedent(
 
 @pytest.mark.slow
 def test_a_licence_resource_caps_concurrent_runs_cluster_wide(tmp_path):
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "HOME": str(tmp_path)}
-    proc = subprocess.run(
-        [sys.executable, "-c", LICENCE_SCRIPT],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        cwd=tmp_path,
-    )
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    assert lines, f"no result; stderr tail:\n{proc.stderr[-3000:]}"
-    out = json.loads(lines[-1][len("RESULT ") :])
+    out = script_result(LICENCE_SCRIPT, tmp_path)
     assert out["ok"] and out["most_actors"] == 2  # two licences, two actors at most
 
 
@@ -183,26 +158,11 @@ LOST_RESULT_SCRIPT = textwrap.dedent(
 )
 
 
-def _run(script: str, tmp_path) -> dict:
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "HOME": str(tmp_path)}
-    proc = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        cwd=tmp_path,
-    )
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    assert lines, f"no result; stderr tail:\n{proc.stderr[-3000:]}"
-    return json.loads(lines[-1][len("RESULT ") :])
-
-
 @pytest.mark.slow
 def test_a_result_lost_with_its_node_is_run_again_and_the_pool_goes_on(tmp_path):
     """The node holding a finished (large, object-store) result goes away before the
     driver fetches it: ``ObjectLostError``; the request runs again elsewhere."""
-    out = _run(LOST_RESULT_SCRIPT, tmp_path)  # rounds until a result was lost (Ray may
+    out = script_result(LOST_RESULT_SCRIPT, tmp_path)  # rounds until a result was lost (Ray may
     assert out["statuses"] == ["ok", "ok"]  # have fetched it in time: then a new round)
     assert max(out["attempts"]) > 1  # the lost one was sent again
     assert out["later_ok"]  # the dispatcher survived

@@ -3,9 +3,6 @@ request or result fails only itself, every scan readable (issue 14)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 import time
 
@@ -14,6 +11,7 @@ import pytest
 
 from accelerate_rl.runtime import DEFAULT_TIMEOUT, SimulationPool, run_scan
 from accelerate_rl.simulators.testing import FaultySimulator, RestartFailingSimulator
+from ray_scripts import run_script
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
@@ -140,16 +138,7 @@ EXIT_SCRIPT = textwrap.dedent(
 
 
 def test_a_pool_left_open_at_interpreter_exit_closes_quietly(tmp_path):
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "HOME": str(tmp_path)}
-    env.pop("RAY_ADDRESS", None)  # set by the session's Ray: the script starts its own
-    proc = subprocess.run(
-        [sys.executable, "-c", EXIT_SCRIPT],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=tmp_path,
-    )
+    proc = run_script(EXIT_SCRIPT, tmp_path, timeout=300)
     assert proc.returncode == 0 and "EXITING" in proc.stdout, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr and "Ray has not been started" not in proc.stderr, (
         proc.stderr[-3000:]

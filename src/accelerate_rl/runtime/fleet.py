@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import ray
-from ray.exceptions import RayActorError
+from ray.exceptions import GetTimeoutError, RayActorError
 
-from .actor import SimulationActor, SimulatorSpec
-from .service import ServiceClient
+from .actor import SimulationActor, SimulatorSpec, pack_folder
+from .service import ServiceClient, ServiceInfo, start_registry
 
 #: Longest pause between failed actor starts [s].
 MAX_START_BACKOFF = 30.0
@@ -85,19 +87,27 @@ class OwnedFleet:
     def __init__(
         self,
         spec: SimulatorSpec,
-        blob: Any,
+        project: Path | None,
         *,
+        name: str | None,
         slots: int,
+        num_cpus_per_slot: float,
+        resources_per_slot: Mapping[str, float],
         scratch: str | None,
-        actor_options: dict[str, Any],
         min_actors: int,
         max_actors: int | None,
         idle_timeout: float,
-        name: str | None,
-        registry: Any = None,
     ) -> None:
-        self.spec, self.blob, self.slots, self.scratch = spec, blob, slots, scratch
-        self.actor_options = actor_options
+        self.spec, self.slots, self.scratch = spec, slots, scratch
+        # the project's folder reaches every actor once, through the object store
+        self.blob = ray.put(pack_folder(project.parent)) if project is not None else None
+        self.actor_options = dict(
+            num_cpus=num_cpus_per_slot * slots,
+            resources={k: v * slots for k, v in resources_per_slot.items()},
+            max_concurrency=4 * slots + 16,
+            scheduling_strategy="DEFAULT",
+            max_restarts=0,
+        )
         self.min_actors = max(0, int(min_actors))
         self._fixed_max = max_actors
         self.max_actors = max(
@@ -105,7 +115,10 @@ class OwnedFleet:
         )
         self.idle_timeout = idle_timeout
         self.name = name
-        self.registry = registry
+        self.registry = None
+        if name:
+            info = ServiceInfo(spec, str(project) if project else None, slots, spec.options)
+            self.registry = start_registry(name, info)
         self.actors: dict[str, ActorState] = {}
         self.start_failures = 0
         self._last_start_failure = 0.0
@@ -231,3 +244,15 @@ def _retire(actor: ActorState):
         return actor.handle.shutdown.remote()
     except Exception:
         return None
+
+
+def actor_stats(handles: Mapping[str, Any], timeout: float = 30.0) -> dict[str, Any]:
+    """Every actor's ``stats()`` by name (``{"error": ...}`` for one that does not answer)."""
+    refs = {name: handle.stats.remote() for name, handle in handles.items()}
+    out: dict[str, Any] = {}
+    for name, ref in refs.items():
+        try:
+            out[name] = ray.get(ref, timeout=timeout)
+        except (RayActorError, GetTimeoutError) as exc:
+            out[name] = {"error": repr(exc)}
+    return out

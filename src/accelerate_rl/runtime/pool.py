@@ -32,27 +32,23 @@ Behaviour:
 from __future__ import annotations
 
 import atexit
-import collections
 import itertools
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future
-from concurrent.futures import wait as wait_futures
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-import ray
-from ray.exceptions import GetTimeoutError, RayActorError
-
 from ..simulators import make_simulator
-from ..simulators.base import SimResult, Status
-from .actor import SimulatorSpec, pack_folder
+from ..simulators.base import SimResult
+from .actor import SimulatorSpec
 from .dispatch import Dispatcher
 from .errors import error_for
-from .fleet import ClientFleet, OwnedFleet
+from .fleet import ClientFleet, OwnedFleet, actor_stats
 from .metrics import PoolMetrics
 from .request import DEFAULT_TIMEOUT, Request
-from .service import ServiceClient, ServiceInfo, init_ray, start_registry
+from .service import ServiceClient, init_ray
+from .window import windowed
 
 _ERRORS = ("raise", "return", "skip")
 _OPEN_POOLS: weakref.WeakSet[SimulationPool] = weakref.WeakSet()
@@ -120,41 +116,21 @@ class SimulationPool:
         # validate requests on the driver before dispatch (cheap: compile / read lattice)
         validator = make_simulator(kind, project_path, **options) if isinstance(kind, str) else kind
         spec = SimulatorSpec(kind, project_path.name if project_path else None, options, isolation)
-        registry = None
-        if name:
-            info = ServiceInfo(spec, str(project_path) if project_path else None, slots, options)
-            registry = start_registry(name, info)
         fleet = OwnedFleet(
             spec,
-            ray.put(pack_folder(project_path.parent)) if project_path else None,
+            project_path,
+            name=name,
             slots=int(slots),
+            num_cpus_per_slot=num_cpus_per_slot,
+            resources_per_slot=resources_per_slot or {},
             scratch=scratch,
-            actor_options=dict(
-                num_cpus=num_cpus_per_slot * slots,
-                resources={k: v * slots for k, v in (resources_per_slot or {}).items()},
-                max_concurrency=4 * slots + 16,
-                scheduling_strategy="DEFAULT",
-                max_restarts=0,
-            ),
             min_actors=min_actors,
             max_actors=max_actors,
             idle_timeout=idle_timeout,
-            name=name,
-            registry=registry,
         )
         fleet.wait_first()
-        self._setup(
-            fleet,
-            spec,
-            validator,
-            name,
-            slots,
-            max_pending,
-            on_full,
-            max_retries,
-            timeout,
-            max_batch,
-        )
+        limits = (max_pending, on_full, max_retries, timeout, max_batch)
+        self._setup(fleet, spec, validator, name, slots, *limits)
 
     def _setup(
         self, fleet, spec, validator, name, slots, max_pending, on_full, max_retries, timeout, batch
@@ -207,18 +183,8 @@ class SimulationPool:
         else:
             validator = None
         pool = cls.__new__(cls)
-        pool._setup(
-            ClientFleet(client),
-            info.spec,
-            validator,
-            name,
-            info.slots,
-            max_pending,
-            on_full,
-            max_retries,
-            timeout,
-            max_batch,
-        )
+        limits = (max_pending, on_full, max_retries, timeout, max_batch)
+        pool._setup(ClientFleet(client), info.spec, validator, name, info.slots, *limits)
         return pool
 
     @property
@@ -284,18 +250,6 @@ class SimulationPool:
         self._dispatcher.admit(self.on_full)
         return self._dispatcher.put(request)
 
-    def _rejected(self, params: Any, exc: Exception) -> Future:
-        """A done future holding the ``invalid`` result of a request ``submit`` refused."""
-        request = Request(
-            params if isinstance(params, Mapping) else {}, None, None, next(self._ids)
-        )
-        result = request.failed(Status.INVALID, str(exc), type(exc).__name__)
-        if not isinstance(params, Mapping):
-            result.params = {"params": params}
-        fut: Future = Future()
-        fut.set_result(result)
-        return fut
-
     def run(
         self, params: Mapping[str, Any], *, seed: int | None = None, timeout: float | None = None
     ) -> SimResult:
@@ -330,8 +284,6 @@ class SimulationPool:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=total if total is not None else _len(requests), unit="run")
-        window = max(1, self.max_pending - 1)
-        live: collections.deque[Future] = collections.deque()
 
         def finish(fut: Future) -> SimResult | None:
             result = fut.result()
@@ -349,31 +301,14 @@ class SimulationPool:
             except (ValueError, TypeError) as exc:
                 if errors == "raise":
                     raise
-                return self._rejected(params, exc)
+                fut: Future = Future()  # rejected: its result is an invalid one
+                fut.set_result(Request.rejected(params, exc, next(self._ids)))
+                return fut
 
+        futures = (submit(i, params) for i, params in enumerate(requests))
         try:
-            for i, params in enumerate(requests):
-                while len(live) >= window:
-                    if ordered:
-                        out = finish(live.popleft())
-                        if out is not None:
-                            yield out
-                    else:
-                        done, _ = wait_futures(live, return_when=FIRST_COMPLETED)
-                        for f in done:
-                            live.remove(f)
-                            out = finish(f)
-                            if out is not None:
-                                yield out
-                live.append(submit(i, params))
-            while live:
-                if ordered:
-                    f = live.popleft()
-                else:
-                    done, _ = wait_futures(live, return_when=FIRST_COMPLETED)
-                    f = next(iter(done))
-                    live.remove(f)
-                out = finish(f)
+            for fut in windowed(futures, self.max_pending - 1, ordered):
+                out = finish(fut)
                 if out is not None:
                     yield out
         finally:
@@ -427,13 +362,7 @@ class SimulationPool:
                 "isolation": self._spec.isolation,
             }
             handles = {a.name: a.handle for a in self._fleet.actors.values() if a.ready}
-        refs = {name: handle.stats.remote() for name, handle in handles.items()}
-        per_actor = {}
-        for name, ref in refs.items():
-            try:
-                per_actor[name] = ray.get(ref, timeout=30)
-            except (RayActorError, GetTimeoutError) as exc:
-                per_actor[name] = {"error": repr(exc)}
+        per_actor = actor_stats(handles)
         summary["per_actor"] = per_actor
         return summary
 

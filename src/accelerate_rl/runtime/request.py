@@ -48,6 +48,14 @@ class Request:
         """A batch request of several parameter sets."""
         return cls(tuple(dict(p) for p in sets), None, _timeout(timeout), request_id, batch=True)
 
+    @staticmethod
+    def rejected(params: Any, exc: Exception, request_id: int) -> SimResult:
+        """The ``invalid`` result of a request ``submit`` refused with ``exc``."""
+        mapping = dict(params) if isinstance(params, Mapping) else {"params": params}
+        result = SimResult.failed(mapping, Status.INVALID, str(exc), error_type=type(exc).__name__)
+        result.request_id = request_id
+        return result
+
     @property
     def sets(self) -> list[dict[str, Any]]:
         """The parameter sets (one for a single request)."""

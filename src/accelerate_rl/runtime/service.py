@@ -24,14 +24,15 @@ NAMESPACE = "accelerate_rl"
 def init_ray(num_cpus: int | None = None, *, address: str | None = None) -> None:
     """Join Ray once per process: ``address`` if given, else the cluster a job runs in
     (``RAY_ADDRESS``, as ``ray job submit`` sets it), else a new local Ray with
-    ``num_cpus``. Nothing if Ray is already initialised."""
+    ``num_cpus`` (never another local instance that happens to run on the machine).
+    Nothing if Ray is already initialised."""
     if ray.is_initialized():
         return
-    if address is None and os.environ.get("RAY_ADDRESS"):
-        address = "auto"
+    if address is None:
+        address = "auto" if os.environ.get("RAY_ADDRESS") else "local"
     ray.init(
         address=address,
-        num_cpus=None if address else num_cpus,
+        num_cpus=num_cpus if address == "local" else None,
         namespace=NAMESPACE,
         log_to_driver=False,
     )

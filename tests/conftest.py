@@ -38,12 +38,11 @@ def ray_session():
     """One local Ray for the whole session (start-up costs seconds)."""
     ray = pytest.importorskip("ray")
     if not ray.is_initialized():
-        ray.init(  # "local": a new Ray, never another process's running on this machine
+        # address="local": always a new local Ray, never one a `ray start --head` elsewhere
+        # on this machine left in /tmp/ray/ray_current_cluster.
+        ray.init(
             address="local",
-            num_cpus=4,
-            include_dashboard=False,
-            log_to_driver=False,
-            namespace="accelerate_rl",
+            num_cpus=4, include_dashboard=False, log_to_driver=False, namespace="accelerate_rl"
         )
     yield ray
     ray.shutdown()

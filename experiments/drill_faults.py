@@ -60,8 +60,11 @@ def rss_mb() -> dict[str, float]:
 def remove_a_node(cluster, pool) -> int:
     """Kill every simulation actor on one worker node, remove the node, add a fresh one;
     the number of actors that were on it."""
-    per_actor = list(pool.stats()["per_actor"].values())
-    node_id = per_actor[0]["node_id"]
+    per_actor: list[dict] = []
+    deadline = time.monotonic() + 300
+    while not any("node_id" in a for a in per_actor) and time.monotonic() < deadline:
+        per_actor = list(pool.stats()["per_actor"].values())  # an actor may be busy dying
+    node_id = next(a["node_id"] for a in per_actor if "node_id" in a)
     pids = [a["pid"] for a in per_actor if a.get("node_id") == node_id]
     for pid in pids:  # a lost machine: every process on it goes, then its raylet
         try:

@@ -249,7 +249,7 @@ def test_tracewin_and_command_simulators_through_the_pool(tmp_path):
     with SimulationPool(
         "tracewin", ADIGE_DEMO, slots=2, max_actors=1, simulator_options={"executable": arl}
     ) as pool:
-        assert pool._spec.isolation == "thread"
+        assert pool.stats()["isolation"] == "thread"
         res = pool.run({"ele[29][2]": 2600, "partran": 1, "nbr_part1": 500}, seed=4)
         direct = EmbeddedSimulator(ADIGE_DEMO).simulate({"ele[29][2]": 2600})
         assert res.metrics["x0"] == pytest.approx(direct.metrics["x0"], abs=0.1)

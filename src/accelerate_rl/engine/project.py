@@ -26,7 +26,7 @@ project's name, else the only ``.dat`` beside it.
 
 from __future__ import annotations
 
-import sys
+import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -36,11 +36,6 @@ from ..tracewin.ini import read_ini
 from ..tracewin.project_files import find_lattice
 from .beam import Beam
 from .species import AMU, ELECTRON_MASS
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 _BEAM_FIELDS = {f.name for f in fields(Beam)}
 

@@ -11,14 +11,18 @@ from .errors import (
     SimulationTimeoutError,
     WorkerLostError,
 )
-from .pool import NAMESPACE, SimulationPool, init_ray
+from .pool import SimulationPool
+from .request import DEFAULT_TIMEOUT, Request
 from .scan import grid, parse_axis, random_points, run_scan, summarize
+from .service import NAMESPACE, init_ray
 
 __all__ = [
+    "DEFAULT_TIMEOUT",
     "NAMESPACE",
     "BeamLostError",
     "InvalidRequestError",
     "PoolFullError",
+    "Request",
     "RequestCancelledError",
     "SimulationActor",
     "SimulationError",

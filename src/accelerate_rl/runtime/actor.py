@@ -4,7 +4,9 @@ pool of simulator slots.
 The project's files arrive once per actor as an object-store blob (a tar archive) and
 are unpacked into the scratch directory (``/dev/shm`` when present, for in-memory I/O).
 A crashed slot is restarted, not the actor; a timed-out run's process is killed; a
-cancelled request kills its slot's process. ``stats()`` reports runs, failures by status,
+cancelled request kills its slot's process. A slot that cannot restart answers its
+requests :class:`Unserved` (the pool sends them elsewhere) and shows in
+``stats()["unhealthy_slots"]``. ``stats()`` reports runs, failures by status,
 busy slots, restarts and scratch usage; ``shutdown()`` removes the scratch directory.
 """
 
@@ -23,10 +25,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import ray
+
 from ..simulators import make_simulator
 from ..simulators.base import SimResult
 from .metrics import ActorMetrics
-from .slots import ProcessSlot, ThreadSlot
+from .request import Request
+from .slots import ProcessSlot, SlotUnavailable, ThreadSlot
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,15 @@ def scratch_root(root: str | None) -> str:
         if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK)
         else (tempfile.gettempdir())
     )
+
+
+@dataclass(frozen=True)
+class Unserved:
+    """A request the actor could not run (its slot is down, or it broke before running):
+    the pool sends it again, elsewhere if it can."""
+
+    error: str
+    error_type: str
 
 
 class SimulationActor:
@@ -131,37 +145,47 @@ class SimulationActor:
             self._count("cancelled", 0.0)
             raise
 
-    def _stamp(self, result: SimResult, slot: int, request: dict[str, Any]) -> SimResult:
+    def _stamp(self, result: SimResult, slot: int, request: Request) -> SimResult:
         result.actor = self.name
         result.slot = slot
-        result.request_id = request.get("request_id")
-        result.attempts = request.get("attempts", 1)
+        request.stamp(result)
         self._count(result.status, result.elapsed)
         return result
 
-    async def run(self, request: dict[str, Any]) -> SimResult:
-        """Run one request: ``{"params", "seed", "timeout", "request_id", "attempts"}``."""
-        slot, result = await self._on_slot(
-            "call", request["params"], request.get("seed"), request.get("timeout")
-        )
+    async def run(self, request: Request) -> SimResult | Unserved:
+        """Run one request on a free slot (an :class:`Unserved` if its slot is down)."""
+        try:
+            slot, result = await self._on_slot("call", request)
+        except SlotUnavailable as exc:
+            return Unserved(str(exc), type(exc).__name__)
         return self._stamp(result, slot, request)
 
-    async def run_many(self, requests: list[dict[str, Any]]) -> list[SimResult]:
-        """Several requests in one call (the pool batches when its queue is deep)."""
-        return list(await asyncio.gather(*(self.run(r) for r in requests)))
+    async def run_many(self, requests: list[Request]) -> list[SimResult | Unserved]:
+        """Several requests in one call (the pool batches when its queue is deep), each
+        contained: one that fails to run does not touch the others' results."""
+        outcomes = await asyncio.gather(*(self.run(r) for r in requests), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, asyncio.CancelledError):
+                raise outcome
+        return [
+            o if isinstance(o, (SimResult, Unserved)) else Unserved(repr(o), type(o).__name__)
+            for o in outcomes
+        ]
 
-    async def run_batch(self, request: dict[str, Any]) -> list[SimResult]:
-        """One batch request, ``params`` a list of parameter sets, on one slot in one
-        exchange: the simulator's ``simulate_batch`` (one vectorised engine call for the
-        embedded engine). ``timeout`` covers the whole batch."""
-        slot, results = await self._on_slot(
-            "call_batch", [(p, None) for p in request["params"]], request.get("timeout")
-        )
+    async def run_batch(self, request: Request) -> list[SimResult] | Unserved:
+        """One batch request on one slot in one exchange: the simulator's
+        ``simulate_batch`` (one vectorised engine call for the embedded engine).
+        The request's timeout covers the whole batch."""
+        try:
+            slot, results = await self._on_slot("call_batch", request)
+        except SlotUnavailable as exc:
+            return Unserved(str(exc), type(exc).__name__)
         return [self._stamp(r, slot, request) for r in results]
 
     def _count(self, status: str, elapsed: float) -> None:
         self.runs += 1
-        self.by_status[status] = self.by_status.get(status, 0) + 1
+        key = str(status)
+        self.by_status[key] = self.by_status.get(key, 0) + 1
         self.metrics.request(status, elapsed)
 
     async def ping(self) -> str:
@@ -173,6 +197,8 @@ class SimulationActor:
         return {
             "actor": self.name,
             "node": os.uname().nodename,
+            "node_id": ray.get_runtime_context().get_node_id(),
+            "pid": os.getpid(),
             "slots": len(self.slots),
             "busy": self.busy,
             "runs": self.runs,
@@ -180,14 +206,11 @@ class SimulationActor:
             "failures": self.runs - self.by_status.get("ok", 0),
             "restarts": sum(s.restarts for s in self.slots),
             "slot_pids": [s.pid for s in self.slots],
+            "unhealthy_slots": [s.index for s in self.slots if not s.healthy],
             "scratch": str(self.scratch),
             "scratch_bytes": usage,
             "uptime": time.time() - self.started,
         }
-
-    async def health(self) -> bool:
-        """True when every slot's process is alive."""
-        return all(getattr(s, "_proc", None) is None or s._proc.is_alive() for s in self.slots)
 
     def close(self) -> None:
         """Stop the slots and remove the scratch directory (the actor stays)."""
@@ -199,6 +222,4 @@ class SimulationActor:
     def shutdown(self) -> None:
         """Clean up and exit the actor process."""
         self.close()
-        import ray
-
         ray.actor.exit_actor()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..simulators.base import SimResult
+from ..simulators.base import SimResult, Status
 
 
 class SimulationError(RuntimeError):
@@ -41,11 +41,11 @@ class PoolFullError(RuntimeError):
 
 
 _BY_STATUS = {
-    "lost": BeamLostError,
-    "timeout": SimulationTimeoutError,
-    "invalid": InvalidRequestError,
-    "cancelled": RequestCancelledError,
-    "actor_died": WorkerLostError,
+    Status.LOST: BeamLostError,
+    Status.TIMEOUT: SimulationTimeoutError,
+    Status.INVALID: InvalidRequestError,
+    Status.CANCELLED: RequestCancelledError,
+    Status.ACTOR_DIED: WorkerLostError,
 }
 
 

@@ -3,7 +3,8 @@ incrementally and resumable.
 
 The output is a Parquet dataset (a folder of part files, readable with
 ``pandas.read_parquet(folder)``) with one row per request: ``request_id`` (the request's
-position in the scan), the parameters, the metrics and ``status``/``error``. A scan that
+position in the scan), the parameters, the metrics and ``status``/``error``; every part
+has the same schema. A point the pool rejects is a row with status ``invalid``. A scan that
 stops half-way resumes where it stopped: requests whose ``request_id`` is already in the
 dataset are skipped (the request sequence must be deterministic: grids are, random points
 with a seed are).
@@ -20,6 +21,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ..simulators.base import SimResult
 
@@ -78,13 +81,35 @@ def done_ids(out: Path) -> set[int]:
     return set(ids["request_id"].astype(int))
 
 
+#: The types of the columns every scan has (the others are parameters and metrics).
+STATUS_COLUMNS = {
+    "request_id": pa.int64(),
+    "pool_request": pa.int64(),
+    "status": pa.string(),
+    "error": pa.string(),
+    "elapsed": pa.float64(),
+    "actor": pa.string(),
+    "slot": pa.int64(),
+    "seed": pa.int64(),
+    "attempts": pa.int64(),
+}
+
+
 class _Writer:
+    """Part files of one dataset, all with one schema: the first part's, fixed with it
+    (read back on resume). A later part's values are cast to it (a value that does not
+    fit, e.g. a string in a number column of an invalid request, is stored as null; its
+    request's ``error`` says what it was); a column that appears later widens the schema
+    of every part written before."""
+
     def __init__(self, out: Path, chunk: int) -> None:
         self.out = out
         self.chunk = chunk
         self.rows: list[dict[str, Any]] = []
         out.mkdir(parents=True, exist_ok=True)
-        self.next_part = len(list(out.glob("part-*.parquet")))
+        parts = sorted(out.glob("part-*.parquet"))
+        self.next_part = len(parts)
+        self.schema = pq.read_schema(parts[0]) if parts else None
 
     def add(self, row: dict[str, Any]) -> None:
         self.rows.append(row)
@@ -95,11 +120,71 @@ class _Writer:
         if not self.rows:
             return
         df = pd.DataFrame(self.rows)
-        tmp = self.out / f".part-{self.next_part:06d}.tmp"
-        df.to_parquet(tmp, index=False)
-        tmp.rename(self.out / f"part-{self.next_part:06d}.parquet")  # atomic: no half parts
+        fresh = _schema_of(df)
+        if self.schema is None:
+            self.schema = fresh
+        else:
+            added = [f for f in fresh if f.name not in self.schema.names]
+            if added:
+                self._widen(added)
+        self._write(_conform(df, self.schema), self.next_part)
         self.next_part += 1
         self.rows = []
+
+    def _widen(self, fields: list[pa.Field]) -> None:
+        schema = self.schema
+        for f in fields:
+            schema = schema.append(f)
+        for n, part in enumerate(sorted(self.out.glob("part-*.parquet"))):
+            self._write(_conform(pq.read_table(part).to_pandas(), schema), n)
+        self.schema = schema
+
+    def _write(self, table: pa.Table, n: int) -> None:
+        tmp = self.out / f".part-{n:06d}.tmp"
+        pq.write_table(table, tmp)
+        tmp.rename(self.out / f"part-{n:06d}.parquet")  # atomic: no half parts
+
+
+def _schema_of(df: pd.DataFrame) -> pa.Schema:
+    """The columns' types: fixed ones for the status columns, inferred for the others
+    (a column of nulls only: string)."""
+    fields = []
+    for name in df.columns:
+        kind = STATUS_COLUMNS.get(name)
+        if kind is None:
+            kind = pa.Table.from_pandas(df[[name]], preserve_index=False).schema.field(0).type
+            if pa.types.is_null(kind):
+                kind = pa.string()
+        fields.append(pa.field(name, kind))
+    return pa.schema(fields)
+
+
+def _conform(df: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    columns = []
+    for f in schema:
+        values = df[f.name] if f.name in df else pd.Series([None] * len(df), dtype=object)
+        columns.append(_column(values, f.type))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _column(values: pd.Series, kind: pa.DataType) -> pa.Array:
+    try:
+        return pa.array(values, type=kind, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+        pass
+    cells = []
+    for v in values:
+        try:
+            if pa.types.is_string(kind) and v is not None and not _missing(v):
+                v = str(v)
+            cells.append(pa.array([v], type=kind, from_pandas=True)[0].as_py())
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+            cells.append(None)
+    return pa.array(cells, type=kind)
+
+
+def _missing(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
 
 
 def run_scan(

@@ -1,10 +1,15 @@
 """Simulator slots: where one simulation runs at a time.
 
 * :class:`ProcessSlot`: a persistent worker process that builds the simulator once (the
-  embedded engine compiles the project once) and serves requests over a pipe. A crash
-  (segfault, ``os._exit``) or a timeout kills and restarts the process; the slot goes on.
+  embedded engine compiles the project once) and serves :class:`Request` s over a pipe. A
+  crash (segfault, ``os._exit``) or a timeout kills and restarts the process; the slot
+  goes on. A restart that fails leaves the slot *unhealthy*: it is retried with an
+  exponential backoff on the next request, which meanwhile raises :class:`SlotUnavailable`
+  (the pool re-dispatches it elsewhere and replaces an actor that stays unhealthy).
 * :class:`ThreadSlot`: the simulator runs in the actor's thread pool; for simulators whose
   work already happens in a subprocess with its own timeout (TraceWin, command codes).
+
+Every result leaving a slot went through :func:`~accelerate_rl.simulators.base.checked`.
 """
 
 from __future__ import annotations
@@ -15,11 +20,13 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from typing import Any
 
-from ..simulators.base import SimResult, Simulator
+from ..simulators.base import SimResult, Simulator, Status, checked, failure
+from .request import Request
 
 SimulatorFactory = Callable[[], Simulator]
+#: Longest pause between restart attempts of an unhealthy slot [s].
+MAX_RESTART_BACKOFF = 30.0
 
 
 def _serve(factory_blob: bytes, conn) -> None:  # pragma: no cover - child process
@@ -34,85 +41,60 @@ def _serve(factory_blob: bytes, conn) -> None:  # pragma: no cover - child proce
         return
     while True:
         try:
-            msg = conn.recv()
+            request = conn.recv()
         except (EOFError, OSError):
             return
-        if msg is None:
+        if request is None:
             return
-        kind, requests, timeout = msg
-        results = (
-            _checked_batch(sim, requests, timeout)
-            if kind == "batch"
-            else [_checked(sim, requests[0][0], requests[0][1], timeout)]
-        )
+        results = run_request(sim, request)
         try:
             conn.send(("result", results))
         except Exception as exc:  # an unpicklable result
+            text = f"result cannot be sent: {exc!r}"
             conn.send(
-                (
-                    "result",
-                    [
-                        SimResult(
-                            dict(params),
-                            "failed",
-                            seed=seed,
-                            error=f"result cannot be sent: {exc!r}",
-                            error_type=type(exc).__name__,
-                        )
-                        for params, seed in requests
-                    ],
-                )
+                ("result", [_failed(request, p, text, type(exc).__name__) for p in request.sets])
             )
 
 
-def _checked(sim: Simulator, params: dict, seed: int | None, timeout: float | None) -> SimResult:
-    """Call the simulator; an exception or a non-SimResult becomes a failed result."""
-    from ..simulators.base import failure
+def _failed(request: Request, params: dict, error: str, error_type: str, status=Status.FAILED):
+    return SimResult.failed(params, status, error, error_type=error_type, seed=request.seed)
 
+
+def run_request(sim: Simulator, request: Request) -> list[SimResult]:
+    """Run ``request`` on ``sim``: one checked result per parameter set. A batch uses the
+    simulator's ``simulate_batch`` when it has one, else one ``simulate`` per set.
+    Exceptions and malformed results become failed results, one per set."""
+    if not request.batch:
+        return [_simulate(sim, request.params, request.seed, request.timeout)]
+    sets = request.sets
+    batch = getattr(sim, "simulate_batch", None)
+    if batch is None:
+        return [_simulate(sim, params, None, request.timeout) for params in sets]
+    try:
+        results = batch(sets, timeout=request.timeout)
+    except Exception as exc:
+        return [failure(params, exc) for params in sets]
+    if not isinstance(results, list) or len(results) != len(sets):
+        text = "simulate_batch did not return one SimResult per request"
+        return [_failed(request, p, text, "TypeError") for p in sets]
+    return [checked(r, p) for r, p in zip(results, sets)]
+
+
+def _simulate(sim: Simulator, params: dict, seed: int | None, timeout: float | None) -> SimResult:
     try:
         result = sim.simulate(params, seed=seed, timeout=timeout)
     except Exception as exc:
         return failure(params, exc, seed)
-    if not isinstance(result, SimResult):
-        return SimResult(
-            dict(params),
-            "failed",
-            seed=seed,
-            error=f"simulator returned {type(result).__name__}, not a SimResult",
-            error_type="TypeError",
-        )
-    return result
-
-
-def _checked_batch(
-    sim: Simulator, requests: list[tuple[dict, int | None]], timeout: float | None
-) -> list[SimResult]:
-    """Several requests: the simulator's ``simulate_batch`` when it has one (seedless
-    requests only), else one ``simulate`` each."""
-    from ..simulators.base import failure
-
-    batch = getattr(sim, "simulate_batch", None)
-    if batch is None or any(seed is not None for _, seed in requests):
-        return [_checked(sim, params, seed, timeout) for params, seed in requests]
-    try:
-        results = batch([params for params, _ in requests], timeout=timeout)
-    except Exception as exc:
-        return [failure(params, exc) for params, _ in requests]
-    if not isinstance(results, list) or len(results) != len(requests):
-        return [
-            SimResult(
-                dict(params),
-                "failed",
-                error="simulate_batch did not return one SimResult per request",
-                error_type="TypeError",
-            )
-            for params, _ in requests
-        ]
-    return results
+    return checked(result, params, seed)
 
 
 class SlotStartError(RuntimeError):
     """A slot's simulator could not be built (the message carries the traceback)."""
+
+
+class SlotUnavailable(RuntimeError):
+    """The slot's process is down and could not be restarted (yet); the request did not
+    run and may be sent elsewhere."""
 
 
 class ProcessSlot:
@@ -123,6 +105,9 @@ class ProcessSlot:
         self.index = index
         self.start_timeout = start_timeout
         self.restarts = 0
+        self.start_failures = 0  # consecutive failed restarts
+        self.start_error: str | None = None
+        self._next_start = 0.0
         self._ctx = mp.get_context("spawn")
         self._proc = None
         self._conn = None
@@ -139,10 +124,15 @@ class ProcessSlot:
         child.close()
         if not parent.poll(self.start_timeout):
             proc.kill()
+            proc.join(5)
             raise SlotStartError(
                 f"slot {self.index}: simulator did not start within {self.start_timeout} s"
             )
-        kind, payload = parent.recv()
+        try:
+            kind, payload = parent.recv()
+        except (EOFError, OSError):
+            proc.join(5)
+            kind, payload = "error", f"the process exited with code {proc.exitcode}"
         if kind != "ready":
             proc.join(5)
             raise SlotStartError(f"slot {self.index}: building the simulator failed:\n{payload}")
@@ -152,10 +142,37 @@ class ProcessSlot:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
 
+    @property
+    def healthy(self) -> bool:
+        """False while the process is down after a failed restart."""
+        return self._conn is not None
+
     def restart(self) -> None:
+        """Replace the process; a failure leaves the slot unhealthy (retried later)."""
         self.kill()
         self.restarts += 1
-        self._start()
+        self._try_start()
+
+    def _try_start(self) -> None:
+        try:
+            self._start()
+        except Exception as exc:
+            self.start_failures += 1
+            self.start_error = str(exc)[-2000:]
+            backoff = min(MAX_RESTART_BACKOFF, 0.5 * 2 ** (self.start_failures - 1))
+            self._next_start = time.monotonic() + backoff
+            return
+        self.start_failures = 0
+        self.start_error = None
+
+    def _ensure_started(self) -> None:
+        if self._conn is None and time.monotonic() >= self._next_start:
+            self._try_start()
+        if self._conn is None:
+            raise SlotUnavailable(
+                f"slot {self.index} is down: {self.start_failures} restart(s) failed; "
+                f"last: {self.start_error}"
+            )
 
     def interrupt(self) -> None:
         """Kill the running simulation from another thread (cancellation). Only the child
@@ -168,57 +185,49 @@ class ProcessSlot:
     def kill(self) -> None:
         if self._proc is not None and self._proc.is_alive():
             self._proc.kill()
+        if self._proc is not None:
             self._proc.join(5)
         if self._conn is not None:
             self._conn.close()
         self._proc = self._conn = None
 
-    def call(self, params: dict[str, Any], seed: int | None, timeout: float | None) -> SimResult:
+    def call(self, request: Request) -> SimResult:
         """Run one request; a timeout or a crash restarts the process and is reported."""
-        return self._exchange("one", [(params, seed)], timeout)[0]
+        return self._exchange(request)[0]
 
-    def call_batch(
-        self, requests: list[tuple[dict[str, Any], int | None]], timeout: float | None
-    ) -> list[SimResult]:
-        """Run ``(params, seed)`` requests in one exchange (``timeout`` covers them all)."""
-        return self._exchange("batch", requests, timeout)
+    def call_batch(self, request: Request) -> list[SimResult]:
+        """Run a batch request in one exchange (its timeout covers every set)."""
+        return self._exchange(request)
 
-    def _exchange(
-        self, kind: str, requests: list[tuple[dict[str, Any], int | None]], timeout: float | None
-    ) -> list[SimResult]:
-        def failed(status: str, error: str, error_type: str) -> list[SimResult]:
-            elapsed = time.monotonic() - t0
-            return [
-                SimResult(
-                    dict(params),
-                    status,
-                    seed=seed,
-                    elapsed=elapsed,
-                    error=error,
-                    error_type=error_type,
-                )
-                for params, seed in requests
-            ]
-
+    def _exchange(self, request: Request) -> list[SimResult]:
         with self._lock:
+            self._ensure_started()
             t0 = time.monotonic()
+
+            def failed(status: Status, error: str, error_type: str) -> list[SimResult]:
+                elapsed = time.monotonic() - t0
+                out = [_failed(request, p, error, error_type, status) for p in request.sets]
+                for result in out:
+                    result.elapsed = elapsed
+                return out
+
+            timeout = request.timeout
             try:
-                self._conn.send((kind, requests, timeout))
-                ready = self._conn.poll(timeout) if timeout is not None else self._conn.poll(None)
-                if not ready:
+                self._conn.send(request)
+                if not self._conn.poll(timeout):
                     self.restart()
                     return failed(
-                        "timeout",
+                        Status.TIMEOUT,
                         f"no result within {timeout} s; the slot's process "
                         "was killed and restarted",
                         "Timeout",
                     )
                 _, results = self._conn.recv()
-            except (EOFError, OSError, BrokenPipeError):
-                code = self._proc.exitcode if self._proc else None
+            except (EOFError, OSError):
+                code = self._reap()
                 self.restart()
                 return failed(
-                    "failed",
+                    Status.FAILED,
                     f"the simulator process crashed (exit code {code}); the slot was restarted",
                     "SimulatorCrashed",
                 )
@@ -226,6 +235,13 @@ class ProcessSlot:
             for result in results:
                 result.elapsed = result.elapsed or elapsed
             return results
+
+    def _reap(self) -> int | None:
+        """The dead process's exit code (waited for, so it is known; negative: a signal)."""
+        if self._proc is None:
+            return None
+        self._proc.join(5)
+        return self._proc.exitcode
 
     def close(self) -> None:
         try:
@@ -241,35 +257,26 @@ class ProcessSlot:
 class ThreadSlot:
     """A slot for simulators that run their own subprocess (and own timeout)."""
 
+    healthy = True
+
     def __init__(self, factory: SimulatorFactory, index: int):
         self.index = index
         self.restarts = 0
         self.sim = factory()
         self.pid = os.getpid()
 
-    def call(self, params: dict[str, Any], seed: int | None, timeout: float | None) -> SimResult:
-        t0 = time.monotonic()
-        result = _checked(self.sim, params, seed, timeout)
-        result.elapsed = result.elapsed or time.monotonic() - t0
-        return result
+    def call(self, request: Request) -> SimResult:
+        return self.call_batch(request)[0]
 
-    def call_batch(
-        self, requests: list[tuple[dict[str, Any], int | None]], timeout: float | None
-    ) -> list[SimResult]:
+    def call_batch(self, request: Request) -> list[SimResult]:
         t0 = time.monotonic()
-        results = _checked_batch(self.sim, requests, timeout)
+        results = run_request(self.sim, request)
         for result in results:
             result.elapsed = result.elapsed or (time.monotonic() - t0) / len(results)
         return results
 
-    def kill(self) -> None:
-        pass
-
     def interrupt(self) -> None:
         """Cancellation cannot stop a thread; its subprocess keeps its own timeout."""
-
-    def restart(self) -> None:
-        self.restarts += 1
 
     def close(self) -> None:
         pass

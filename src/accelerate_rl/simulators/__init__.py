@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .base import STATUSES, SimResult, Simulator, failure
+from .base import STATUSES, SimResult, Simulator, Status, failure
 from .command import CommandResult, CommandSimulator
 from .embedded import EmbeddedSimulator
 from .function import FunctionSimulator
@@ -51,6 +51,7 @@ __all__ = [
     "FunctionSimulator",
     "SimResult",
     "Simulator",
+    "Status",
     "TraceWinSimulator",
     "failure",
     "make_simulator",

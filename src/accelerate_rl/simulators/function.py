@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .base import SimResult, failure, scalar_metrics
+from .base import SimResult, Status, failure, scalar_metrics
 
 
 class FunctionSimulator:
@@ -25,11 +25,6 @@ class FunctionSimulator:
         if isinstance(out, SimResult):
             return out
         if not isinstance(out, Mapping):
-            return SimResult(
-                dict(params),
-                "failed",
-                seed=seed,
-                error=f"simulator returned {type(out).__name__}, expected a mapping",
-                error_type="TypeError",
-            )
-        return SimResult(dict(params), "ok", scalar_metrics(out), seed=seed)
+            error = f"simulator returned {type(out).__name__}, expected a mapping"
+            return SimResult.failed(params, Status.FAILED, error, error_type="TypeError", seed=seed)
+        return SimResult(dict(params), Status.OK, scalar_metrics(out), seed=seed)

@@ -4,19 +4,34 @@ worker processes): no-op, sleep, and ones that crash, hang or return garbage."""
 from __future__ import annotations
 
 import math
+import multiprocessing
 import os
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from .base import SimResult
+from .base import SimResult, Status
+
+#: The faults :class:`FaultySimulator` knows, and what each does.
+FAULTS = {
+    "crash": "kills its process (exit code 7)",
+    "hang": "sleeps an hour",
+    "raise": "raises an exception",
+    "garbage": "returns a string instead of a SimResult",
+    "nan": "returns a NaN metric with status ok",
+    "bad-elapsed": "returns elapsed='soon'",
+    "bad-metric": "returns a metric that is a list",
+    "huge-metric": "returns a 2 MB string as a metric",
+    "bogus-status": "returns the status 'bogus-status'",
+}
 
 
 class NoopSimulator:
     """Returns at once: ``{"x": params.get("x", 0)}``."""
 
     def simulate(self, params: Mapping[str, Any], *, seed=None, timeout=None) -> SimResult:
-        return SimResult(dict(params), "ok", {"x": float(params.get("x", 0.0))}, seed=seed)
+        return SimResult(dict(params), Status.OK, {"x": float(params.get("x", 0.0))}, seed=seed)
 
 
 class SleepSimulator:
@@ -29,25 +44,24 @@ class SleepSimulator:
         time.sleep(float(params.get("sleep", self.default)))
         return SimResult(
             dict(params),
-            "ok",
+            Status.OK,
             {"x": float(params.get("x", 0.0)), "pid": float(os.getpid())},
             seed=seed,
         )
 
 
 class FaultySimulator:
-    """Misbehaves on request: ``params["fault"]`` is "crash" (kills its process), "hang"
-    (sleeps an hour), "raise" (an exception), "garbage" (returns a non-result), "nan"
-    (non-finite metrics) or absent (ok)."""
+    """Misbehaves on request: ``params["fault"]`` is one of :data:`FAULTS` or absent (ok:
+    returns ``x`` and the process id). ``sleep`` [s] is slept first when given."""
 
     def validate(self, params: Mapping[str, Any]) -> None:
         fault = params.get("fault")
-        if fault not in (None, "crash", "hang", "raise", "garbage", "nan"):
-            from ..tracewin.errors import InvalidParameterError
-
-            raise InvalidParameterError("fault", f"unknown fault {fault!r}")
+        if fault is not None and fault not in FAULTS:
+            raise ValueError(f"fault: unknown fault {fault!r}; valid: {sorted(FAULTS)}")
 
     def simulate(self, params: Mapping[str, Any], *, seed=None, timeout=None) -> Any:
+        if params.get("sleep"):
+            time.sleep(float(params["sleep"]))
         fault = params.get("fault")
         if fault == "crash":
             os._exit(7)
@@ -58,4 +72,55 @@ class FaultySimulator:
         if fault == "garbage":
             return "not a result"
         value = math.nan if fault == "nan" else float(params.get("x", 0.0))
-        return SimResult(dict(params), "ok", {"x": value, "pid": float(os.getpid())}, seed=seed)
+        result = SimResult(
+            dict(params), Status.OK, {"x": value, "pid": float(os.getpid())}, seed=seed
+        )
+        if fault == "bad-elapsed":
+            result.elapsed = "soon"  # type: ignore[assignment]
+        elif fault == "bad-metric":
+            result.metrics["x"] = [1.0, 2.0]  # type: ignore[assignment]
+        elif fault == "huge-metric":
+            result.metrics["x"] = "x" * 2_000_000  # type: ignore[assignment]
+        elif fault == "bogus-status":
+            result.status = "bogus-status"
+        return result
+
+
+class RestartFailingSimulator(NoopSimulator):
+    """Builds once per actor process: a rebuild in a slot whose actor already built one
+    (a slot restart after ``{"fault": "crash"}``) fails while ``marker`` exists."""
+
+    def __init__(self, marker: str | Path) -> None:
+        self.marker = str(marker)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if multiprocessing.parent_process() is None:
+            return  # unpickled in the actor, not in a slot's process
+        actor = str(os.getppid())
+        built = Path(f"{self.marker}.built-{actor}")
+        if built.exists() and Path(self.marker).exists():
+            raise RuntimeError(f"cannot rebuild the simulator in actor {actor}")
+        built.touch()
+
+    def simulate(self, params: Mapping[str, Any], *, seed=None, timeout=None) -> SimResult:
+        if params.get("fault") == "crash":
+            os._exit(7)
+        return SimResult(dict(params), Status.OK, {"pid": float(os.getpid())}, seed=seed)
+
+
+class BigResultSimulator:
+    """Returns ``x`` with a ``rows`` x 8 table of floats (8 rows ~ 64 bytes; 100,000 rows
+    ~ 6 MB: big enough for Ray's object store rather than an inline reply)."""
+
+    def __init__(self, rows: int = 100_000) -> None:
+        self.rows = rows
+
+    def simulate(self, params: Mapping[str, Any], *, seed=None, timeout=None) -> SimResult:
+        import numpy as np
+        import pandas as pd
+
+        table = pd.DataFrame(np.full((self.rows, 8), float(params.get("x", 0.0))))
+        table.columns = [f"c{i}" for i in range(8)]
+        metrics = {"x": float(params.get("x", 0.0)), "pid": float(os.getpid())}
+        return SimResult(dict(params), Status.OK, metrics, table, seed=seed)

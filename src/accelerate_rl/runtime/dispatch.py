@@ -1,0 +1,327 @@
+"""The dispatcher: the queue, the in-flight table, dispatch to the least-loaded actor,
+completion, retries, and the thread that drives them (one per pool, using ``ray.wait``).
+
+Each request yields exactly one result. What comes back for a request is judged on its
+own, so one request never fails another:
+
+* a result: completes the request (results were checked in the slot);
+* :class:`~accelerate_rl.runtime.actor.Unserved` (its slot is down): sent again without
+  counting an attempt; an actor that answers so three times in a row is replaced;
+* the actor died (``RayActorError``) or its result object was lost
+  (``ObjectLostError``, e.g. its node went away before the driver fetched it): sent
+  again, up to ``max_retries`` times, then ``actor_died``;
+* anything else (the actor method raised, an unexpected error while settling): that
+  call's requests fail with the error; the dispatcher goes on.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import ray
+from ray.exceptions import ObjectLostError, RayActorError, RayTaskError, TaskCancelledError
+
+from ..simulators.base import SimResult, Status
+from .actor import Unserved
+from .errors import PoolFullError
+from .fleet import ActorState, ClientFleet, OwnedFleet
+from .metrics import PoolMetrics
+from .request import Request
+
+log = logging.getLogger(__name__)
+
+#: Simulations faster than this [s] are batched deeply (see ``Dispatcher._capacity``).
+FAST_SIMULATION = 0.005
+#: Consecutive unserved requests after which an actor is replaced.
+UNHEALTHY_AFTER = 3
+#: Times a request may come back unserved before it fails.
+MAX_UNSERVED = 50
+
+
+@dataclass
+class Ticket:
+    """A request on the driver with its future."""
+
+    request: Request
+    future: Future = field(default_factory=Future)
+    unserved: int = 0
+
+
+class Dispatcher:
+    """Queue, in-flight table and dispatch thread of one pool."""
+
+    def __init__(
+        self,
+        fleet: OwnedFleet | ClientFleet,
+        *,
+        slots: int,
+        max_retries: int,
+        max_batch: int,
+        max_pending: int,
+        metrics: PoolMetrics,
+    ) -> None:
+        self.fleet = fleet
+        self.slots = slots
+        self.max_retries = max_retries
+        self.max_batch = max(1, max_batch)
+        self.max_pending = max_pending
+        self.metrics = metrics
+        self.lock = threading.Condition()
+        self.pending: collections.deque[Ticket] = collections.deque()
+        self.inflight: dict[Any, tuple[list[Ticket], ActorState]] = {}
+        self.closing = False
+        self.error: BaseException | None = None
+        self._room = threading.Semaphore(max_pending)
+        self._ewma_elapsed = 1.0  # [s]; conservative until results come in
+        self._thread = threading.Thread(target=self._loop, name="simulation-pool", daemon=True)
+        self._thread.start()
+
+    # -- the pool's side ------------------------------------------------------------------
+    def admit(self, on_full: str | float) -> None:
+        """Take a place of ``max_pending`` as ``on_full`` says (block, raise, wait [s])."""
+        self.check_open()
+        if on_full == "block":
+            while not self._room.acquire(timeout=1.0):
+                self.check_open()
+        elif on_full == "raise":
+            if not self._room.acquire(blocking=False):
+                raise PoolFullError(f"{self.max_pending} requests pending")
+        elif not self._room.acquire(timeout=float(on_full)):
+            raise PoolFullError(f"no room within {on_full} s ({self.max_pending} pending)")
+
+    def check_open(self) -> None:
+        if self.closing:
+            raise RuntimeError("the pool is shut down")
+        if self.error is not None:
+            raise RuntimeError(f"the pool's dispatcher failed: {self.error!r}")
+
+    def put(self, request: Request) -> Future:
+        """Queue an admitted request; its future."""
+        ticket = Ticket(request)
+        ticket.future.request_id = request.request_id  # type: ignore[attr-defined]
+        with self.lock:
+            self.pending.append(ticket)
+            self.lock.notify()
+        return ticket.future
+
+    def cancel(self, future: Future) -> bool:
+        if future.cancel():
+            return True
+        with self.lock:
+            for ref, (tickets, _) in self.inflight.items():
+                if len(tickets) == 1 and tickets[0].future is future:
+                    ray.cancel(ref)
+                    return True
+        return False
+
+    def close(self, cancel_futures: bool) -> None:
+        with self.lock:
+            self.closing = True
+            if cancel_futures:
+                while self.pending:
+                    ticket = self.pending.popleft()
+                    self._complete(
+                        ticket, ticket.request.failed(Status.CANCELLED, "pool shut down")
+                    )
+            self.lock.notify()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def counts(self) -> dict[str, int]:
+        with self.lock:
+            return {"queued": len(self.pending), "in_flight": len(self.inflight)}
+
+    # -- dispatch -------------------------------------------------------------------------
+    def _capacity(self) -> int:
+        """Requests an actor may hold: one running per slot plus one waiting; deep batches
+        only for fast simulations (< 5 ms), where Ray's per-call cost dominates and
+        batching cannot starve other actors of work."""
+        if self._ewma_elapsed < FAST_SIMULATION:
+            return max(2 * self.slots, self.max_batch)
+        return 2 * self.slots
+
+    def _dispatch(self) -> None:
+        while self.pending:
+            ready = [a for a in self.fleet.actors.values() if a.ready]
+            if not ready:
+                return
+            actor = min(ready, key=lambda a: a.in_flight)
+            room = self._capacity() - actor.in_flight
+            if room <= 0:
+                return
+            share = -(-len(self.pending) // len(ready))  # ceil: spread a deep queue evenly
+            size = max(1, min(room, share, self.max_batch))
+            tickets: list[Ticket] = []
+            while self.pending and len(tickets) < size:
+                if self.pending[0].request.batch and tickets:
+                    break  # a batch request goes alone
+                ticket = self.pending.popleft()
+                first = ticket.request.attempts == 0 and not ticket.unserved
+                if first and not ticket.future.set_running_or_notify_cancel():
+                    self._room.release()  # cancelled while queued
+                    continue
+                ticket.request = ticket.request.dispatched()
+                tickets.append(ticket)
+                if ticket.request.batch:
+                    break
+            if not tickets:
+                continue
+            requests = [t.request for t in tickets]
+            if requests[0].batch:
+                ref = actor.handle.run_batch.remote(requests[0])
+            elif len(requests) == 1:
+                ref = actor.handle.run.remote(requests[0])
+            else:
+                ref = actor.handle.run_many.remote(requests)
+            actor.in_flight += len(tickets)
+            actor.last_busy = time.monotonic()
+            self.inflight[ref] = (tickets, actor)
+
+    # -- completion -----------------------------------------------------------------------
+    def _complete(self, ticket: Ticket, result: SimResult | list[SimResult]) -> None:
+        for one in result if isinstance(result, list) else [result]:
+            if one.elapsed > 0:
+                self._ewma_elapsed = 0.9 * self._ewma_elapsed + 0.1 * one.elapsed
+            ticket.request.stamp(one)
+        if not ticket.future.done():
+            if not ticket.future.running():
+                ticket.future.set_running_or_notify_cancel()
+            ticket.future.set_result(result)
+        self._room.release()
+
+    def _retry(self, ticket: Ticket, exc: BaseException) -> None:
+        if ticket.request.attempts <= self.max_retries:
+            self.pending.appendleft(ticket)
+            return
+        error = f"actor died {ticket.request.attempts} times: {exc}"
+        self._complete(ticket, ticket.request.failed(Status.ACTOR_DIED, error, type(exc).__name__))
+
+    def _unserved(self, ticket: Ticket, actor: ActorState, why: Unserved) -> None:
+        actor.unserved += 1
+        if actor.unserved >= UNHEALTHY_AFTER:
+            log.warning("replacing actor %s: %s", actor.name, why.error)
+            self.fleet.remove(actor)
+        ticket.unserved += 1
+        if ticket.unserved > MAX_UNSERVED:
+            error = f"no slot could run it ({ticket.unserved} tries): {why.error}"
+            self._complete(ticket, ticket.request.failed(Status.FAILED, error, why.error_type))
+            return
+        ticket.request = replace(ticket.request, attempts=ticket.request.attempts - 1)
+        self.pending.appendleft(ticket)
+
+    def _settle(self, ref: Any) -> None:
+        """Complete (or send again) the requests of one finished call."""
+        tickets, actor = self.inflight.pop(ref)
+        actor.in_flight -= len(tickets)
+        actor.last_busy = time.monotonic()
+        try:
+            value = ray.get(ref)
+        except TaskCancelledError:
+            for t in tickets:
+                self._complete(t, t.request.failed(Status.CANCELLED, "cancelled"))
+            return
+        except RayActorError as exc:
+            self.fleet.remove(actor)
+            for t in reversed(tickets):
+                self._retry(t, exc)
+            return
+        except ObjectLostError as exc:  # the result went with its node: run it again
+            log.warning("lost the result of %d request(s) (%s); sending again", len(tickets), exc)
+            for t in reversed(tickets):
+                self._retry(t, exc)
+            return
+        except RayTaskError as exc:  # the actor method itself raised
+            for t in tickets:
+                error = str(exc)[-2000:]
+                self._complete(t, t.request.failed(Status.FAILED, error, type(exc).__name__))
+            return
+        outcomes = value if len(tickets) > 1 else [value]
+        for ticket, outcome in zip(tickets, outcomes):
+            self._settle_one(ticket, actor, outcome)
+
+    def _settle_one(self, ticket: Ticket, actor: ActorState, outcome: Any) -> None:
+        if isinstance(outcome, Unserved):
+            self._unserved(ticket, actor, outcome)
+            return
+        actor.unserved = 0
+        results = outcome if isinstance(outcome, list) else [outcome]
+        if not all(isinstance(r, SimResult) for r in results):
+            error = f"the actor returned {type(outcome).__name__}, not a result"
+            outcome = ticket.request.failed(Status.FAILED, error, "TypeError")
+        self._complete(ticket, outcome)
+
+    def _fail_call(self, ref: Any, exc: BaseException) -> None:
+        """The last resort for a call whose settling raised: fail its requests only."""
+        log.exception("settling a simulation call failed")
+        entry = self.inflight.pop(ref, None)
+        for ticket in entry[0] if entry else []:
+            if not ticket.future.done():
+                error = f"internal error: {exc!r}"
+                self._complete(ticket, ticket.request.failed(Status.FAILED, error, "InternalError"))
+
+    # -- the thread -----------------------------------------------------------------------
+    def _step(self, last_scale: list[float]) -> None:
+        with self.lock:
+            self.fleet.mark_ready()
+            if time.monotonic() - last_scale[0] > 0.5:
+                self.fleet.scale(len(self.pending), self.slots, self.closing)
+                last_scale[0] = time.monotonic()
+            self._dispatch()
+            refs = list(self.inflight)
+            self.metrics.update(len(refs), len(self.pending))
+            if not refs:
+                self.lock.wait(timeout=0.05)
+                return
+        ready, _ = ray.wait(refs, num_returns=min(len(refs), 256), timeout=0.01, fetch_local=True)
+        with self.lock:
+            for ref in ready:
+                try:
+                    self._settle(ref)
+                except Exception as exc:
+                    self._fail_call(ref, exc)
+
+    def _done(self) -> bool:
+        with self.lock:
+            return self.closing and not self.pending and not self.inflight
+
+    def _loop(self) -> None:
+        last_scale = [0.0]
+        errors = 0
+        try:
+            while not self._done():
+                if not ray.is_initialized():
+                    self._abandon(RuntimeError("Ray was shut down before the pool"))
+                    return
+                try:
+                    self._step(last_scale)
+                    errors = 0
+                except Exception:
+                    if not ray.is_initialized():
+                        continue  # Ray shutting down (e.g. at interpreter exit): see above
+                    errors += 1
+                    if errors > 20:
+                        raise
+                    log.exception("the pool's dispatcher hit an error; going on")
+                    time.sleep(0.1 * errors)
+        except BaseException as exc:  # pragma: no cover - surfaced to callers
+            self.error = exc
+            self._abandon(exc)
+            raise
+
+    def _abandon(self, exc: BaseException) -> None:
+        """Fail every open request with ``exc`` (the dispatcher stops)."""
+        with self.lock:
+            self.closing = True
+            tickets = [t for ts, _ in self.inflight.values() for t in ts] + list(self.pending)
+            self.pending.clear()
+            self.inflight.clear()
+        for ticket in tickets:
+            if not ticket.future.done():
+                ticket.future.set_exception(exc)

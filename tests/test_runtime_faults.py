@@ -1,0 +1,145 @@
+"""Runtime reliability on a real local Ray: every request exactly one result, one bad
+request or result fails only itself, every scan readable (issue 14)."""
+
+from __future__ import annotations
+
+import textwrap
+import time
+
+import pandas as pd
+import pytest
+
+from accelerate_rl.runtime import DEFAULT_TIMEOUT, SimulationPool, run_scan
+from accelerate_rl.simulators.testing import FaultySimulator, RestartFailingSimulator
+from ray_scripts import run_script
+
+pytestmark = pytest.mark.usefixtures("ray_session")
+
+
+@pytest.fixture(scope="module")
+def faulty():
+    with SimulationPool(FaultySimulator(), slots=2, max_actors=1, max_retries=2) as p:
+        yield p
+
+
+def test_a_scan_whose_errors_start_in_a_later_chunk_is_readable_and_resumes(tmp_path):
+    def fails_above_50(params):
+        if params["x"] > 50:
+            raise RuntimeError(f"x={params['x']} is out of range")
+        return {"y": 2 * params["x"]}
+
+    out = tmp_path / "scan"
+    points = [{"x": float(i)} for i in range(100)]
+    with SimulationPool(fails_above_50, slots=2, max_actors=1) as pool:
+        first = run_scan(pool, points[:40], out, chunk=20, progress=False)
+        assert set(first["status"]) == {"ok"}  # no error in the first parts
+        full = run_scan(pool, points, out, chunk=20, progress=False)
+    assert sorted(full["request_id"]) == list(range(100))
+    df = pd.read_parquet(out)
+    assert (df["status"] == "failed").sum() == 49 and (df["status"] == "ok").sum() == 51
+    assert df.loc[df["x"] == 60, "error"].str.contains("out of range").all()
+    assert df.loc[df["x"] == 10, "y"].iloc[0] == 20
+
+
+def test_a_bad_result_fails_only_its_own_request_in_a_micro_batch(faulty):
+    faults = ["bad-elapsed", "bad-metric", "huge-metric", "bogus-status", "nan", "garbage"]
+    requests = [{"x": float(i)} for i in range(60)]
+    for k, fault in enumerate(faults):
+        requests[5 + 9 * k] = {"x": -1.0, "fault": fault}
+    results = [f.result(timeout=120) for f in [faulty.submit(r) for r in requests]]
+    bad = {r.params["fault"]: r for r in results if "fault" in r.params}
+    assert all(r.ok for r in results if "fault" not in r.params)
+    assert [r.metrics["x"] for r in results if "fault" not in r.params] == [
+        q["x"] for q in requests if "fault" not in q
+    ]
+    assert {f: r.status for f, r in bad.items()} == dict.fromkeys(faults, "failed")
+    assert "elapsed" in bad["bad-elapsed"].error
+    assert "metric 'x'" in bad["bad-metric"].error and "list" not in bad["bad-metric"].error
+    assert "bogus-status" in bad["bogus-status"].error
+    assert "metric 'x' is nan" in bad["nan"].error
+    assert len(bad["huge-metric"].error) < 1000  # a 2 MB value is not echoed whole
+
+
+def test_invalid_points_are_results_in_map_and_scans_and_scans_resume(faulty, tmp_path):
+    requests = [{"x": float(i)} for i in range(10)]
+    requests[3] = {"x": 3.0, "fault": "explode"}
+    results = list(faulty.map(requests, errors="return"))
+    assert [r.status for r in results] == ["ok"] * 3 + ["invalid"] + ["ok"] * 6
+    assert "fault" in results[3].error and results[3].params == requests[3]
+    assert [r.params for r in faulty.map(requests, errors="skip")] == [
+        r for r in requests if "fault" not in r
+    ]
+    with pytest.raises(ValueError, match="fault"):
+        list(faulty.map(requests))
+    out = tmp_path / "scan"
+    df = run_scan(faulty, requests, out, chunk=4, progress=False)
+    assert len(df) == 10 and (df["status"] == "invalid").sum() == 1
+    again = run_scan(faulty, requests, out, chunk=4, progress=False)
+    assert sorted(again["request_id"]) == list(range(10))
+
+
+def test_a_crash_reports_the_real_exit_code(faulty):
+    res = faulty.submit({"fault": "crash"}).result(timeout=60)
+    assert res.status == "failed" and "exit code 7" in res.error
+
+
+def test_pools_have_a_default_timeout_and_none_disables_it(ray_session):
+    with SimulationPool(FaultySimulator(), max_actors=1, timeout=1.0) as pool:
+        assert pool.submit({"fault": "hang"}).result(timeout=60).status == "timeout"
+        assert pool.run({"x": 1.0}).ok
+    assert DEFAULT_TIMEOUT == 600.0
+    with SimulationPool(FaultySimulator(), max_actors=1) as pool:
+        assert pool.timeout == DEFAULT_TIMEOUT
+    with SimulationPool(FaultySimulator(), max_actors=1, timeout=None) as pool:
+        fut = pool.submit({"fault": "hang"})
+        time.sleep(2.0)
+        assert not fut.done()
+        pool.cancel(fut)
+        assert fut.result(timeout=30).status == "cancelled"
+
+
+def test_a_slot_that_cannot_restart_is_reported_and_its_actor_replaced(tmp_path):
+    marker = tmp_path / "no-rebuild"
+    marker.touch()
+    sim = RestartFailingSimulator(marker)
+    with SimulationPool(sim, slots=1, min_actors=1, max_actors=1) as pool:
+        first = pool.run({})
+        crashed = pool.submit({"fault": "crash"}).result(timeout=60)
+        assert crashed.status == "failed" and "crashed" in crashed.error
+        (stats,) = pool.stats()["per_actor"].values()
+        assert stats["unhealthy_slots"] == [0]  # the restart failed: reported
+        results = [f.result(timeout=120) for f in [pool.submit({"i": i}) for i in range(5)]]
+        assert all(r.ok for r in results), [r.error for r in results]
+        assert {r.actor for r in results} != {first.actor}  # served by a replacement
+        assert len(pool.actors) == 1
+
+
+def test_an_unpicklable_or_odd_request_is_named_not_crashing_the_pool(faulty):
+    with pytest.raises(ValueError, match="seed"):
+        faulty.submit({"x": 1.0}, seed="seven")
+    with pytest.raises(ValueError, match="timeout"):
+        faulty.submit({"x": 1.0}, timeout=-1)
+    assert faulty.run({"x": 1.0}).ok
+
+
+EXIT_SCRIPT = textwrap.dedent(
+    """
+    import ray
+    from accelerate_rl.runtime import SimulationPool
+    from accelerate_rl.simulators.testing import SleepSimulator
+
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    pool = SimulationPool(SleepSimulator(0.05), slots=1, max_actors=1, name="left-open")
+    assert pool.run({"x": 1.0}).ok
+    futures = [pool.submit({"x": float(i)}) for i in range(20)]  # some still running
+    print("EXITING", flush=True)
+    """
+)
+
+
+def test_a_pool_left_open_at_interpreter_exit_closes_quietly(tmp_path):
+    proc = run_script(EXIT_SCRIPT, tmp_path, timeout=300)
+    assert proc.returncode == 0 and "EXITING" in proc.stdout, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr and "Ray has not been started" not in proc.stderr, (
+        proc.stderr[-3000:]
+    )

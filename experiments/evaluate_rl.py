@@ -17,40 +17,40 @@ import argparse
 import json
 from pathlib import Path
 
-from accelerate_rl.rl import adige_task
 from accelerate_rl.rl.algorithms import env_config
 from accelerate_rl.rl.evaluation import RLlibPolicy, evaluate
-from accelerate_rl.rl.experiment import service
+from accelerate_rl.rl.experiment import add_task_arguments, service, slot_resources, task_from_args
 from accelerate_rl.runtime import init_ray
 
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--checkpoint", type=Path, required=True, help="train_rl.py's OUT/checkpoint")
-    ap.add_argument("--task", type=Path, default=None, help="a JSON task (default: benchmark)")
+    add_task_arguments(ap, "--task", "--simulator", "--executable", "--licence", "--slot-resource")
     ap.add_argument("--episodes", type=int, default=100)
     ap.add_argument("--seed", type=int, default=1_000_000, help="episode i uses seed + i")
     ap.add_argument("--service", default="beamline-eval")
     ap.add_argument("--inprocess", action="store_true", help="no service: engine in-process")
     ap.add_argument("--slots", type=int, default=1)
-    ap.add_argument("--slot-resource", default=None, help="custom resource per slot (KubeRay)")
+    ap.add_argument("--max-actors", type=int, default=None, help="service actors at most")
     ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = ap.parse_args(argv)
     if args.episodes < 1:
         ap.error("--episodes must be >= 1")
-    task = json.loads(args.task.read_text()) if args.task else adige_task()
+    task = task_from_args(args)
     policy = RLlibPolicy.from_checkpoint(args.checkpoint)
     if args.inprocess:
         report = evaluate(policy, env_config(task), episodes=args.episodes, seed=args.seed)
     else:
         init_ray()
-        with service(task, args.service, args.slots, None, args.slot_resource):
+        with service(task, args.service, args.slots, args.max_actors, slot_resources(args)):
             report = evaluate(
                 policy, env_config(task, args.service), episodes=args.episodes, seed=args.seed
             )
     report = {
         "checkpoint": str(args.checkpoint),
         "backend": "inprocess" if args.inprocess else "service",
+        "simulator": task.get("simulator", "embedded"),
         **report,
     }
     text = json.dumps(report)

@@ -6,6 +6,12 @@ Entrypoint for ``ray job submit`` (and ``cluster/rayjob-train.yaml``):
     ray job submit --address http://127.0.0.1:8265 --working-dir . -- \
         python experiments/train_rl.py --algo ppo --timesteps 1500000 --out /data/ppo
 
+On TraceWin (``cluster/rayjob-train-tracewin.yaml``): every env step is a TraceWin run
+on a licence slot, the sub-environments fanned out over the slots:
+
+    python experiments/train_rl.py --algo sac --simulator tracewin --executable tracelx64 \
+        --task adige_ini.json --licence tracewin_licence --slots 1 --max-actors 8
+
 Checkpoints go to ``OUT/checkpoint`` every ``--checkpoint-every`` iterations and at the
 end; running again with the same ``--out`` resumes from it (``--fresh`` starts over).
 Prints a JSON line per iteration and a JSON summary at the end.
@@ -18,16 +24,22 @@ import json
 import time
 from pathlib import Path
 
-from accelerate_rl.rl import adige_task
 from accelerate_rl.rl.algorithms import ALGORITHMS
-from accelerate_rl.rl.experiment import load_state, save_checkpoint, service
+from accelerate_rl.rl.experiment import (
+    add_task_arguments,
+    load_state,
+    save_checkpoint,
+    service,
+    slot_resources,
+    task_from_args,
+)
 from accelerate_rl.runtime import init_ray
 
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--algo", choices=sorted(ALGORITHMS), default="ppo")
-    ap.add_argument("--task", type=Path, default=None, help="a JSON task (default: benchmark)")
+    add_task_arguments(ap, "--task", "--simulator", "--executable", "--licence", "--slot-resource")
     ap.add_argument("--timesteps", type=int, default=1_500_000, help="env steps to train")
     ap.add_argument("--max-iterations", type=int, default=None)
     ap.add_argument("--out", type=Path, default=Path("/tmp/accelerate-rl/ppo"))
@@ -36,7 +48,6 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--service", default="beamline", help="name of the simulation service")
     ap.add_argument("--inprocess", action="store_true", help="no service: engine in each env")
     ap.add_argument("--slots", type=int, default=1, help="service slots per actor")
-    ap.add_argument("--slot-resource", default=None, help="custom resource per slot (KubeRay)")
     ap.add_argument("--max-actors", type=int, default=None, help="service actors at most")
     ap.add_argument("--num-env-runners", type=int, default=1)
     ap.add_argument("--num-envs", type=int, default=None, help="sub-envs per env runner")
@@ -49,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
-    task = json.loads(args.task.read_text()) if args.task else adige_task()
+    task = task_from_args(args)
     options = {"seed": args.seed, "num_env_runners": args.num_env_runners}
     if args.num_envs:
         options["num_envs_per_env_runner"] = args.num_envs
@@ -62,7 +73,7 @@ def main(argv: list[str] | None = None) -> dict:
     pool = (
         None
         if name is None
-        else service(task, name, args.slots, args.max_actors, args.slot_resource)
+        else service(task, name, args.slots, args.max_actors, slot_resources(args))
     )
     try:
         algo = ALGORITHMS[args.algo](task, service=name, **options).build_algo()

@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--num-envs", type=int, default=None, help="sub-envs per env runner")
     ap.add_argument("--train-batch-size", type=int, default=None)
     ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--learning-starts", type=int, default=None, help="SAC: steps before")
+    ap.add_argument("--training-intensity", type=float, default=None, help="SAC: trained/sampled")
+    ap.add_argument("--hiddens", default=None, help="hidden layer sizes, e.g. 64,64")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--num-cpus", type=int, default=None, help="local Ray only")
     return ap
@@ -68,6 +71,13 @@ def main(argv: list[str] | None = None) -> dict:
         options["train_batch_size"] = args.train_batch_size
     if args.lr:
         options["lr" if args.algo == "ppo" else "actor_lr"] = args.lr
+    if args.hiddens:
+        options["hiddens"] = [int(n) for n in args.hiddens.split(",")]
+    for key in ("learning_starts", "training_intensity"):
+        if getattr(args, key) is not None:
+            if args.algo != "sac":
+                raise SystemExit(f"--{key.replace('_', '-')} is a SAC option")
+            options[key] = getattr(args, key)
     init_ray(args.num_cpus)
     name = None if args.inprocess else args.service
     pool = (

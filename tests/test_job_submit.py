@@ -55,6 +55,11 @@ def kill_cluster(marker: str) -> None:
 
 @pytest.fixture()
 def head(tmp_path):
+    yield from start_head(tmp_path)
+
+
+def start_head(tmp_path: Path, *extra: str):
+    """A local `ray start --head` (``extra``: more of its options); yields (address, env)."""
     if not RAY.exists():
         pytest.skip(f"the ray CLI is not installed beside {sys.executable}")
     home = tmp_path / "home"
@@ -85,6 +90,7 @@ def head(tmp_path):
         f"--node-manager-port={free_port()}",
         f"--object-manager-port={free_port()}",
         "--disable-usage-stats",
+        *extra,
     ]
     try:
         gen = subprocess.run(

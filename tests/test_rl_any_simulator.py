@@ -160,3 +160,23 @@ def test_a_slow_sub_env_times_out_and_truncates_alone(tmp_path):
     assert list(info["status"]) == ["ok", "timeout", "ok", "timeout"]
     assert list(info["technical_failures"]) == [0, 1, 0, 1]
     assert np.all(np.isfinite(obs))
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_tune_trials_of_a_slow_simulator_run_one_per_slot_at_once(tmp_path):
+    """A random search on a 3-slot service of a 10 s simulator: by default as many trials
+    run at once as the service has slots, so their runs overlap."""
+    pytest.importorskip("ray.tune")
+    from accelerate_rl.tune import search_episode
+
+    log = tmp_path / "runs.txt"
+    task = adige_task()
+    sim = LatencySimulator(ADIGE_DEMO, 10.0, observe_list(TaskConfig(**task)), record=log)
+    task = {**task, "simulator": sim}
+    with start_service(task, name="rl-any-tune", slots=3, max_actors=1, isolation="thread"):
+        frame = search_episode(
+            task, "random", service="rl-any-tune", seed=0, budget=3, storage=tmp_path / "t"
+        )
+    runs = _intervals(log)
+    assert len(frame) == 3 and len(runs) == 3
+    assert max(s for s, _ in runs) < min(f for _, f in runs), runs  # all three at once

@@ -45,6 +45,7 @@ from accelerate_rl.rl import BeamlineEnv, BeamlineVectorEnv, adige_task, start_s
 from accelerate_rl.rl.algorithms import env_config, ppo_config
 from accelerate_rl.rl.experiment import service
 from accelerate_rl.runtime import init_ray
+from bench_engine import timed
 
 SERVICE = "bench-rl"
 
@@ -168,13 +169,7 @@ def tracewin_overhead(repeats: int) -> dict:
     n = max(5, 3 * repeats)
 
     def median_s(fn) -> float:
-        fn()  # warm-up
-        times = []
-        for _ in range(n):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-        return statistics.median(times)
+        return timed(fn, n)  # one warm-up, then the median of n runs
 
     scratch = Path(tempfile.mkdtemp(prefix="bench-rl-"))
     try:

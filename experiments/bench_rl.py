@@ -101,7 +101,6 @@ def slow_sampling(latency: float, slots: int, nodes: int, runners: int, repeats:
     on a local cluster of ``nodes`` simulation nodes (see the module docstring)."""
     import ray
     from ray.cluster_utils import Cluster
-    from ray.util.state import list_actors
 
     from accelerate_rl.rl.backends import observe_list
     from accelerate_rl.rl.task import TaskConfig
@@ -124,8 +123,9 @@ def slow_sampling(latency: float, slots: int, nodes: int, runners: int, repeats:
             deadline = time.monotonic() + 300
             while len(pool.actors) < nodes and time.monotonic() < deadline:
                 time.sleep(0.2)
-            actors = list_actors(filters=[("class_name", "=", "SimulationActor")])
-            nodes_used = len({a.node_id for a in actors if a.state == "ALIVE"})
+            # each node offers exactly one actor's sim_slots: none free = one per node
+            actors = len(pool.actors)
+            free_slots = ray.available_resources().get("sim_slot", 0.0)
             num_envs = slots // runners
             rate = rllib_sampling(num_envs, repeats, task, runners, timesteps=8 * num_envs)
     finally:
@@ -136,7 +136,8 @@ def slow_sampling(latency: float, slots: int, nodes: int, runners: int, repeats:
         "latency_s": latency,
         "slots": slots,
         "simulation_nodes": nodes,
-        "actor_nodes": nodes_used,
+        "actors": actors,
+        "sim_slots_free": free_slots,
         "env_runners": runners,
         "envs_per_runner": slots // runners,
         "env_steps_per_s": round(rate, 2),

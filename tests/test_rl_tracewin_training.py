@@ -72,10 +72,10 @@ def test_sac_trains_on_tracewin_licence_slots_as_a_job_and_evaluates_the_same_on
             address,
             env,
             tmp_path,
-            [train, *common, *sac, *TRACEWIN, "--timesteps", "160", "--out", str(tmp_path / "sac")],
+            [train, *common, *sac, *TRACEWIN, "--timesteps", "128", "--out", str(tmp_path / "sac")],
         )
     )
-    assert trained["env_steps"] >= 160
+    assert trained["env_steps"] >= 128
 
     def evaluate(checkpoint: str, *path: str) -> dict:
         argv = ["experiments/evaluate_rl.py", "--checkpoint", checkpoint, "--task", str(task)]

@@ -116,9 +116,9 @@ def start_head(tmp_path: Path, *extra: str):
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def submit(address: str, env: dict, out: Path, argv: list[str] | None = None):
+def submit(address: str, env: dict, out: Path, argv: list[str] | None = None, timeout: float = 600):
     """Submit an experiment (default: a 3x3 scan writing ``out``); retried while the
-    fresh head's job agent is still starting."""
+    fresh head's job agent is still starting; ``timeout`` [s] for the job."""
     argv = argv or ["experiments/scan_beamline.py", "--points", "3", "--out", str(out)]
     runtime_env = {"excludes": [".git", ".venv", "runs", "*.parquet", "__pycache__"]}
     deadline = time.monotonic() + 90
@@ -141,7 +141,7 @@ def submit(address: str, env: dict, out: Path, argv: list[str] | None = None):
             env=env,
             capture_output=True,
             text=True,
-            timeout=600,
+            timeout=timeout,
         )
         if "No available agent" not in proc.stderr or time.monotonic() > deadline:
             return proc

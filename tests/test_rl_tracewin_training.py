@@ -45,7 +45,7 @@ def _last_json(proc) -> dict:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1500)
+@pytest.mark.timeout(2400)
 def test_sac_trains_on_tracewin_licence_slots_as_a_job_and_evaluates_the_same_on_both_paths(
     licensed_head, tmp_path
 ):
@@ -73,6 +73,7 @@ def test_sac_trains_on_tracewin_licence_slots_as_a_job_and_evaluates_the_same_on
             env,
             tmp_path,
             [train, *common, *sac, *TRACEWIN, "--timesteps", "128", "--out", str(tmp_path / "sac")],
+            timeout=1500,  # 200 TraceWin runs (SAC samples 100 steps an iteration)
         )
     )
     assert trained["env_steps"] >= 128

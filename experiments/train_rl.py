@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--num-env-runners", type=int, default=1)
     ap.add_argument("--num-envs", type=int, default=None, help="sub-envs per env runner")
     ap.add_argument("--train-batch-size", type=int, default=None)
-    ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--lr", type=float, default=None, help="PPO's; SAC's actor, critic, alpha")
     ap.add_argument("--learning-starts", type=int, default=None, help="SAC: steps before")
     ap.add_argument("--training-intensity", type=float, default=None, help="SAC: trained/sampled")
     ap.add_argument("--hiddens", default=None, help="hidden layer sizes, e.g. 64,64")
@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.train_batch_size:
         options["train_batch_size"] = args.train_batch_size
     if args.lr:
-        options["lr" if args.algo == "ppo" else "actor_lr"] = args.lr
+        keys = ["lr"] if args.algo == "ppo" else ["actor_lr", "critic_lr", "alpha_lr"]
+        options.update(dict.fromkeys(keys, args.lr))
     if args.hiddens:
         options["hiddens"] = [int(n) for n in args.hiddens.split(",")]
     for key in ("learning_starts", "training_intensity"):

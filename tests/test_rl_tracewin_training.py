@@ -55,7 +55,7 @@ def test_sac_trains_on_tracewin_licence_slots_as_a_job_and_evaluates_the_same_on
     common = ["--task", str(task), "--algo", "sac", "--seed", "0", "--num-env-runners", "0"]
     sac = [
         *["--num-envs", "4", "--train-batch-size", "32", "--hiddens", "32,32"],
-        *["--learning-starts", "32", "--training-intensity", "32", "--lr", "0.003"],
+        *["--learning-starts", "32", "--training-intensity", "32"],
         *["--slots", "1", "--max-actors", "2"],
     ]
     train = "experiments/train_rl.py"
@@ -86,8 +86,9 @@ def test_sac_trains_on_tracewin_licence_slots_as_a_job_and_evaluates_the_same_on
     embedded = evaluate(trained["checkpoint"], "--inprocess")
     tracewin = evaluate(trained["checkpoint"], *TRACEWIN, "--slots", "1", "--max-actors", "2")
     assert tracewin["simulator"] == "tracewin" and embedded["simulator"] == "embedded"
-    # 200 steps: the deterministic policy's error falls (a recorded run: 5.5 -> 4.1 at
-    # lr 3e-4); the same policy gives the same answers through both paths
+    # 200 steps: the deterministic policy's error falls (recorded: 5.51 -> 4.14; at lr
+    # 3e-3 it rose to 8.27: so few steps are at the edge); the same policy gives the
+    # same answers through both paths
     assert embedded["final_error_mean"] < 0.85 * before["final_error_mean"], (before, embedded)
     assert tracewin["success_rate"] == embedded["success_rate"]
     assert tracewin["final_error_mean"] == pytest.approx(embedded["final_error_mean"], rel=1e-4)

@@ -10,21 +10,42 @@ repeats, ratios to the single in-process env measured in the same run).
   vector env on the service), sampling only: what training sees before learning costs.
 
     python experiments/bench_rl.py [--repeats 3] [--steps 2000] [--num-envs 64]
+
+``--slow`` runs the slow-simulator section instead (JSON also written to ``--out``):
+
+* slow_sampling: a local multi-node cluster (``ray.cluster_utils.Cluster``: a head with
+  the env runners' CPUs and ``--slow-nodes`` simulation nodes of num_cpus=0 and a
+  ``sim_slot`` resource, ``--slow-slots`` slots in all) serving a simulator of fixed
+  latency L (``--latency``, sleeping: the 2 cores are not the limit); RLlib PPO env
+  runners sample through the service, their sub-environments fanned out one request per
+  slot. Reported: env steps/s, the ideal slots / L, and efficiency = their ratio (goal
+  >= 0.9 at 64 slots).
+* tracewin_overhead: one run of the tracewin simulator running ``arl-tracewin`` against
+  the embedded engine's in-process run on the same task and setting (medians), split
+  into staging (the project copied into a private directory), process start (Python
+  importing the engine, what ``arl-tracewin`` pays before tracking) and parsing
+  (``tracewin.out`` read, metrics picked).
+
+    python experiments/bench_rl.py --slow [--latency 1.0] [--slow-slots 64] \
+        [--out experiments/results/bench_rl_slow.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 
-from accelerate_rl.rl import BeamlineEnv, BeamlineVectorEnv, adige_task
+from accelerate_rl.rl import BeamlineEnv, BeamlineVectorEnv, adige_task, start_service
 from accelerate_rl.rl.algorithms import env_config, ppo_config
 from accelerate_rl.rl.experiment import service
 from accelerate_rl.runtime import init_ray
+from bench_engine import timed
 
 SERVICE = "bench-rl"
 
@@ -44,10 +65,21 @@ def steps_per_s(env, steps: int, repeats: int) -> float:
     return statistics.median(samples[1:])
 
 
-def rllib_sampling(num_envs: int, repeats: int) -> float:
-    """Median env steps/s of ``EnvRunnerGroup.sample`` in a PPO algorithm (no learning)."""
+def rllib_sampling(
+    num_envs: int,
+    repeats: int,
+    task: dict | None = None,
+    num_env_runners: int = 1,
+    timesteps: int = 4096,
+) -> float:
+    """Median env steps/s of ``EnvRunnerGroup.sample`` in a PPO algorithm (no learning):
+    ``num_env_runners`` runners of ``num_envs`` sub-envs, ``timesteps`` each per repeat."""
     algo = ppo_config(
-        service=SERVICE, num_envs_per_env_runner=num_envs, train_batch_size=4096
+        task,
+        service=SERVICE,
+        num_env_runners=num_env_runners,
+        num_envs_per_env_runner=num_envs,
+        train_batch_size=4096,
     ).build_algo()
     try:
         group = algo.env_runner_group
@@ -55,7 +87,7 @@ def rllib_sampling(num_envs: int, repeats: int) -> float:
         for _ in range(repeats + 1):
             t0 = time.perf_counter()
             episodes = group.foreach_env_runner(
-                lambda runner: sum(len(e) for e in runner.sample(num_timesteps=4096)),
+                lambda runner: sum(len(e) for e in runner.sample(num_timesteps=timesteps)),
                 local_env_runner=False,
             )
             samples.append(sum(episodes) / (time.perf_counter() - t0))
@@ -64,13 +96,142 @@ def rllib_sampling(num_envs: int, repeats: int) -> float:
         algo.stop()
 
 
+def slow_sampling(latency: float, slots: int, nodes: int, runners: int, repeats: int) -> dict:
+    """RLlib sampling through a service of ``slots`` slots of a ``latency``-second simulator
+    on a local cluster of ``nodes`` simulation nodes (see the module docstring)."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    from accelerate_rl.rl.backends import observe_list
+    from accelerate_rl.rl.task import TaskConfig
+    from accelerate_rl.simulators.testing import LatencySimulator
+
+    if slots % nodes or slots % runners:
+        raise SystemExit("--slow-slots must divide by --slow-nodes and --slow-runners")
+    per_node = slots // nodes
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": runners + 1})
+    for _ in range(nodes):
+        cluster.add_node(num_cpus=0, resources={"sim_slot": per_node})
+    ray.init(address=cluster.address, namespace="accelerate_rl", log_to_driver=False)
+    try:
+        cluster.wait_for_nodes()
+        base = adige_task()
+        sim = LatencySimulator(base["project"], latency, observe_list(TaskConfig(**base)))
+        task = {**base, "simulator": sim, "timeout": 10 * latency + 30}
+        options = dict(slots=per_node, min_actors=nodes, max_actors=nodes, isolation="thread")
+        with start_service(task, SERVICE, resources_per_slot={"sim_slot": 1}, **options) as pool:
+            deadline = time.monotonic() + 300
+            while len(pool.actors) < nodes and time.monotonic() < deadline:
+                time.sleep(0.2)
+            # each node offers exactly one actor's sim_slots: none free = one per node
+            actors = len(pool.actors)
+            free_slots = ray.available_resources().get("sim_slot", 0.0)
+            num_envs = slots // runners
+            rate = rllib_sampling(num_envs, repeats, task, runners, timesteps=8 * num_envs)
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    ideal = slots / latency
+    return {
+        "latency_s": latency,
+        "slots": slots,
+        "simulation_nodes": nodes,
+        "actors": actors,
+        "sim_slots_free": free_slots,
+        "env_runners": runners,
+        "envs_per_runner": slots // runners,
+        "env_steps_per_s": round(rate, 2),
+        "ideal_steps_per_s": ideal,
+        "efficiency": round(rate / ideal, 3),
+    }
+
+
+def tracewin_overhead(repeats: int) -> dict:
+    """Medians [s] of one run on the TraceWin path (the tracewin simulator running
+    arl-tracewin) and in-process on the embedded engine, and the TraceWin path's parts."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from accelerate_rl.rl.backends import observe_list
+    from accelerate_rl.rl.task import TaskConfig
+    from accelerate_rl.simulators import EmbeddedSimulator, TraceWinSimulator
+    from accelerate_rl.simulators.observe import table_metrics
+    from accelerate_rl.tracewin.out import read_out
+    from accelerate_rl.tracewin.runner import _stage_project
+
+    task = TaskConfig(**adige_task())
+    observe = observe_list(task)
+    params = {k.key: (k.low + k.high) / 4 for k in task.knobs}
+    exe = shutil.which("arl-tracewin") or str(Path(sys.executable).parent / "arl-tracewin")
+    embedded = EmbeddedSimulator(task.project, observe=observe)
+    n = max(5, 3 * repeats)
+
+    def median_s(fn) -> float:
+        return timed(fn, n)  # one warm-up, then the median of n runs
+
+    scratch = Path(tempfile.mkdtemp(prefix="bench-rl-"))
+    try:
+        tracewin = TraceWinSimulator(task.project, exe, observe=observe, workdir=scratch)
+        folder = Path(task.project).parent
+
+        def stage() -> None:
+            dest = Path(tempfile.mkdtemp(dir=scratch))
+            _stage_project(folder, dest / "project")
+            shutil.rmtree(dest)
+
+        table = scratch / "tracewin.out"
+        subprocess.run(
+            [exe, task.project, "hide", f"path_cal={scratch}"], check=True, capture_output=True
+        )
+        out = {
+            "embedded_run_s": median_s(lambda: embedded.simulate(params)),
+            "tracewin_run_s": median_s(lambda: tracewin.simulate(params)),
+            "staging_s": median_s(stage),
+            "process_start_s": median_s(
+                lambda: subprocess.run(
+                    [sys.executable, "-c", "import accelerate_rl.engine.cli"], check=True
+                )
+            ),
+            "parsing_s": median_s(lambda: table_metrics(read_out(table), observe, "bench")),
+            "runs_per_median": n,
+        }
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    out["overhead_s"] = out["tracewin_run_s"] - out["embedded_run_s"]
+    out["tracewin_over_embedded"] = out["tracewin_run_s"] / out["embedded_run_s"]
+    return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in out.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--steps", type=int, default=2000, help="env steps per repeat")
     ap.add_argument("--num-envs", type=int, default=64)
     ap.add_argument("--no-rllib", action="store_true")
+    ap.add_argument("--slow", action="store_true", help="the slow-simulator section")
+    ap.add_argument("--latency", type=float, default=1.0, help="slow simulator's latency [s]")
+    ap.add_argument("--slow-slots", type=int, default=64)
+    ap.add_argument("--slow-nodes", type=int, default=4, help="simulation nodes")
+    ap.add_argument("--slow-runners", type=int, default=2, help="RLlib env runners")
+    ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = ap.parse_args()
+    if args.slow:
+        result = {
+            "machine": f"{os.cpu_count()} cores (shared)",
+            "slow_sampling": slow_sampling(
+                args.latency, args.slow_slots, args.slow_nodes, args.slow_runners, args.repeats
+            ),
+            "tracewin_overhead": tracewin_overhead(args.repeats),
+        }
+        text = json.dumps(result, indent=2)
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(text + "\n")
+        print(text)
+        return
     init_ray()
     task = adige_task()
     result: dict = {"num_envs": args.num_envs, "repeats": args.repeats}

@@ -17,10 +17,9 @@ import argparse
 import json
 from pathlib import Path
 
-from accelerate_rl.rl import adige_task
 from accelerate_rl.rl.algorithms import env_config
 from accelerate_rl.rl.evaluation import evaluate
-from accelerate_rl.rl.experiment import service
+from accelerate_rl.rl.experiment import add_task_arguments, service, slot_resources, task_from_args
 from accelerate_rl.rl.hard_task import HardVectorEnv, base_task, hard_task
 from accelerate_rl.rl.hard_training import hard_env_config
 from accelerate_rl.rl.policy_file import load_policy
@@ -35,19 +34,18 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument(
         "--hard", choices=("design", "mismatched"), default=None, help="the hard task's machine"
     )
-    ap.add_argument("--task", type=Path, default=None, help="a JSON task (default: benchmark)")
+    add_task_arguments(ap, "--task", "--simulator", "--executable", "--licence", "--slot-resource")
     ap.add_argument("--episodes", type=int, default=100)
     ap.add_argument("--seed", type=int, default=1_000_000, help="episode i uses seed + i")
     ap.add_argument("--service", default="beamline-eval")
     ap.add_argument("--inprocess", action="store_true", help="no service: engine in-process")
     ap.add_argument("--slots", type=int, default=1)
-    ap.add_argument("--slot-resource", default=None, help="custom resource per slot (KubeRay)")
+    ap.add_argument("--max-actors", type=int, default=None, help="service actors at most")
     ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = ap.parse_args(argv)
     if args.episodes < 1:
         ap.error("--episodes must be >= 1")
-    task = json.loads(args.task.read_text()) if args.task else None
-    task = task or (hard_task(args.hard) if args.hard else adige_task())
+    task = task_from_args(args, (lambda: hard_task(args.hard)) if args.hard else None)
     policy = load_policy(args.checkpoint or args.policy)
     configure, extra = env_config, {}
     if args.hard:
@@ -57,7 +55,7 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         init_ray()
         served = base_task(task) if args.hard else task
-        with service(served, args.service, args.slots, None, args.slot_resource):
+        with service(served, args.service, args.slots, args.max_actors, slot_resources(args)):
             report = evaluate(
                 policy,
                 configure(task, args.service),
@@ -68,6 +66,7 @@ def main(argv: list[str] | None = None) -> dict:
     report = {
         "checkpoint": str(args.checkpoint or args.policy),
         "backend": "inprocess" if args.inprocess else "service",
+        "simulator": task.get("simulator", "embedded"),
         **report,
     }
     text = json.dumps(report)

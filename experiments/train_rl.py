@@ -6,6 +6,12 @@ Entrypoint for ``ray job submit`` (and ``cluster/rayjob-train.yaml``):
     ray job submit --address http://127.0.0.1:8265 --working-dir . -- \
         python experiments/train_rl.py --algo ppo --timesteps 1500000 --out /data/ppo
 
+On TraceWin (``cluster/rayjob-train-tracewin.yaml``): every env step is a TraceWin run
+on a licence slot, the sub-environments fanned out over the slots:
+
+    python experiments/train_rl.py --algo sac --simulator tracewin --executable tracelx64 \
+        --task adige_ini.json --licence tracewin_licence --slots 1 --max-actors 8
+
 Checkpoints go to ``OUT/checkpoint`` every ``--checkpoint-every`` iterations and at the
 end; running again with the same ``--out`` resumes from it (``--fresh`` starts over).
 Prints a JSON line per iteration and a JSON summary at the end.
@@ -19,9 +25,15 @@ import time
 from functools import partial
 from pathlib import Path
 
-from accelerate_rl.rl import adige_task
 from accelerate_rl.rl.algorithms import ALGORITHMS
-from accelerate_rl.rl.experiment import load_state, save_checkpoint, service
+from accelerate_rl.rl.experiment import (
+    add_task_arguments,
+    load_state,
+    save_checkpoint,
+    service,
+    slot_resources,
+    task_from_args,
+)
 from accelerate_rl.rl.hard_task import base_task, hard_task
 from accelerate_rl.rl.hard_training import hard_config
 from accelerate_rl.runtime import init_ray
@@ -30,7 +42,7 @@ from accelerate_rl.runtime import init_ray
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--algo", choices=sorted(ALGORITHMS), default="ppo")
-    ap.add_argument("--task", type=Path, default=None, help="a JSON task (default: benchmark)")
+    add_task_arguments(ap, "--task", "--simulator", "--executable", "--licence", "--slot-resource")
     ap.add_argument(
         "--hard", action="store_true", help="the hard task (hard_task(); --task: its JSON)"
     )
@@ -42,12 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--service", default="beamline", help="name of the simulation service")
     ap.add_argument("--inprocess", action="store_true", help="no service: engine in each env")
     ap.add_argument("--slots", type=int, default=1, help="service slots per actor")
-    ap.add_argument("--slot-resource", default=None, help="custom resource per slot (KubeRay)")
     ap.add_argument("--max-actors", type=int, default=None, help="service actors at most")
     ap.add_argument("--num-env-runners", type=int, default=1)
     ap.add_argument("--num-envs", type=int, default=None, help="sub-envs per env runner")
     ap.add_argument("--train-batch-size", type=int, default=None)
-    ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--lr", type=float, default=None, help="PPO's; SAC's actor, critic, alpha")
+    ap.add_argument("--learning-starts", type=int, default=None, help="SAC: steps before")
+    ap.add_argument("--training-intensity", type=float, default=None, help="SAC: trained/sampled")
+    ap.add_argument("--hiddens", default=None, help="hidden layer sizes, e.g. 64,64")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--num-cpus", type=int, default=None, help="local Ray only")
     return ap
@@ -55,15 +69,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
-    task = json.loads(args.task.read_text()) if args.task else None
-    task = task or (hard_task() if args.hard else adige_task())
+    task = task_from_args(args, hard_task if args.hard else None)
     options = {"seed": args.seed, "num_env_runners": args.num_env_runners}
     if args.num_envs:
         options["num_envs_per_env_runner"] = args.num_envs
     if args.train_batch_size:
         options["train_batch_size"] = args.train_batch_size
     if args.lr:
-        options["lr" if args.algo == "ppo" else "actor_lr"] = args.lr
+        keys = ["lr"] if args.algo == "ppo" else ["actor_lr", "critic_lr", "alpha_lr"]
+        options.update(dict.fromkeys(keys, args.lr))
+    if args.hiddens:
+        options["hiddens"] = [int(n) for n in args.hiddens.split(",")]
+    for key in ("learning_starts", "training_intensity"):
+        if getattr(args, key) is not None:
+            if args.algo != "sac":
+                raise SystemExit(f"--{key.replace('_', '-')} is a SAC option")
+            options[key] = getattr(args, key)
     init_ray(args.num_cpus)
     name = None if args.inprocess else args.service
     pool = (
@@ -74,7 +95,7 @@ def main(argv: list[str] | None = None) -> dict:
             name,
             args.slots,
             args.max_actors,
-            args.slot_resource,
+            slot_resources(args),
         )
     )
     try:

@@ -15,9 +15,8 @@ import argparse
 import json
 from pathlib import Path
 
-from accelerate_rl.rl import adige_task
 from accelerate_rl.rl.algorithms import ALGORITHMS
-from accelerate_rl.rl.experiment import service
+from accelerate_rl.rl.experiment import add_task_arguments, service, slot_resources, task_from_args
 from accelerate_rl.runtime import init_ray
 from accelerate_rl.tune.hyperparameters import tune_algorithm
 
@@ -25,7 +24,7 @@ from accelerate_rl.tune.hyperparameters import tune_algorithm
 def main(argv: list[str] | None = None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--algo", choices=sorted(ALGORITHMS), default="ppo")
-    ap.add_argument("--task", type=Path, default=None, help="a JSON task (default: benchmark)")
+    add_task_arguments(ap, "--task", "--simulator", "--executable", "--licence", "--slot-resource")
     ap.add_argument("--samples", type=int, default=8, help="trials")
     ap.add_argument("--iterations", type=int, default=60, help="training iterations at most")
     ap.add_argument("--grace-period", type=int, default=10, help="ASHA's first rung")
@@ -33,17 +32,17 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--num-envs", type=int, default=None, help="sub-envs per trial")
     ap.add_argument("--service", default="beamline-tune-rl")
     ap.add_argument("--slots", type=int, default=1)
-    ap.add_argument("--slot-resource", default=None, help="custom resource per slot (KubeRay)")
+    ap.add_argument("--max-actors", type=int, default=None, help="service actors at most")
     ap.add_argument("--out", type=Path, default=Path("/tmp/accelerate-rl/tune-rl"))
     args = ap.parse_args(argv)
-    task = json.loads(args.task.read_text()) if args.task else adige_task()
+    task = task_from_args(args)
     options = {}
     if args.train_batch_size:
         options["train_batch_size"] = args.train_batch_size
     if args.num_envs:
         options["num_envs_per_env_runner"] = args.num_envs
     init_ray()
-    with service(task, args.service, args.slots, None, args.slot_resource):
+    with service(task, args.service, args.slots, args.max_actors, slot_resources(args)):
         trials = tune_algorithm(
             task,
             args.algo,

@@ -20,34 +20,35 @@ from pathlib import Path
 
 import pandas as pd
 
-from accelerate_rl.rl import adige_task
-from accelerate_rl.rl.experiment import service
+from accelerate_rl.rl.experiment import add_task_arguments, service, slot_resources, task_from_args
 from accelerate_rl.runtime import init_ray
 from accelerate_rl.tune import SEARCHERS, search_episode, summarise
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--task", type=Path, default=None, help="a JSON task (default: benchmark)")
+    add_task_arguments(ap, "--task", "--simulator", "--executable", "--licence", "--slot-resource")
     ap.add_argument("--searchers", default=",".join(SEARCHERS), help="comma-separated")
     ap.add_argument("--episodes", type=int, default=10)
     ap.add_argument("--seed", type=int, default=1_000_000, help="episode i uses seed + i")
     ap.add_argument("--budget", type=int, default=100, help="simulations per episode at most")
-    ap.add_argument("--concurrency", type=int, default=2, help="trials at once")
+    ap.add_argument(
+        "--concurrency", type=int, default=None, help="trials at once (default: the slots)"
+    )
     ap.add_argument("--grid-points", type=int, default=3, help="grid points per knob")
     ap.add_argument("--service", default="beamline-tune")
     ap.add_argument("--slots", type=int, default=1)
-    ap.add_argument("--slot-resource", default=None, help="custom resource per slot (KubeRay)")
+    ap.add_argument("--max-actors", type=int, default=None, help="service actors at most")
     ap.add_argument("--out", type=Path, default=Path("/tmp/accelerate-rl/setpoints"))
     args = ap.parse_args(argv)
     searchers = [s.strip() for s in args.searchers.split(",") if s.strip()]
     unknown = sorted(set(searchers) - set(SEARCHERS))
     if unknown:
         ap.error(f"unknown searcher(s) {unknown}; choose from {list(SEARCHERS)}")
-    task = json.loads(args.task.read_text()) if args.task else adige_task()
+    task = task_from_args(args)
     init_ray()
     frames = []
-    with service(task, args.service, args.slots, None, args.slot_resource):
+    with service(task, args.service, args.slots, args.max_actors, slot_resources(args)):
         for name in searchers:
             for i in range(args.episodes):
                 frames.append(

@@ -55,6 +55,11 @@ def kill_cluster(marker: str) -> None:
 
 @pytest.fixture()
 def head(tmp_path):
+    yield from start_head(tmp_path)
+
+
+def start_head(tmp_path: Path, *extra: str):
+    """A local `ray start --head` (``extra``: more of its options); yields (address, env)."""
     if not RAY.exists():
         pytest.skip(f"the ray CLI is not installed beside {sys.executable}")
     home = tmp_path / "home"
@@ -85,6 +90,7 @@ def head(tmp_path):
         f"--node-manager-port={free_port()}",
         f"--object-manager-port={free_port()}",
         "--disable-usage-stats",
+        *extra,
     ]
     try:
         gen = subprocess.run(
@@ -110,9 +116,9 @@ def head(tmp_path):
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def submit(address: str, env: dict, out: Path, argv: list[str] | None = None):
+def submit(address: str, env: dict, out: Path, argv: list[str] | None = None, timeout: float = 600):
     """Submit an experiment (default: a 3x3 scan writing ``out``); retried while the
-    fresh head's job agent is still starting."""
+    fresh head's job agent is still starting; ``timeout`` [s] for the job."""
     argv = argv or ["experiments/scan_beamline.py", "--points", "3", "--out", str(out)]
     runtime_env = {"excludes": [".git", ".venv", "runs", "*.parquet", "__pycache__"]}
     deadline = time.monotonic() + 90
@@ -135,7 +141,7 @@ def submit(address: str, env: dict, out: Path, argv: list[str] | None = None):
             env=env,
             capture_output=True,
             text=True,
-            timeout=600,
+            timeout=timeout,
         )
         if "No available agent" not in proc.stderr or time.monotonic() > deadline:
             return proc

@@ -169,3 +169,20 @@ def test_entrypoints_exist():
                 elif token.startswith("--"):  # every option is one the script defines
                     flag = token.split("=", 1)[0]
                     assert f'"{flag}"' in script.read_text(), f"{path.name}: {script} has no {flag}"
+
+
+def test_the_tracewin_training_job_holds_one_licence_per_slot_on_the_tracewin_group():
+    """RL training on TraceWin: the service's slots take a tracewin_licence each, which
+    only the autoscaled tracewin workers (the licensed image) offer."""
+    doc = yaml.safe_load((ROOT / "cluster/rayjob-train-tracewin.yaml").read_text())
+    entry = doc["spec"]["entrypoint"].split()
+    assert entry[entry.index("--simulator") + 1] == "tracewin"
+    assert entry[entry.index("--licence") + 1] == "tracewin_licence"
+    groups = {g["groupName"]: g for g in doc["spec"]["rayClusterSpec"]["workerGroupSpecs"]}
+    licensed = [n for n, g in groups.items() if "tracewin_licence" in str(g["rayStartParams"])]
+    assert licensed == ["tracewin"]
+    image = groups["tracewin"]["template"]["spec"]["containers"][0]["image"]
+    assert "accelerate-rl-tracewin:" in image
+    cluster = yaml.safe_load((ROOT / "cluster/raycluster.yaml").read_text())
+    (reference,) = [g for g in cluster["spec"]["workerGroupSpecs"] if g["groupName"] == "tracewin"]
+    assert groups["tracewin"]["rayStartParams"] == reference["rayStartParams"]

@@ -343,6 +343,7 @@ def _moments_track(
 ) -> Track:
     """The Track of envelope moments (rows, B, ...) with positions, transmission, npart."""
     rows, batch = centroid.shape[:2]
+    transmission = gaussian_transmission(ap, centroid, sigma)
     return Track(
         numbers=np.arange(rows),
         z=np.cumsum(lengths, axis=0) * 1e-3,
@@ -352,8 +353,8 @@ def _moments_track(
         element_maps=maps,
         lengths_mm=lengths,
         aperture=ap.radius_mm,
-        transmission=gaussian_transmission(ap, centroid, sigma),
-        npart=np.full((rows, batch), float(npart)),
+        transmission=transmission,
+        npart=float(npart) * transmission,  # the estimated survivors, as tracewin.out's npart
         kicks=kicks,
         space_charge=space_charge,
     )

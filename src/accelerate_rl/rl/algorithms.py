@@ -2,9 +2,11 @@
 
 Each env runner holds one :class:`~.env.BeamlineVectorEnv` of ``num_envs_per_env_runner``
 sub-environments (RLlib's ``vector_entry_point`` mode), so one env-runner step is one
-batched simulation request: to the named service when ``service`` is given (started in
-the driver with :func:`~.backends.start_service`; its actors reserve no CPUs, so env
-runners and Tune trials never wait for CPUs the service holds), else in-process.
+batched simulation request (the embedded engine) or one request per sub-environment
+spread over the service's slots (a slow simulator such as TraceWin): to the named
+service when ``service`` is given (started in the driver with
+:func:`~.backends.start_service` on the task's simulator; its actors reserve no CPUs,
+so env runners and Tune trials never wait for CPUs the service holds), else in-process.
 
     config = ppo_config(adige_task(), service="beamline")
     algo = config.build_algo()

@@ -1,18 +1,29 @@
 """Where an environment's simulations run: in-process (a laptop without Ray) or the named
-SimulationPool service shared by every env runner and trial.
+SimulationPool service shared by every env runner and trial, on the task's simulator
+(the embedded engine, TraceWin, or any Simulator object).
 
 A backend never raises for a simulation: whatever goes wrong (a bad setting, a dead
 service, a timeout) comes back as a failed :class:`SimResult`, so an env runner survives.
+The one exception is a simulator that does not give a metric the task asks for: that is
+a configuration error, raised (:class:`MetricUnavailable`) on the first such result.
+
+Batching fits the simulator: when it vectorises (the embedded engine in envelope mode),
+``evaluate_batch`` is one batched request; otherwise every parameter set is its own
+request, spread over every free slot of the service and gathered with a per-request
+timeout, so a slow or failed run fails only its own sub-environment.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
+from ..simulators import make_simulator
 from ..simulators.base import SimResult, failure
-from ..simulators.embedded import EmbeddedSimulator
+from ..simulators.observe import TRANSMISSION, MetricUnavailable, missing_metrics
 from .task import TaskConfig
 
 
@@ -20,18 +31,57 @@ def observe_list(task: TaskConfig) -> list[tuple[str, int]]:
     return [(m.column, m.element) for m in task.metrics]
 
 
+def task_simulator_options(task: TaskConfig) -> dict[str, Any]:
+    """The task simulator's constructor options, with the metrics the task asks for."""
+    return {**task.simulator_options, "observe": observe_list(task)}
+
+
+def vectorises(task: TaskConfig) -> bool:
+    """Whether the task's simulator runs many settings in one call (``simulate_batch``):
+    the embedded engine in envelope mode, or an object with ``simulate_batch``."""
+    if task.simulator == "embedded":
+        return task.simulator_options.get("mode", "envelope") == "envelope"
+    return not isinstance(task.simulator, str) and hasattr(task.simulator, "simulate_batch")
+
+
+def _simulator_name(task: TaskConfig) -> str:
+    kind = task.simulator
+    return f"the {kind} simulator" if isinstance(kind, str) else type(kind).__name__
+
+
+def check_metrics(task: TaskConfig, result: SimResult) -> SimResult:
+    """``result``, or MetricUnavailable when it is ok but lacks a metric the task uses."""
+    if result.ok:
+        missing = missing_metrics(result.metrics, [m.metric for m in task.metrics] + [TRANSMISSION])
+        if missing:
+            raise MetricUnavailable(
+                f"{_simulator_name(task)} returned no {', '.join(map(repr, missing))}: the "
+                "task observes or targets them; a simulator object must be built with "
+                f"observe={observe_list(task)} and return 'transmission'"
+            )
+    return result
+
+
 class InProcessBackend:
-    """The embedded engine in this process."""
+    """The task's simulator in this process (one run at a time)."""
 
     def __init__(self, task: TaskConfig) -> None:
-        self.sim = EmbeddedSimulator(task.project, observe=observe_list(task))
+        self.task = task
+        if isinstance(task.simulator, str):
+            self.sim = make_simulator(task.simulator, task.project, **task_simulator_options(task))
+        else:
+            self.sim = task.simulator
+        self.batched = vectorises(task)
 
     def evaluate(self, params: Mapping[str, Any]) -> SimResult:
-        return self.sim.simulate(params)
+        return check_metrics(self.task, self.sim.simulate(params, timeout=self.task.timeout))
 
     def evaluate_batch(self, requests: Sequence[Mapping[str, Any]]) -> list[SimResult]:
-        """One vectorised engine call for all requests (see ``simulate_batch``)."""
-        return self.sim.simulate_batch(requests)
+        """One vectorised call when the simulator vectorises, else one run each."""
+        if self.batched:
+            results = self.sim.simulate_batch(requests)
+            return [check_metrics(self.task, r) for r in results]
+        return [self.evaluate(p) for p in requests]
 
 
 class ServiceBackend:
@@ -41,22 +91,52 @@ class ServiceBackend:
     def __init__(self, task: TaskConfig, name: str) -> None:
         from ..runtime import SimulationPool
 
+        self.task = task
         self.pool = SimulationPool.connect(name)
         self.timeout = task.timeout
         self.deadline = task.service_deadline
+        self.batched = vectorises(task)
 
     def evaluate(self, params: Mapping[str, Any]) -> SimResult:
         try:
-            return self.pool.submit(params, timeout=self.timeout).result(self.deadline)
+            result = self.pool.submit(params, timeout=self.timeout).result(self.deadline)
         except Exception as exc:  # a bad setting or a service gone: a technical failure
             return failure(params, _named(exc, self.deadline))
+        return check_metrics(self.task, result)
 
     def evaluate_batch(self, requests: Sequence[Mapping[str, Any]]) -> list[SimResult]:
-        """All requests as one batch request: one actor call, one engine call."""
-        try:
-            return self.pool.submit_batch(requests, timeout=self.timeout).result(self.deadline)
-        except Exception as exc:
-            return [failure(params, _named(exc, self.deadline)) for params in requests]
+        """A vectorising simulator: all requests as one batch request (one actor call,
+        one engine call). Otherwise one request each over every free slot, gathered
+        with ``timeout`` per run (enforced by the actors) and ``service_deadline`` for
+        the whole gather: a run that fails or does not come back fails alone."""
+        if self.batched:
+            try:
+                results = self.pool.submit_batch(requests, timeout=self.timeout).result(
+                    self.deadline
+                )
+            except Exception as exc:
+                return [failure(params, _named(exc, self.deadline)) for params in requests]
+            return [check_metrics(self.task, r) for r in results]
+        futures: list[Future | SimResult] = []
+        for params in requests:
+            try:
+                futures.append(self.pool.submit(params, timeout=self.timeout))
+            except Exception as exc:  # a bad setting fails its own sub-environment only
+                futures.append(failure(params, exc))
+        end = None if self.deadline is None else time.monotonic() + self.deadline
+        results = []
+        for params, fut in zip(requests, futures):
+            if isinstance(fut, SimResult):
+                results.append(fut)
+                continue
+            left = None if end is None else max(0.0, end - time.monotonic())
+            try:
+                results.append(check_metrics(self.task, fut.result(left)))
+            except MetricUnavailable:
+                raise
+            except Exception as exc:
+                results.append(failure(params, _named(exc, self.deadline)))
+        return results
 
 
 def _named(exc: Exception, deadline: float | None) -> Exception:
@@ -77,8 +157,21 @@ def make_backend(task: TaskConfig):
     raise ValueError(f"backend {spec!r}: use 'inprocess' or {{'service': NAME}}")
 
 
-def start_service(task_config: Mapping[str, Any], name: str = "beamline", **pool_options):
-    """Start the named SimulationPool an env with ``backend={"service": name}`` uses.
+def start_service(
+    task_config: Mapping[str, Any],
+    name: str = "beamline",
+    *,
+    simulator: Any = None,
+    simulator_options: Mapping[str, Any] | None = None,
+    **pool_options: Any,
+):
+    """Start the named SimulationPool an env with ``backend={"service": name}`` uses, on
+    the task's simulator asked for the task's metrics (a metric it cannot give fails
+    here, naming it). ``simulator`` / ``simulator_options`` default to the task's; when
+    given they must be the task's (the envs decide how to batch from the task), e.g.
+    ``start_service(adige_task(simulator="tracewin", simulator_options={"executable":
+    "arl-tracewin"}), resources_per_slot={"tracewin_licence": 1}, slots=4)``.
+    ``pool_options`` go to SimulationPool (slots, max_actors, resources_per_slot, ...).
 
     Call it in the driver, outside Tune trials (its actors reserve no CPUs and are not
     captured by trial placement groups).
@@ -86,7 +179,22 @@ def start_service(task_config: Mapping[str, Any], name: str = "beamline", **pool
     from ..runtime import SimulationPool
 
     task = TaskConfig(**task_config)
-    options = {"observe": observe_list(task)}
-    return SimulationPool(
-        "embedded", task.project, name=name, simulator_options=options, **pool_options
-    )
+    for key, given, own in (
+        ("simulator", simulator, task.simulator),
+        ("simulator_options", simulator_options, task.simulator_options),
+    ):
+        if given is not None and given != own:
+            raise ValueError(
+                f"start_service({key}={given!r}) differs from the task's {key} ({own!r}): "
+                f"set the task's {key!r} instead, so its environments batch as the "
+                "simulator needs"
+            )
+    if isinstance(task.simulator, str):
+        return SimulationPool(
+            task.simulator,
+            task.project,
+            name=name,
+            simulator_options=task_simulator_options(task),
+            **pool_options,
+        )
+    return SimulationPool(task.simulator, name=name, **pool_options)

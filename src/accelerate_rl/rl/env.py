@@ -1,5 +1,6 @@
 """BeamlineEnv: a gymnasium environment for beam tuning, one simulation per step, and
-BeamlineVectorEnv: many of them stepped with one batched simulation request.
+BeamlineVectorEnv: many of them stepped together (one batched request when the simulator
+vectorises, else one request per sub-environment over every free slot).
 
 Actions are normalised to [-1, 1] per knob: with ``action="delta"`` they move each knob by
 ``action * action_scale * (high - low) / 2``; with ``"absolute"`` they set it. The machine
@@ -7,9 +8,10 @@ applies ``knob + disturbance`` (hidden offsets drawn per episode, see :mod:`.tas
 Observations are the observed quantities and target errors divided by their scales, the
 transmission, and the knobs normalised to [-1, 1]. Reward: ``-mean(weight * |error| /
 tolerance)`` over the targets, ``+success_bonus`` on success; a lost beam (a physical
-failure) costs ``loss_penalty`` and ends the episode (terminated); a technical failure
-truncates it and is counted in ``info["technical_failures"]`` (per episode). Nothing a
-simulator does crashes the env.
+failure) costs ``loss_penalty`` and ends the episode (terminated), only the knobs
+observed (a lost beam reaches no diagnostic: beam quantities read 0, whatever the
+simulator reported); a technical failure truncates it and is counted in
+``info["technical_failures"]`` (per episode). Nothing a simulator does crashes the env.
 """
 
 from __future__ import annotations
@@ -108,8 +110,8 @@ class BeamlineEnv(gym.Env):
     def _end_reset(self, result: SimResult) -> tuple[np.ndarray, dict[str, Any]]:
         if not result.ok and result.status != "lost":
             self.technical_failures += 1
-        self._last_metrics = result.metrics
-        return self._observation(result.metrics), self._info(result)
+        self._last_metrics = _seen(result)
+        return self._observation(self._last_metrics), self._info(result)
 
     def _begin_step(self, action) -> dict[str, float]:
         a = np.clip(np.asarray(action, dtype=float), -1.0, 1.0)
@@ -125,7 +127,7 @@ class BeamlineEnv(gym.Env):
     def _end_step(self, result: SimResult):
         truncated = self.steps >= self.task.max_steps
         if result.status == "lost":
-            obs = self._observation(result.metrics)
+            obs = self._observation({})
             return obs, -self.task.loss_penalty, True, truncated, self._info(result)
         if not result.ok:
             self.technical_failures += 1
@@ -143,14 +145,15 @@ class BeamlineEnv(gym.Env):
         return self._observation(result.metrics), reward, terminated, truncated, info
 
     def _info(self, result: SimResult, errors: np.ndarray | None = None) -> dict[str, Any]:
-        if errors is None and result.metrics:
-            errors = self.errors(result.metrics)
+        metrics = _seen(result)
+        if errors is None and metrics:
+            errors = self.errors(metrics)
         return {
             "status": result.status,
             "success": False,
             "technical_failures": self.technical_failures,
             "simulations": self.simulations,
-            "transmission": result.metrics.get("transmission", 0.0),
+            "transmission": metrics.get("transmission", 0.0),
             "errors": [] if errors is None else errors.tolist(),
         }
 
@@ -164,11 +167,20 @@ class BeamlineEnv(gym.Env):
         return self._end_step(self.backend.evaluate(self._begin_step(action)))
 
 
+def _seen(result: SimResult) -> Mapping[str, float]:
+    """What the env observes of a result: its metrics when it is ok, else nothing (a
+    lost beam reaches no diagnostic; simulators differ in what they report of one)."""
+    return result.metrics if result.ok else {}
+
+
 class BeamlineVectorEnv(gym.vector.VectorEnv):
-    """``num_envs`` BeamlineEnvs stepped together: every step (and every autoreset) of all
-    sub-environments is one batched request (``simulate_batch``: one vectorised envelope
-    call on the embedded engine), in-process or through the service. Sub-environment i
-    behaves exactly as a BeamlineEnv seeded with ``seed + i``.
+    """``num_envs`` BeamlineEnvs stepped together, in-process or through the service.
+    When the task's simulator vectorises (the embedded engine), every step (and every
+    autoreset) of all sub-environments is one batched request (``simulate_batch``: one
+    vectorised envelope call); otherwise each sub-environment's run is its own request,
+    spread over every free slot of the service and gathered with a per-run timeout: a
+    slow or failed run truncates that sub-environment only (see :mod:`.backends`).
+    Sub-environment i behaves exactly as a BeamlineEnv seeded with ``seed + i``.
 
     Autoreset: gymnasium's next-step mode (what RLlib's env runners expect): the step
     after an episode ends resets that sub-environment and ignores its action.

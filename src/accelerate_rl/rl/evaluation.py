@@ -1,5 +1,6 @@
 """Evaluate a policy on a task: seeded episodes from random initial settings, all stepped
-together in one BeamlineVectorEnv (one batched simulation request per step).
+together in one BeamlineVectorEnv (one batched simulation request per step when the
+task's simulator vectorises, else one request per episode over the service's slots).
 
     policy = RLlibPolicy.from_checkpoint("/tmp/accelerate-rl/ppo/checkpoint")
     report = evaluate(policy, adige_task(backend={"service": "beamline"}), episodes=200)

@@ -1,15 +1,72 @@
-"""What the RL and Tune experiments under ``experiments/`` share: the simulation service
-and checkpoints (joining Ray is :func:`accelerate_rl.runtime.init_ray`)."""
+"""What the RL and Tune experiments under ``experiments/`` share: the task and simulator
+options of their command lines, the simulation service and checkpoints (joining Ray is
+:func:`accelerate_rl.runtime.init_ray`)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from .backends import start_service
+from .task import adige_task
+
+#: The options the experiments share: flag -> argparse keywords.
+TASK_OPTIONS: dict[str, dict[str, Any]] = {
+    "--task": dict(type=Path, default=None, help="a JSON task (default: the benchmark)"),
+    "--simulator": dict(
+        choices=("embedded", "tracewin"),
+        default=None,
+        help="what runs the simulations (default: the task's, else embedded)",
+    ),
+    "--executable": dict(
+        default=None,
+        help="the tracewin simulator's program (e.g. tracelx64, arl-tracewin); split on "
+        "spaces into an argv ('xvfb-run -a TraceWin')",
+    ),
+    "--licence": dict(
+        default=None, help="a Ray resource each slot holds one unit of (e.g. tracewin_licence)"
+    ),
+    "--slot-resource": dict(default=None, help="custom resource per slot (KubeRay)"),
+}
+
+
+def add_task_arguments(ap: argparse.ArgumentParser, *flags: str) -> None:
+    """Add the shared options ``flags`` (keys of :data:`TASK_OPTIONS`) to ``ap``."""
+    for flag in flags:
+        ap.add_argument(flag, **TASK_OPTIONS[flag])
+
+
+def task_from_args(
+    args: argparse.Namespace, default: Callable[[], dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The task of ``--task`` (else ``default()``, by default the benchmark
+    :func:`adige_task`) on ``--simulator`` / ``--executable``."""
+    if args.task:
+        task = json.loads(args.task.read_text())
+    else:
+        task = (default or adige_task)()
+    if args.simulator is not None:
+        task["simulator"] = args.simulator
+    if args.executable is not None:
+        if task.get("simulator", "embedded") != "tracewin":
+            raise SystemExit("--executable needs --simulator tracewin")
+        argv = args.executable.split()
+        task["simulator_options"] = {
+            **task.get("simulator_options", {}),
+            "executable": argv[0] if len(argv) == 1 else argv,
+        }
+    return task
+
+
+def slot_resources(args: argparse.Namespace) -> dict[str, float] | None:
+    """The Ray resources each service slot takes: ``--slot-resource`` and ``--licence``."""
+    names = [n for n in (args.slot_resource, args.licence) if n]
+    return {n: 1.0 for n in names} or None
+
 
 #: The file a checkpoint directory keeps the training progress in (next to RLlib's files).
 STATE_FILE = "accelerate_rl_state.json"
@@ -20,14 +77,22 @@ def service(
     name: str,
     slots: int,
     max_actors: int | None = None,
-    slot_resource: str | None = None,
+    resources: Mapping[str, float] | None = None,
 ):
-    """The named simulation service every env runner and trial shares (a context manager:
-    it is shut down on exit). ``slot_resource``: a custom Ray resource each slot takes
-    (e.g. ``sim_slot`` on KubeRay's simulation workers, so the autoscaler adds them)."""
-    resources = {slot_resource: 1} if slot_resource else None
+    """The named simulation service every env runner and trial shares, on the task's
+    simulator (a context manager: it is shut down on exit). ``resources``: the custom Ray
+    resources each slot takes (e.g. ``{"sim_slot": 1}`` on KubeRay's simulation
+    workers, so the autoscaler adds them; ``{"tracewin_licence": 1}``: a licence).
+    With ``max_actors`` all of them are asked for at once (``min_actors``): env runners
+    and trials send their requests to the actors directly, so the service's own backlog
+    never shows their load; actors that cannot be placed yet are the autoscaler's demand."""
     return start_service(
-        task, name=name, slots=slots, max_actors=max_actors, resources_per_slot=resources
+        task,
+        name=name,
+        slots=slots,
+        min_actors=max_actors or 1,
+        max_actors=max_actors,
+        resources_per_slot=resources,
     )
 
 

@@ -9,7 +9,16 @@
       "transmission_min": 0.95, "hold": 1, "max_steps": 10,
       "action": "delta", "action_scale": 2.0, "reset_fraction": 1.0,
       "backend": "inprocess" | {"service": "beamline"},
+      "simulator": "embedded" | "tracewin" | a Simulator object,
+      "simulator_options": {"executable": "arl-tracewin"},                 # its options
     }
+
+``project`` is a TOML project or a TraceWin ``.ini`` project. ``simulator`` says what
+runs the simulations, in-process or in the service (:func:`~.backends.start_service`
+starts it from the task): the ``observe`` and ``targets`` metrics are asked of it as
+``column@element`` (see :mod:`accelerate_rl.simulators.observe`), and it decides how a
+vector env batches (one vectorised request for the embedded engine, one request per
+sub-environment otherwise).
 
 Success: every target within its tolerance and transmission above ``transmission_min``,
 held for ``hold`` consecutive steps.
@@ -91,7 +100,9 @@ class TaskConfig(_Strict):
     success_bonus: float = 10.0
     loss_penalty: float = 10.0
     backend: Any = "inprocess"
-    timeout: float | None = 30.0  # [s] per simulation (per batch in a vector env)
+    simulator: Any = "embedded"  # "embedded", "tracewin", or an object with simulate()
+    simulator_options: dict[str, Any] = {}  # the simulator's constructor options
+    timeout: float | None = 30.0  # [s] per simulation (per batch when one is vectorised)
     service_deadline: float | None = 300.0  # [s] the longest an env waits for the service
 
     @field_validator("project")
@@ -99,6 +110,27 @@ class TaskConfig(_Strict):
     def _project_exists(cls, value: str) -> str:
         if not Path(value).is_file():
             raise ValueError(f"project {value!r} not found")
+        return value
+
+    @field_validator("simulator")
+    @classmethod
+    def _known_simulator(cls, value: Any) -> Any:
+        if isinstance(value, str) and value not in ("embedded", "tracewin"):
+            raise ValueError(
+                f"simulator {value!r}: use 'embedded', 'tracewin' or an object with simulate()"
+            )
+        if not isinstance(value, str) and not hasattr(value, "simulate"):
+            raise ValueError(f"simulator: a {type(value).__name__} has no simulate()")
+        return value
+
+    @field_validator("simulator_options")
+    @classmethod
+    def _no_observe_option(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if "observe" in value:
+            raise ValueError(
+                "simulator_options: leave out 'observe': the task asks for its observe and "
+                "targets metrics itself"
+            )
         return value
 
     @model_validator(mode="after")

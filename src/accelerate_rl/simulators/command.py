@@ -43,6 +43,7 @@ from ..external import (
     tail,
 )
 from .base import SimResult, failure, scalar_metrics
+from .observe import MetricUnavailable, parse_observe, table_metrics
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SAFE = re.compile(r"^[A-Za-z0-9_.+\-]+$")
@@ -80,6 +81,9 @@ class CommandSimulator:
         physical_patterns: those among them that mean a physical failure (beam lost).
         timeout: default timeout [s]. debug: keep run directories.
         workdir: where run directories go (default: the system's temp folder).
+        observe: metrics ``(column, element)`` or ``"column@element"`` read from the
+            output parsed into a table with a ``##`` column (e.g. ``read_out`` of a
+            TraceWin-format table; see :mod:`.observe`), plus ``transmission``.
     """
 
     def __init__(
@@ -95,6 +99,7 @@ class CommandSimulator:
         timeout: float | None = None,
         debug: bool = False,
         workdir: str | Path | None = None,
+        observe: Sequence[tuple[str, int] | str] = (),
     ) -> None:
         if not command:
             raise ValueError("command must be a non-empty argv list")
@@ -124,6 +129,13 @@ class CommandSimulator:
         self.timeout = timeout
         self.debug = debug
         self.workdir = Path(workdir) if workdir is not None else None
+        self.observe = parse_observe(observe, f"the command simulator {self.command[0]!r}")
+        if self.observe and not self.outputs:
+            raise MetricUnavailable(
+                f"the command simulator {self.command[0]!r}: observing {self.observe} needs an "
+                "output parsed into a table with a '##' column, e.g. "
+                "outputs={'table': ('out.txt', accelerate_rl.tracewin.out.read_out)}"
+            )
 
     def validate(self, params: Mapping[str, Any]) -> dict[str, str]:
         """Parameters as strings; InvalidParameterError naming a bad key or value."""
@@ -172,6 +184,12 @@ class CommandSimulator:
             if isinstance(value, Mapping):
                 metrics.update({f"{name}.{k}": v for k, v in scalar_metrics(value).items()})
         table = next((v for v in res.outputs.values() if isinstance(v, pd.DataFrame)), None)
+        if self.observe:
+            name = f"the command simulator {self.command[0]!r}"
+            try:
+                metrics.update(table_metrics({} if table is None else table, self.observe, name))
+            except MetricUnavailable as exc:
+                return failure(params, exc, seed)
         return SimResult(dict(params), "ok", metrics, table, elapsed=res.elapsed, seed=seed)
 
     def run(self, params: Mapping[str, Any], timeout: float | None = None) -> CommandResult:

@@ -11,8 +11,8 @@ import numpy as np
 from ..engine.project import load_project
 from ..engine.simulation import Engine, split_params
 from ..tracewin.keys import as_number, is_multiparticle, key_value
-from ..tracewin.out import OUT_COLUMNS
 from .base import SimResult, failure
+from .observe import check_elements, exit_rows, parse_observe
 
 
 class EmbeddedSimulator:
@@ -22,8 +22,9 @@ class EmbeddedSimulator:
         project: a TOML project or TraceWin ``.ini`` (see ``accelerate_rl.engine.project``).
         mode: "envelope" or "multiparticle" (``partran=1`` in a request also selects it).
         table: return the per-element table with every result.
-        observe: extra metrics ``(column, element)``: e.g. ``("x0", 9)`` adds
-            ``"x0@9"``, the centroid at element 9's exit.
+        observe: extra metrics ``(column, element)`` or ``"column@element"``: e.g.
+            ``("x0", 9)`` adds ``"x0@9"``, the centroid at element 9's exit [mm] (see
+            :mod:`.observe`; ``transmission`` is always returned).
         dat_file: the lattice, when the project does not say.
     """
 
@@ -33,20 +34,16 @@ class EmbeddedSimulator:
         *,
         mode: str = "envelope",
         table: bool = False,
-        observe: Sequence[tuple[str, int]] = (),
+        observe: Sequence[tuple[str, int] | str] = (),
         dat_file: str | Path | None = None,
     ) -> None:
         self.project = load_project(project, dat_file)
         self.engine = Engine(self.project.lattice, self.project.beam)
         self.mode = mode
         self.table = table
-        self.observe = list(observe)
+        self.observe = parse_observe(observe, "the embedded simulator")
+        check_elements(self.observe, len(self.engine.lattice), "the embedded simulator")
         self.defaults = dict(self.project.run)
-        for column, n in self.observe:  # fail now, naming the element, not at every run
-            if n > 0:
-                self.engine.lattice.element(n)
-            if column not in OUT_COLUMNS:
-                raise ValueError(f"observe: unknown column {column!r}; valid: {OUT_COLUMNS}")
 
     def validate(self, params: Mapping[str, Any]) -> None:
         """Raise InvalidParameterError naming the first bad key: a key that is not a string
@@ -80,8 +77,9 @@ class EmbeddedSimulator:
         metrics = dict(res.summary)
         if self.observe:
             cols = res.columns
-            for name, n in self.observe:
-                metrics[f"{name}@{n}"] = float(cols[name][n])
+            rows = exit_rows(cols["##"], self.observe, "the embedded simulator")
+            for (name, n), row in zip(self.observe, rows):
+                metrics[f"{name}@{n}"] = float(cols[name][row])
         status = "lost" if res.beam_lost else "ok"
         error = f"beam lost at element {res.lost_at}" if res.beam_lost else None
         return SimResult(
@@ -125,13 +123,14 @@ class EmbeddedSimulator:
         except Exception:
             return [self.simulate(p) for p in requests]
         cols, lost = batch.columns, batch.lost
+        rows = exit_rows(cols["##"], self.observe, "the embedded simulator")
         results = []
         for b, params in enumerate(requests):
             if lost[b]:  # rare: the single run reports where and what was left
                 results.append(self.simulate(params))
                 continue
             metrics = batch.summary_of(b)
-            for name, n in self.observe:
-                metrics[f"{name}@{n}"] = float(cols[name][n, b])
+            for (name, n), row in zip(self.observe, rows):
+                metrics[f"{name}@{n}"] = float(cols[name][row, b])
             results.append(SimResult(dict(params), "ok", metrics, seed=None))
         return results

@@ -124,3 +124,48 @@ class BigResultSimulator:
         table.columns = [f"c{i}" for i in range(8)]
         metrics = {"x": float(params.get("x", 0.0)), "pid": float(os.getpid())}
         return SimResult(dict(params), Status.OK, metrics, table, seed=seed)
+
+
+class LatencySimulator:
+    """The embedded engine on ``project`` behind a fixed latency: each run sleeps
+    ``latency`` seconds (no CPU used, like a remote licensed code waiting on its
+    process) and reports when it ran, ``started_at`` / ``finished_at`` (Unix time [s]),
+    with the engine's metrics (``observe``: see :mod:`.observe`); ``record``: a file
+    each run appends ``started finished pid`` to (one line). For fan-out tests and the
+    slow-simulator benchmark. A run longer than its ``timeout`` stops there with
+    status ``timeout``. The engine is built on first use (a small pickle)."""
+
+    def __init__(self, project: str, latency: float = 1.0, observe=(), record=None) -> None:
+        self.project = str(project)
+        self.latency = float(latency)
+        self.observe = list(observe)
+        self.record = None if record is None else str(record)
+        self._sim = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_sim": None}
+
+    def latency_for(self, params: Mapping[str, Any]) -> float:
+        """The latency of a run of ``params`` [s] (``latency``; override to vary it)."""
+        return self.latency
+
+    def simulate(self, params: Mapping[str, Any], *, seed=None, timeout=None) -> SimResult:
+        if self._sim is None:
+            from .embedded import EmbeddedSimulator
+
+            self._sim = EmbeddedSimulator(self.project, observe=self.observe)
+        started = time.time()
+        latency = self.latency_for(params)
+        if timeout is not None and latency > timeout:  # as a subprocess killed at its timeout
+            time.sleep(timeout)
+            return SimResult.failed(
+                dict(params), Status.TIMEOUT, f"exceeded its timeout ({timeout} s)", seed=seed
+            )
+        time.sleep(latency)
+        result = self._sim.simulate(params, seed=seed)
+        finished = time.time()
+        result.metrics.update(started_at=started, finished_at=finished)
+        if self.record is not None:
+            with open(self.record, "a") as log:
+                log.write(f"{started!r} {finished!r} {os.getpid()}\n")
+        return result

@@ -1,4 +1,10 @@
-"""TraceWin (or any program with its command line) as a simulator."""
+"""TraceWin (or any program with its command line) as a simulator.
+
+Metrics come from the run's output table (``partran1.out`` after a multiparticle run,
+else ``tracewin.out``): the last row's beam quantities, ``transmission`` (last ``npart``
+over the input's), ``length`` [m] and every ``observe``d ``column@element`` (see
+:mod:`.observe`: the row of an element's exit, rows inside field maps skipped).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,10 @@ from typing import Any
 from ..tracewin.keys import validate_params
 from ..tracewin.out import SUMMARY_COLUMNS
 from ..tracewin.runner import TraceWin
-from .base import SimResult, failure
+from .base import SimResult, Status, failure
+from .observe import MetricUnavailable, check_elements, parse_observe, table_metrics
+
+_NAME = "the tracewin simulator"
 
 
 class TraceWinSimulator:
@@ -18,6 +27,8 @@ class TraceWinSimulator:
     Args:
         project: the ``.ini`` project. executable: name, path or argv list.
         table: return the per-element table. dat_file: the lattice for ``ele`` checks.
+        observe: metrics ``(column, element)`` or ``"column@element"`` to return (checked
+            against the lattice now: an element past its end is an error here).
         workdir: where run directories go (the actor's scratch directory).
     """
 
@@ -27,6 +38,7 @@ class TraceWinSimulator:
         executable: str | Path | Sequence[str] = "TraceWin",
         *,
         table: bool = False,
+        observe: Sequence[tuple[str, int] | str] = (),
         dat_file: str | Path | None = None,
         workdir: str | Path | None = None,
     ) -> None:
@@ -35,6 +47,14 @@ class TraceWinSimulator:
             project, executable, hide=True, dat_file=dat_file, outputs=keep, workdir=workdir
         )
         self.table = table
+        self.observe = parse_observe(observe, _NAME)
+        if self.observe:
+            if self.runner.lattice is None:
+                raise MetricUnavailable(
+                    f"{_NAME}: observing {self.observe} needs the lattice to check element "
+                    f"numbers: pass dat_file= (no .dat found beside {project})"
+                )
+            check_elements(self.observe, len(self.runner.lattice), _NAME)
 
     def validate(self, params: Mapping[str, Any]) -> None:
         validate_params(params, self.runner.lattice)
@@ -48,16 +68,15 @@ class TraceWinSimulator:
         try:
             self.runner.run(request, timeout=timeout)
             df = self.runner.results()
+            metrics = table_metrics(df, self.observe, _NAME)
         except Exception as exc:
             return failure(params, exc, seed)
         last = df.iloc[-1]
-        metrics = {name: float(last[name]) for name in SUMMARY_COLUMNS}
-        n0 = float(df["npart"].iloc[0]) or 1.0
-        metrics["transmission"] = float(last["npart"]) / n0
+        metrics.update({name: float(last[name]) for name in SUMMARY_COLUMNS})
         metrics["length"] = float(last["z(m)"])
         return SimResult(
             dict(params),
-            "ok",
+            Status.OK,
             metrics,
             df if self.table else None,
             seed=self.runner.last.seed if self.runner.last else seed,

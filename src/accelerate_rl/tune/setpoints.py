@@ -24,6 +24,7 @@ import pandas as pd
 from ray import tune
 from ray.tune import Stopper
 
+from ..rl.backends import check_metrics
 from ..rl.env import BeamlineEnv
 from ..rl.task import TaskConfig
 
@@ -73,7 +74,7 @@ def _trial(config: dict[str, Any], *, task: dict, service: str, offsets: dict) -
     """One Tune trial: the knobs in ``config`` (+ the hidden offsets), one simulation."""
     spec = TaskConfig(**task)
     params = {k.key: float(config[k.key]) + offsets.get(k.key, 0.0) for k in spec.knobs}
-    result = _service(service).submit(params, timeout=spec.timeout).result()
+    result = check_metrics(spec, _service(service).submit(params, timeout=spec.timeout).result())
     tune.report(
         {
             "score": score(spec, result),
@@ -100,6 +101,12 @@ class StopAtTarget(Stopper):
 
     def stop_all(self) -> bool:
         return self.success or len(self.trials) >= self.budget
+
+
+def service_slots(service: str) -> int:
+    """The slots the named service's actors have now (what trials can run on at once)."""
+    per_actor = _service(service).stats()["per_actor"].values()
+    return max(1, sum(int(a.get("slots", 0)) for a in per_actor))
 
 
 def _searcher(name: str, task: TaskConfig, initial: dict, seed: int, grid_points: int):
@@ -133,17 +140,22 @@ def search_episode(
     service: str,
     seed: int,
     budget: int = 100,
-    concurrency: int = 2,
+    concurrency: int | None = None,
     cpus_per_trial: float = 0.25,
     grid_points: int = 3,
     storage: str | Path = "/tmp/accelerate-rl/tune",
 ) -> pd.DataFrame:
     """Search one episode's setpoints; one row per finished trial, in the order they
     finished: the knob values, ``score``, ``success``, ``status``, ``transmission``,
-    ``searcher``, ``seed``, ``order`` and ``wall_s`` (the whole search's wall time)."""
+    ``searcher``, ``seed``, ``order`` and ``wall_s`` (the whole search's wall time).
+
+    ``concurrency``: trials at once (default: the service's slots, so a slow simulator
+    runs one trial per slot); each trial holds ``cpus_per_trial`` CPUs while it waits."""
     spec = TaskConfig(**task)
     if budget < 1:
         raise ValueError(f"budget must be >= 1, got {budget}")
+    if concurrency is None:
+        concurrency = service_slots(service)
     initial, offsets = episode(task, seed)
     space, alg, samples = _searcher(searcher, spec, initial, seed, grid_points)
     trainable = tune.with_resources(

@@ -1,0 +1,94 @@
+"""SAC training on the TraceWin path as a user runs it: `ray job submit` of train_rl.py
+with the tracewin simulator running ``arl-tracewin`` on licence slots of a local
+`ray start --head` cluster; the trained policy improves on the untrained one and
+evaluate_rl.py gives it the same success rate through both paths (the embedded engine
+in-process and the TraceWin service)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("ray.rllib")
+pytest.importorskip("torch")
+
+from accelerate_rl.examples import ADIGE_DEMO  # noqa: E402
+from test_job_submit import start_head, submit  # noqa: E402
+
+ARL = shutil.which("arl-tracewin") or str(Path(sys.executable).parent / "arl-tracewin")
+#: One steerer, one step: steer the beam to x0 = 0.8 mm at the end (a bandit SAC learns
+#: in a few hundred steps; the untrained policy's mean action leaves it at ~0).
+TASK = {
+    "project": str(ADIGE_DEMO),
+    "knobs": [{"key": "ele[5][1]", "low": -150.0, "high": 150.0}],
+    "targets": [{"column": "x0", "element": 37, "value": 0.8, "tolerance": 0.1}],
+    "max_steps": 1,
+    "action": "absolute",
+}
+TRACEWIN = ["--simulator", "tracewin", "--executable", ARL, "--licence", "tracewin_licence"]
+
+
+@pytest.fixture()
+def licensed_head(tmp_path):
+    yield from start_head(tmp_path, '--resources={"tracewin_licence": 2}')
+
+
+def _last_json(proc) -> dict:
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    last = json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith("{")][-1])
+    print(json.dumps(last), flush=True)
+    return last
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(2400)
+def test_sac_trains_on_tracewin_licence_slots_as_a_job_and_evaluates_the_same_on_both_paths(
+    licensed_head, tmp_path
+):
+    address, env = licensed_head
+    task = tmp_path / "task.json"
+    task.write_text(json.dumps(TASK))
+    common = ["--task", str(task), "--algo", "sac", "--seed", "0", "--num-env-runners", "0"]
+    sac = [
+        *["--num-envs", "4", "--train-batch-size", "32", "--hiddens", "32,32"],
+        *["--learning-starts", "32", "--training-intensity", "32"],
+        *["--slots", "1", "--max-actors", "2"],
+    ]
+    train = "experiments/train_rl.py"
+    untrained = _last_json(
+        submit(
+            address,
+            env,
+            tmp_path,
+            [train, *common, *sac, "--max-iterations", "0", "--out", str(tmp_path / "untrained")],
+        )
+    )
+    trained = _last_json(
+        submit(
+            address,
+            env,
+            tmp_path,
+            [train, *common, *sac, *TRACEWIN, "--timesteps", "128", "--out", str(tmp_path / "sac")],
+            timeout=1500,  # 200 TraceWin runs (SAC samples 100 steps an iteration)
+        )
+    )
+    assert trained["env_steps"] >= 128
+
+    def evaluate(checkpoint: str, *path: str) -> dict:
+        argv = ["experiments/evaluate_rl.py", "--checkpoint", checkpoint, "--task", str(task)]
+        return _last_json(submit(address, env, tmp_path, [*argv, "--episodes", "8", *path]))
+
+    before = evaluate(untrained["checkpoint"], "--inprocess")
+    embedded = evaluate(trained["checkpoint"], "--inprocess")
+    tracewin = evaluate(trained["checkpoint"], *TRACEWIN, "--slots", "1", "--max-actors", "2")
+    assert tracewin["simulator"] == "tracewin" and embedded["simulator"] == "embedded"
+    # 200 steps: the deterministic policy's error falls (recorded: 5.51 -> 4.14; at lr
+    # 3e-3 it rose to 8.27: so few steps are at the edge); the same policy gives the
+    # same answers through both paths
+    assert embedded["final_error_mean"] < 0.85 * before["final_error_mean"], (before, embedded)
+    assert tracewin["success_rate"] == embedded["success_rate"]
+    assert tracewin["final_error_mean"] == pytest.approx(embedded["final_error_mean"], rel=1e-4)

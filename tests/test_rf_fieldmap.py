@@ -300,32 +300,6 @@ def test_batched_simulations_of_an_accelerating_line_equal_single_runs(spoke):
     assert batch[0].metrics["energy"] == pytest.approx(19.17393, rel=1e-5)
 
 
-def test_the_engine_package_has_no_import_circle():
-    """Every import inside accelerate_rl.engine (module level or deferred in a function),
-    read from the source: the graph sorts topologically."""
-    import ast
-    import graphlib
-    from pathlib import Path
-
-    import accelerate_rl.engine as engine
-
-    root = Path(engine.__file__).parent
-    graph: dict[str, set[str]] = {}
-    for path in root.rglob("*.py"):
-        parts = path.relative_to(root.parent).with_suffix("").parts
-        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
-        deps = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level:
-                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
-                deps.add(f"{base}.{node.module}" if node.module else base)
-        graph[name] = {d for d in deps if d.startswith("engine")}
-    order = graphlib.TopologicalSorter({n: d & graph.keys() for n, d in graph.items()})
-    list(order.static_order())  # raises CycleError naming the circle
-    assert "engine.reference" in graph and "engine.rf" in graph
-
-
 def test_the_aperture_flag_ka_keeps_the_map_and_is_noted(spoke, spoke_engine, tmp_path):
     """Ka = 1 or 2 (TraceWin's aperture flag): the same run as Ka = 0 with a note; TraceWin's
     own matrix of an ESS high-beta cavity with Ka = 1 (OpenXAL's RfFieldMapTest) is the map

@@ -8,6 +8,10 @@ and a bare ``LABEL :`` is a marker; ``DIAG_X(w) ...`` carries a weight; everythi
 Numbering: ``ele[n][v]`` counts elements only (1-based, in file order after
 ``REPEAT_ELE`` expansion); commands are not counted; v is the 1-based parameter index
 after the keyword. The same n is ``##`` in ``tracewin.out``.
+
+Why one module of about 490 lines: reading, ``REPEAT_ELE`` expansion, the override check
+and writing all walk the same ``Statement`` list with the same numbering; split, each part
+would re-derive it.
 """
 
 from __future__ import annotations

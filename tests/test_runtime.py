@@ -193,13 +193,18 @@ def test_the_pool_grows_with_backlog_and_shrinks_when_idle(ray_session):
     with SimulationPool(
         SleepSimulator(0.3), slots=1, min_actors=1, max_actors=3, idle_timeout=1.0
     ) as pool:
-        futures = [pool.submit({}) for _ in range(30)]
+        # a backlog long enough (200 x 0.3 s) that actors starting slowly on a loaded
+        # machine still join while it lasts; the rest is cancelled once the pool has grown
+        futures = [pool.submit({}) for _ in range(200)]
         grew = 0
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not all(f.done() for f in futures):
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and grew < 3 and not all(f.done() for f in futures):
             grew = max(grew, len(pool.actors))
             time.sleep(0.1)
         assert grew == 3
+        for f in futures:
+            pool.cancel(f)
+        assert all(f.cancelled() or f.result().ok for f in futures)
         deadline = time.monotonic() + 30
         while len(pool.actors) > 1 and time.monotonic() < deadline:
             time.sleep(0.2)

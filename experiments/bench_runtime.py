@@ -26,7 +26,7 @@ import time
 import ray
 
 from accelerate_rl.examples import ADIGE_DEMO
-from accelerate_rl.runtime import SimulationPool
+from accelerate_rl.runtime import SimulationPool, init_ray
 from accelerate_rl.simulators import EmbeddedSimulator
 from accelerate_rl.simulators.testing import NoopSimulator, SleepSimulator
 
@@ -174,8 +174,7 @@ def main() -> None:
     )
     args = ap.parse_args()
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    if not ray.is_initialized():
-        ray.init(include_dashboard=False, log_to_driver=False, namespace="accelerate_rl")
+    init_ray()
     result = {
         "cpus": os.cpu_count(),
         "ray": ray.__version__,

@@ -86,13 +86,10 @@ def _requests(args: argparse.Namespace):
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:
-    import ray
-
-    from .runtime import SimulationPool, run_scan, summarize
+    from .runtime import SimulationPool, init_ray, run_scan, summarize
 
     requests, total = _requests(args)
-    if not ray.is_initialized():
-        ray.init(address=args.address, log_to_driver=False, namespace="accelerate_rl")
+    init_ray(address=args.address)
     t0 = time.perf_counter()
     with SimulationPool(
         args.simulator,
@@ -128,14 +125,12 @@ def _report(df: pd.DataFrame, elapsed: float, out) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    import ray
-
     from .engine import Engine
     from .engine.outputs import write_envelope, write_multiparticle
     from .engine.plot import plot_envelope
     from .engine.project import load_project
     from .examples import ADIGE_DEMO
-    from .runtime import SimulationPool, grid, run_scan, summarize
+    from .runtime import SimulationPool, grid, init_ray, run_scan, summarize
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -164,8 +159,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         keys[0]: np.linspace(0.5, 1.5, args.points) * nominal[0],
         keys[1]: np.linspace(0.5, 1.5, args.points) * nominal[1],
     }
-    if not ray.is_initialized():
-        ray.init(address=args.address, log_to_driver=False, namespace="accelerate_rl")
+    init_ray(address=args.address)
     t0 = time.perf_counter()
     with SimulationPool("embedded", ADIGE_DEMO, slots=args.slots) as pool:
         df = run_scan(

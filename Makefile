@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TORCH_WHEEL_PIN := torch==2.13.0
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test test-all lint clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -19,7 +19,13 @@ setup: $(BIN)/python
 demo: setup
 	$(BIN)/accelerate-rl demo
 
+# The default run leaves out tests marked slow (each over a minute: multi-node drills,
+# RL training jobs, whole real linacs); `make test-all` runs them too.
 test: setup
+	$(BIN)/ruff check src tests experiments
+	RAY_AUTH_MODE=disabled $(BIN)/python -m pytest -q -m "not slow"
+
+test-all: setup
 	$(BIN)/ruff check src tests experiments
 	RAY_AUTH_MODE=disabled $(BIN)/python -m pytest -q
 

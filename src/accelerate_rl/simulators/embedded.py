@@ -11,7 +11,7 @@ import numpy as np
 from ..engine.project import load_project
 from ..engine.simulation import Engine, split_params
 from ..tracewin.keys import as_number, is_multiparticle, key_value
-from .base import SimResult, failure
+from .base import SimResult, Status, failure
 from .observe import check_elements, exit_rows, parse_observe
 
 
@@ -80,7 +80,7 @@ class EmbeddedSimulator:
             rows = exit_rows(cols["##"], self.observe, "the embedded simulator")
             for (name, n), row in zip(self.observe, rows):
                 metrics[f"{name}@{n}"] = float(cols[name][row])
-        status = "lost" if res.beam_lost else "ok"
+        status = Status.LOST if res.beam_lost else Status.OK
         error = f"beam lost at element {res.lost_at}" if res.beam_lost else None
         return SimResult(
             dict(params),
@@ -132,5 +132,5 @@ class EmbeddedSimulator:
             metrics = batch.summary_of(b)
             for (name, n), row in zip(self.observe, rows):
                 metrics[f"{name}@{n}"] = float(cols[name][row, b])
-            results.append(SimResult(dict(params), "ok", metrics, seed=None))
+            results.append(SimResult(dict(params), Status.OK, metrics, seed=None))
         return results

@@ -112,7 +112,7 @@ def slow_sampling(latency: float, slots: int, nodes: int, runners: int, repeats:
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": runners + 1})
     for _ in range(nodes):
         cluster.add_node(num_cpus=0, resources={"sim_slot": per_node})
-    ray.init(address=cluster.address, namespace="accelerate_rl", log_to_driver=False)
+    init_ray(address=cluster.address)
     try:
         cluster.wait_for_nodes()
         base = adige_task()

@@ -81,13 +81,13 @@ def drill(args: argparse.Namespace) -> dict:
     import ray
     from ray.cluster_utils import Cluster
 
-    from accelerate_rl.runtime import SimulationPool
+    from accelerate_rl.runtime import SimulationPool, init_ray
     from accelerate_rl.simulators.testing import FaultySimulator
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
     for _ in range(2):
         cluster.add_node(num_cpus=2)
-    ray.init(address=cluster.address, namespace="accelerate_rl", log_to_driver=False)
+    init_ray(address=cluster.address)
     cluster.wait_for_nodes()
     pool = SimulationPool(
         FaultySimulator(),

@@ -24,7 +24,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from ..simulators.base import SimResult
+from ..simulators.base import SimResult, Status
 from .backends import make_backend
 from .task import TaskConfig, adige_task
 
@@ -108,7 +108,7 @@ class BeamlineEnv(gym.Env):
         return self._params()
 
     def _end_reset(self, result: SimResult) -> tuple[np.ndarray, dict[str, Any]]:
-        if not result.ok and result.status != "lost":
+        if not result.ok and result.status != Status.LOST:
             self.technical_failures += 1
         self._last_metrics = _seen(result)
         return self._observation(self._last_metrics), self._info(result)
@@ -126,7 +126,7 @@ class BeamlineEnv(gym.Env):
 
     def _end_step(self, result: SimResult):
         truncated = self.steps >= self.task.max_steps
-        if result.status == "lost":
+        if result.status == Status.LOST:
             obs = self._observation({})
             return obs, -self.task.loss_penalty, True, truncated, self._info(result)
         if not result.ok:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..simulators.base import Status
 from .env import BeamlineVectorEnv
 
 #: A policy maps a (B, obs) batch of observations to a (B, act) batch of actions.
@@ -93,8 +94,8 @@ def evaluate(
             if terminated[i] or truncated[i]:
                 done[i] = True
                 success[i] = bool(infos["success"][i])
-                lost[i] = infos["status"][i] == "lost"
-                technical[i] = infos["status"][i] not in ("ok", "lost")
+                lost[i] = infos["status"][i] == Status.LOST
+                technical[i] = infos["status"][i] not in (Status.OK, Status.LOST)
         # an ended sub-env autoresets on its next step: keep it ended here
     seconds = time.perf_counter() - t0
     ok_steps = steps[success]

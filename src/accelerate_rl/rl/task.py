@@ -39,6 +39,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..examples import ADIGE_DEMO
+from ..simulators.observe import metric_name
 
 
 class _Strict(BaseModel):
@@ -72,7 +73,8 @@ class Observed(_Strict):
 
     @property
     def metric(self) -> str:
-        return f"{self.column}@{self.element}"
+        """The simulator's metric name, ``"column@element"``."""
+        return metric_name(self.column, self.element)
 
 
 class Target(Observed):

@@ -28,7 +28,7 @@ from typing import Any
 import ray
 
 from ..simulators import make_simulator
-from ..simulators.base import SimResult
+from ..simulators.base import SimResult, Status
 from .metrics import ActorMetrics
 from .request import Request
 from .slots import ProcessSlot, SlotUnavailable, ThreadSlot
@@ -142,7 +142,7 @@ class SimulationActor:
             return slot.index, await asyncio.shield(fut)
         except asyncio.CancelledError:
             slot.interrupt()
-            self._count("cancelled", 0.0)
+            self._count(Status.CANCELLED, 0.0)
             raise
 
     def _stamp(self, result: SimResult, slot: int, request: Request) -> SimResult:
@@ -203,7 +203,7 @@ class SimulationActor:
             "busy": self.busy,
             "runs": self.runs,
             "by_status": dict(self.by_status),
-            "failures": self.runs - self.by_status.get("ok", 0),
+            "failures": self.runs - self.by_status.get(Status.OK, 0),
             "restarts": sum(s.restarts for s in self.slots),
             "slot_pids": [s.pid for s in self.slots],
             "unhealthy_slots": [s.index for s in self.slots if not s.healthy],

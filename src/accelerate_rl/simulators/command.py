@@ -42,7 +42,7 @@ from ..external import (
     stage,
     tail,
 )
-from .base import SimResult, failure, scalar_metrics
+from .base import SimResult, Status, failure, scalar_metrics
 from .observe import MetricUnavailable, parse_observe, table_metrics
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -190,7 +190,7 @@ class CommandSimulator:
                 metrics.update(table_metrics({} if table is None else table, self.observe, name))
             except MetricUnavailable as exc:
                 return failure(params, exc, seed)
-        return SimResult(dict(params), "ok", metrics, table, elapsed=res.elapsed, seed=seed)
+        return SimResult(dict(params), Status.OK, metrics, table, elapsed=res.elapsed, seed=seed)
 
     def run(self, params: Mapping[str, Any], timeout: float | None = None) -> CommandResult:
         """Run once in a fresh directory.

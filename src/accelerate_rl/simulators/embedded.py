@@ -11,8 +11,8 @@ import numpy as np
 from ..engine.project import load_project
 from ..engine.simulation import Engine, split_params
 from ..tracewin.keys import as_number, is_multiparticle, key_value
-from .base import SimResult, failure
-from .observe import check_elements, exit_rows, parse_observe
+from .base import SimResult, Status, failure
+from .observe import check_elements, exit_rows, metric_name, parse_observe
 
 
 class EmbeddedSimulator:
@@ -79,8 +79,8 @@ class EmbeddedSimulator:
             cols = res.columns
             rows = exit_rows(cols["##"], self.observe, "the embedded simulator")
             for (name, n), row in zip(self.observe, rows):
-                metrics[f"{name}@{n}"] = float(cols[name][row])
-        status = "lost" if res.beam_lost else "ok"
+                metrics[metric_name(name, n)] = float(cols[name][row])
+        status = Status.LOST if res.beam_lost else Status.OK
         error = f"beam lost at element {res.lost_at}" if res.beam_lost else None
         return SimResult(
             dict(params),
@@ -131,6 +131,6 @@ class EmbeddedSimulator:
                 continue
             metrics = batch.summary_of(b)
             for (name, n), row in zip(self.observe, rows):
-                metrics[f"{name}@{n}"] = float(cols[name][row, b])
-            results.append(SimResult(dict(params), "ok", metrics, seed=None))
+                metrics[metric_name(name, n)] = float(cols[name][row, b])
+            results.append(SimResult(dict(params), Status.OK, metrics, seed=None))
         return results

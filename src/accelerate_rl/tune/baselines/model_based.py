@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import least_squares
 
+from ...rl.hard_task import POSITION_COLUMNS
 from ...simulators.embedded import EmbeddedSimulator
 from .machine import Machine
 
@@ -107,7 +108,9 @@ class DesignModelInverse:
     def _fit(self, machine: Machine, knobs: dict, beam0: dict) -> dict[str, float]:
         measured = machine.measured
         metrics = list(measured)
-        weights = np.array([0.02 if m.split("@")[0] in ("x0", "y0") else 0.05 for m in metrics])
+        weights = np.array(
+            [0.02 if m.rpartition("@")[0] in POSITION_COLUMNS else 0.05 for m in metrics]
+        )
 
         def resid(p):
             out = self._run(machine, knobs, dict(zip(FIT_KEYS, p)))

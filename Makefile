@@ -29,5 +29,8 @@ test-all: setup
 	$(BIN)/ruff check src tests experiments
 	RAY_AUTH_MODE=disabled $(BIN)/python -m pytest -q
 
+lint: setup
+	$(BIN)/ruff check src tests experiments
+
 clean:
 	rm -rf $(VENV) build *.egg-info

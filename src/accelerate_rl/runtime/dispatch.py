@@ -32,7 +32,7 @@ from .actor import Unserved
 from .errors import PoolFullError
 from .fleet import ActorState, ClientFleet, OwnedFleet
 from .metrics import PoolMetrics
-from .request import Request
+from .request import ERROR_TAIL_CHARS, Request
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +239,7 @@ class Dispatcher:
             return
         except RayTaskError as exc:  # the actor method itself raised
             for t in tickets:
-                error = str(exc)[-2000:]
+                error = str(exc)[-ERROR_TAIL_CHARS:]
                 self._complete(t, t.request.failed(Status.FAILED, error, type(exc).__name__))
             return
         outcomes = value if len(tickets) > 1 else [value]

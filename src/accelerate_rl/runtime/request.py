@@ -19,6 +19,10 @@ from ..simulators.base import SimResult, Status, short
 DEFAULT_TIMEOUT = 600.0
 
 
+#: Characters of an exception message a failed result keeps (its end: the cause).
+ERROR_TAIL_CHARS = 2000
+
+
 @dataclass(frozen=True)
 class Request:
     """One simulation request.

@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Callable
 
 from ..simulators.base import SimResult, Simulator, Status, checked, failure
-from .request import Request
+from .request import ERROR_TAIL_CHARS, Request
 
 SimulatorFactory = Callable[[], Simulator]
 #: Longest pause between restart attempts of an unhealthy slot [s].
@@ -158,7 +158,7 @@ class ProcessSlot:
             self._start()
         except Exception as exc:
             self.start_failures += 1
-            self.start_error = str(exc)[-2000:]
+            self.start_error = str(exc)[-ERROR_TAIL_CHARS:]
             backoff = min(MAX_RESTART_BACKOFF, 0.5 * 2 ** (self.start_failures - 1))
             self._next_start = time.monotonic() + backoff
             return

@@ -86,7 +86,7 @@ def _requests(args: argparse.Namespace):
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:
-    from .runtime import SimulationPool, init_ray, run_scan, summarize
+    from .runtime import SimulationPool, init_ray, run_scan, summarise
 
     requests, total = _requests(args)
     init_ray(address=args.address)
@@ -109,12 +109,14 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         )
     elapsed = time.perf_counter() - t0
     _report(df, elapsed, args.out)
-    print(summarize(df).to_string())
+    print(summarise(df).to_string())
     return 0
 
 
 def _report(df: pd.DataFrame, elapsed: float, out) -> None:
-    ok = df[df["status"] == "ok"]
+    from .simulators import Status
+
+    ok = df[df["status"] == Status.OK]
     print(
         f"{len(df)} runs in {elapsed:.1f} s ({len(df) / max(elapsed, 1e-9):,.0f} runs/s)"
         + (f" -> {out}" if out else "")
@@ -130,7 +132,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from .engine.plot import plot_envelope
     from .engine.project import load_project
     from .examples import ADIGE_DEMO
-    from .runtime import SimulationPool, grid, init_ray, run_scan, summarize
+    from .runtime import SimulationPool, grid, init_ray, run_scan, summarise
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -178,7 +180,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"  best spot {best['spot']:.3f} mm at {keys[0]}={best[keys[0]]:.0f} V, "
         f"{keys[1]}={best[keys[1]]:.0f} V (transmission {best['transmission']:.4f})"
     )
-    print(summarize(df).to_string())
+    print(summarise(df).to_string())
     print(
         f"outputs in {out}/: tracewin.out partran1.out Transfer_matrix1.dat dtl1.plt "
         "part_rfq.dst part_dtl1.dst envelope.png scan.parquet/"

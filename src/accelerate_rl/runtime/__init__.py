@@ -13,7 +13,7 @@ from .errors import (
 )
 from .pool import SimulationPool
 from .request import DEFAULT_TIMEOUT, Request
-from .scan import grid, parse_axis, random_points, run_scan, summarize
+from .scan import grid, parse_axis, random_points, run_scan, summarise
 from .service import NAMESPACE, init_ray
 
 __all__ = [
@@ -35,5 +35,5 @@ __all__ = [
     "parse_axis",
     "random_points",
     "run_scan",
-    "summarize",
+    "summarise",
 ]

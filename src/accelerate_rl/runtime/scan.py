@@ -242,6 +242,6 @@ def _row(result: SimResult, request_id: int) -> dict[str, Any]:
     return row
 
 
-def summarize(df: pd.DataFrame) -> pd.DataFrame:
+def summarise(df: pd.DataFrame) -> pd.DataFrame:
     """Runs by status with the median wall time [s]."""
     return df.groupby("status").agg(runs=("status", "size"), median_s=("elapsed", "median"))

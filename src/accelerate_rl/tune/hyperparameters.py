@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..external.errors import brief
 from ..rl.algorithms import ALGORITHMS
 
 #: The result Tune's scheduler ranks trials by.
@@ -98,7 +99,7 @@ def tune_algorithm(
                 "env_steps": metrics.get("num_env_steps_sampled_lifetime"),
                 "return_mean": runners.get("episode_return_mean"),
                 "len_mean": runners.get("episode_len_mean"),
-                "error": None if result.error is None else repr(result.error)[:500],
+                "error": None if result.error is None else brief(result.error, 500),
             }
         )
     return pd.DataFrame(rows)

@@ -173,7 +173,8 @@ def _gap_kick(w_in, phi, voltage_mv, wavelength, mass, charge, ttf, phi_mid, str
             "the gap's transverse focusing terms kx*ky <= 0 (TraceWin's thin-gap model "
             "breaks down: the gain is comparable to the kinetic energy); lower E0TL"
         )
-    damping = np.sqrt(p_in / (p_out * kx * ky))
+    # TraceWin's symplecticity factor s, with a transit-time factor only (module docstring)
+    damping = np.sqrt(p_in / (p_out * kx * ky)) if ttf is not None else np.ones_like(kx)
     kxy = -np.pi * e * s / (mass * (g_a * b_a) ** 2 * wavelength)
     kz = 2 * np.pi * e * s / (mass * b_a**2 * wavelength)
     shift = e * s * k_tt / (mass * g_a**3 * b_a**2)

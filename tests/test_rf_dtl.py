@@ -37,7 +37,9 @@ def test_a_dtl_cell_is_its_quadrupoles_drifts_and_gap():
     np.testing.assert_allclose(
         cell.transfer_matrices.matrices[-1], split.transfer_matrices.matrices[-1], atol=1e-12
     )
-    assert not cell.notes
+    from accelerate_rl.engine.elements.gap import CONSTANT_TTF_NOTE
+
+    assert [CONSTANT_TTF_NOTE in n for n in cell.notes] == [True]  # T = Ts: the guess said
 
 
 def test_multiparticle_through_dtl_cells_follows_the_envelope():

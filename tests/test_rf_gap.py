@@ -229,6 +229,24 @@ def test_the_suites_matrices_alone_pin_its_rest_mass(energy, line):
     assert _matrix_error(energy, line, MC2_2017, reference) > 100 * fit.fun
 
 
+def test_only_unchecked_transit_time_readings_are_noted():
+    """TraceWin's runs check the map with kT, kkT and without any transit-time factor; a
+    constant factor (kT = kkT = 0) and sine terms are our reading: said in the notes."""
+    from accelerate_rl.engine.elements.gap import CONSTANT_TTF_NOTE
+
+    def notes(line: str) -> list[str]:
+        return _engine_run(2.5, line).notes
+
+    assert not notes(f"GAP 78019.7 -35 14.5 0 {TTF} 0 0")
+    assert not notes("GAP 78019.7 -35 14.5 0 0 0 0 0 0 0")
+    constant = notes("GAP 78019.7 -35 14.5 0 0.08 0.8 0 0 0 0")
+    assert len(constant) == 1 and CONSTANT_TTF_NOTE in constant[0] and "GAP" in constant[0]
+    sine = notes(f"DTL_CEL 68.534 22.5 22.5 0.00864202 0 0 148174 -35 10 0 {TTF} 1e-3 0")
+    assert len(sine) == 1 and "kS, kkS" in sine[0]
+    cavity = "NCELLS 0 3 0.1 1.e4 -30 31 0 0.5 0.5 1.0 -1.0 0.1 0.66 0 0 0.63 0.6 0.2 0.64 0 0"
+    assert [CONSTANT_TTF_NOTE in n for n in notes(cavity)] == [True]
+
+
 def _jacobian(kin, crossing, voltage, freq, ttf, eps=1e-7) -> np.ndarray:
     from accelerate_rl.engine.elements.gap import track_thin_gap
 

@@ -9,13 +9,13 @@ one element and "TWGamma", the final relativistic gamma. Matrices are in TraceWi
 (x, x', y, y', z, dp/p) with the (x, x') block repeated in (y, y') where it is equal.
 
 The runs' proton rest mass is 938.29431 MeV, the suite's own probe mass when they were
-recorded (``setSpeciesRestEnergy(9.3829431e8)`` in TestCommon.java, 2015, commit
-7c3502b75; 938.2720813 and then 938.272029 since August 2017). The matrices alone pin it
-(a test below), and every gamma recorded with them follows from it. In September 2017
-(commit 3f8d01c88) the suite replaced three 2.5 MeV gammas and the matrix of the cell
-without transit-time factor with values that follow from 938.272029 instead: the
-numbers here are the 2015 ones (commit 9d7dc3d46), the 2017 ones are checked with their
-own mass (``TRACEWIN_2017``).
+recorded (``setSpeciesRestEnergy(9.3829431e8)`` in TestCommon.java from 2015, commits
+371e91de6 to 9d7dc3d46; 938.2720813 and then 938.272029 since August 2017). The matrices
+alone pin it (a test below), and every gamma recorded with them follows from it. In
+September 2017 (commit 3f8d01c88) the suite replaced three 2.5 MeV gammas and the matrix
+of the cell without transit-time factor with values that follow from 938.272029 instead:
+the numbers here are the 2015 ones (commit 9d7dc3d46), the 2017 ones are checked with
+their own mass (``TRACEWIN_2017``).
 """
 
 from __future__ import annotations

@@ -25,8 +25,10 @@ def test_a_dtl_cell_is_its_quadrupoles_drifts_and_gap():
         parse_dat_text(DTL.split("DTL_CEL")[0] + "DTL_CEL" + DTL.split("DTL_CEL")[1] + "END\n"),
         beam,
     ).run()
+    # the cell's gap keeps its transit-time factor (constant here: T/Ts = 1), whose map
+    # carries TraceWin's symplecticity factor, as a GAP with the same coefficients
     parts = (
-        "FREQ 352.2\nQUAD 22.5 60 6\nDRIFT 11.25 6\nGAP 120000 -30 6 0 0\n"
+        "FREQ 352.2\nQUAD 22.5 60 6\nDRIFT 11.25 6\nGAP 120000 -30 6 0 0.08 0.8\n"
         "DRIFT 12.25 6\nQUAD 22.5 -60 6\nEND\n"
     )
     split = Engine(parse_dat_text(parts), beam).run()
@@ -35,7 +37,9 @@ def test_a_dtl_cell_is_its_quadrupoles_drifts_and_gap():
     np.testing.assert_allclose(
         cell.transfer_matrices.matrices[-1], split.transfer_matrices.matrices[-1], atol=1e-12
     )
-    assert not cell.notes
+    from accelerate_rl.engine.elements.gap import CONSTANT_TTF_NOTE
+
+    assert [CONSTANT_TTF_NOTE in n for n in cell.notes] == [True]  # T = Ts: the guess said
 
 
 def test_multiparticle_through_dtl_cells_follows_the_envelope():

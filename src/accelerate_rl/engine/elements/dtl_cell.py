@@ -15,7 +15,7 @@ from ..rf import Crossing
 from ..species import C_LIGHT, Kinematics
 from .base import Aperture, ElementModel
 from .drift import Drift, pipe_aperture
-from .gap import Gap, TransitTime, sine_term_notes, thin_gap_crossing
+from .gap import Gap, TransitTime, thin_gap_crossing, transit_time_notes
 from .quad import Quad
 from .rf_base import RFElement
 
@@ -36,7 +36,7 @@ class DtlCell(RFElement):
         return TransitTime.from_params(np.array([self.p(v)[0] for v in range(11, 17)]))
 
     def notes(self) -> list[str]:
-        return sine_term_notes(self, self.transit_time)
+        return transit_time_notes(self, [self.transit_time])
 
     @property
     def length_m(self) -> np.ndarray:

@@ -32,7 +32,7 @@ from ..rf import Crossing
 from ..species import C_LIGHT, Kinematics
 from .base import Aperture, ElementModel
 from .drift import Drift, pipe_aperture
-from .gap import Gap
+from .gap import Gap, TransitTime, transit_time_notes
 from .rf_base import RFElement
 
 
@@ -76,6 +76,11 @@ class NCells(RFElement):
 
     def aperture(self) -> Aperture | None:
         return pipe_aperture(self.p(6))
+
+    def notes(self) -> list[str]:
+        if self.freq <= 0:  # before the lattice context is bound
+            return []
+        return transit_time_notes(self, [TransitTime.from_params(t) for t in self._layout()[2]])
 
     def _layout(self) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
         """Drift lengths before each gap and after the last [m], gap voltages [V] and

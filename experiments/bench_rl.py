@@ -160,7 +160,7 @@ def tracewin_overhead(repeats: int) -> dict:
     from accelerate_rl.simulators import EmbeddedSimulator, TraceWinSimulator
     from accelerate_rl.simulators.observe import table_metrics
     from accelerate_rl.tracewin.out import read_out
-    from accelerate_rl.tracewin.runner import _stage_project
+    from accelerate_rl.tracewin.project_files import stage_project
 
     task = TaskConfig(**adige_task())
     observe = observe_list(task)
@@ -179,7 +179,7 @@ def tracewin_overhead(repeats: int) -> dict:
 
         def stage() -> None:
             dest = Path(tempfile.mkdtemp(dir=scratch))
-            _stage_project(folder, dest / "project")
+            stage_project(folder, dest / "project")
             shutil.rmtree(dest)
 
         table = scratch / "tracewin.out"

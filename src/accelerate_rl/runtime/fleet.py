@@ -103,7 +103,10 @@ class ClientFleet:
         since = time.monotonic() - self._sent_at
         changed = demand != self._sent and since >= REPORT_INTERVAL
         if changed or (demand.total and since >= HEARTBEAT):
-            self._report_ref = self.client.report(self.id, demand)
+            try:
+                self._report_ref = self.client.report(self.id, demand)
+            except Exception:  # the registry is gone: the service cannot grow any more
+                return
             self._sent, self._sent_at = demand, time.monotonic()
 
     def remove(self, actor: ActorState) -> None:

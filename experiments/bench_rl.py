@@ -23,8 +23,9 @@ repeats, ratios to the single in-process env measured in the same run).
 * tracewin_overhead: one run of the tracewin simulator running ``arl-tracewin`` against
   the embedded engine's in-process run on the same task and setting (medians), split
   into staging (the project copied into a private directory), process start (Python
-  importing the engine, what ``arl-tracewin`` pays before tracking) and parsing
-  (``tracewin.out`` read, metrics picked).
+  importing the engine, what ``arl-tracewin`` pays before tracking; ``import_s``: the
+  import alone, from ``python -X importtime``) and parsing (``tracewin.out`` read,
+  metrics picked).
 
     python experiments/bench_rl.py --slow [--latency 1.0] [--slow-slots 64] \
         [--out experiments/results/bench_rl_slow.json]
@@ -160,7 +161,7 @@ def tracewin_overhead(repeats: int) -> dict:
     from accelerate_rl.simulators import EmbeddedSimulator, TraceWinSimulator
     from accelerate_rl.simulators.observe import table_metrics
     from accelerate_rl.tracewin.out import read_out
-    from accelerate_rl.tracewin.runner import _stage_project
+    from accelerate_rl.tracewin.project_files import stage_project
 
     task = TaskConfig(**adige_task())
     observe = observe_list(task)
@@ -179,7 +180,7 @@ def tracewin_overhead(repeats: int) -> dict:
 
         def stage() -> None:
             dest = Path(tempfile.mkdtemp(dir=scratch))
-            _stage_project(folder, dest / "project")
+            stage_project(folder, dest / "project")
             shutil.rmtree(dest)
 
         table = scratch / "tracewin.out"
@@ -195,6 +196,7 @@ def tracewin_overhead(repeats: int) -> dict:
                     [sys.executable, "-c", "import accelerate_rl.engine.cli"], check=True
                 )
             ),
+            "import_s": statistics.median(_import_s("accelerate_rl.engine.cli") for _ in range(n)),
             "parsing_s": median_s(lambda: table_metrics(read_out(table), observe, "bench")),
             "runs_per_median": n,
         }
@@ -203,6 +205,20 @@ def tracewin_overhead(repeats: int) -> dict:
     out["overhead_s"] = out["tracewin_run_s"] - out["embedded_run_s"]
     out["tracewin_over_embedded"] = out["tracewin_run_s"] / out["embedded_run_s"]
     return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in out.items()}
+
+
+def _import_s(module: str) -> float:
+    """Seconds a fresh interpreter takes to import ``module`` (``-X importtime``'s total)."""
+    import subprocess
+    import sys
+
+    err = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stderr
+    return int(err.strip().splitlines()[-1].split("|")[1]) / 1e6
 
 
 def main() -> None:

@@ -1,8 +1,9 @@
-"""SAC training on the TraceWin path as a user runs it: `ray job submit` of train_rl.py
-with the tracewin simulator running ``arl-tracewin`` on licence slots of a local
-`ray start --head` cluster; the trained policy improves on the untrained one and
-evaluate_rl.py gives it the same success rate through both paths (the embedded engine
-in-process and the TraceWin service)."""
+"""RL on the TraceWin path as a user runs it (the tracewin simulator running
+``arl-tracewin``): the committed hard-task policy gets the same successes, steps and
+errors on the same seeds through both paths (the embedded engine in-process and a
+TraceWin service); SAC trained by `ray job submit` of train_rl.py on licence slots of a
+local `ray start --head` cluster beats the untrained policy on the same evaluation
+seeds, and evaluate_rl.py gives it the same results through both paths."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ pytest.importorskip("torch")
 from accelerate_rl.examples import ADIGE_DEMO  # noqa: E402
 from test_job_submit import start_head, submit  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[1]
 ARL = shutil.which("arl-tracewin") or str(Path(sys.executable).parent / "arl-tracewin")
+POLICY = ROOT / "experiments" / "policies" / "hard_ppo.pt"
 #: One steerer, one step: steer the beam to x0 = 0.8 mm at the end (a bandit SAC learns
 #: in a few hundred steps; the untrained policy's mean action leaves it at ~0).
 TASK = {
@@ -30,6 +33,24 @@ TASK = {
     "action": "absolute",
 }
 TRACEWIN = ["--simulator", "tracewin", "--executable", ARL, "--licence", "tracewin_licence"]
+
+
+def test_the_committed_policy_gets_the_same_results_through_both_paths(ray_session):
+    sys.path.insert(0, str(ROOT / "experiments"))
+    import evaluate_rl
+
+    common = ["--policy", str(POLICY), "--hard", "design", "--episodes", "4"]
+    embedded = evaluate_rl.main([*common, "--inprocess"])
+    tracewin = evaluate_rl.main(
+        [*common, "--simulator", "tracewin", "--executable", ARL, "--slots", "2"]
+        + ["--max-actors", "1", "--service", "both-paths-eval"]
+    )
+    assert (embedded["simulator"], tracewin["simulator"]) == ("embedded", "tracewin")
+    assert embedded["success_rate"] > 0  # the policy solves these: a real comparison
+    for key in ("success_rate", "steps_mean", "lost", "technical_failures"):
+        assert tracewin[key] == embedded[key], key
+    # tracewin.out keeps 7 digits: the errors agree to about that
+    assert tracewin["final_error_mean"] == pytest.approx(embedded["final_error_mean"], rel=1e-3)
 
 
 @pytest.fixture()
@@ -86,9 +107,12 @@ def test_sac_trains_on_tracewin_licence_slots_as_a_job_and_evaluates_the_same_on
     embedded = evaluate(trained["checkpoint"], "--inprocess")
     tracewin = evaluate(trained["checkpoint"], *TRACEWIN, "--slots", "1", "--max-actors", "2")
     assert tracewin["simulator"] == "tracewin" and embedded["simulator"] == "embedded"
-    # 200 steps: the deterministic policy's error falls (recorded: 5.51 -> 4.14; at lr
-    # 3e-3 it rose to 8.27: so few steps are at the edge); the same policy gives the
-    # same answers through both paths
+    # 200 steps: the deterministic policy's error (= -return of this one-step task) on the
+    # same 8 seeds falls. Recorded: 5.51 -> 4.14, and 5.51 -> 4.69 in a later run (which
+    # misses this margin); in-process runs of these settings gave 2.54, with lr 1e-3 5.95,
+    # with lr 1e-3 and training intensity 64 3.59, at lr 3e-3 8.27: so few SAC steps are
+    # at the edge of what it learns, and a run can miss even this margin.
+    # The same policy gives the same answers through both paths.
     assert embedded["final_error_mean"] < 0.85 * before["final_error_mean"], (before, embedded)
     assert tracewin["success_rate"] == embedded["success_rate"]
     assert tracewin["final_error_mean"] == pytest.approx(embedded["final_error_mean"], rel=1e-4)

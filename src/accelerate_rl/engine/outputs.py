@@ -21,7 +21,7 @@ def _write_table(result: EngineResult, path: Path) -> Path:
     b = result.beam
     return write_out(
         path,
-        result.table,
+        result.columns,  # the arrays: no DataFrame (pandas) needed to write them
         mc2=b.mass,
         freq=b.freq,
         charge=b.charge,

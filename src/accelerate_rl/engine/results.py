@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..tracewin.dst import Distribution
 from ..tracewin.matrices import TransferMatrices
@@ -23,9 +22,11 @@ from .profile import EnergyProfile
 from .reference import CavitySetPoint
 from .table import columns, core_columns
 
+if TYPE_CHECKING:  # pandas is imported where a table is made (arl-tracewin's start-up cost)
+    import pandas as pd
+
 #: Envelope-mode transmission below which the beam counts as lost.
 LOST_THRESHOLD = 1e-6
-
 
 
 class EngineResult:
@@ -80,6 +81,8 @@ class EngineResult:
     @property
     def table(self) -> pd.DataFrame:
         if self._table is None:
+            import pandas as pd
+
             rows = len(self.columns["##"])
             data = {
                 name: self.columns[name] if name in self.columns else np.zeros(rows)
@@ -204,6 +207,8 @@ class BatchResult:
         for name in SUMMARY_COLUMNS:
             data[name] = self.final[name]
         data["transmission"] = self.final_transmission
+        import pandas as pd
+
         return pd.DataFrame(data)
 
 

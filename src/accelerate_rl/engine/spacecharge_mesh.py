@@ -42,9 +42,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import fft as sfft
 
-from .mesh_kernels import deposit, gather, node_field
 from .spacecharge import EPSILON_0
 from .species import C_LIGHT, Kinematics, Species, relativistic
 
@@ -129,6 +127,8 @@ class MeshSolver:
         h = self._cells(span / (shape - 3))  # one empty cell each side plus the last node
         origin = 0.5 * (lo + hi) - 0.5 * h * (shape - 1)
         phi = self._potential(positions, origin, h, charge)
+        from .mesh_kernels import gather, node_field  # numba: imported when first needed
+
         return gather(node_field(phi, h), positions, origin, h)
 
     def _cells(self, need: np.ndarray) -> np.ndarray:
@@ -137,6 +137,8 @@ class MeshSolver:
         h = self._h
         if h is not None and np.all(need <= h) and np.all(need >= (1.0 - self.reuse) * h):
             return h
+        from scipy import fft as sfft  # imported when first needed (start-up cost)
+
         h = need * (1.0 + 0.5 * self.reuse)
         green = integrated_green(self.shape, tuple(h)) / float(np.prod(h))  # cell mean of 1/r
         self._h, self._spectrum = h, sfft.rfftn(green.astype(np.float32))
@@ -156,6 +158,10 @@ class MeshSolver:
                 np.zeros((nx, 2 * ny, nz + 1), np.complex64),
                 np.zeros((2 * nx, 2 * ny, nz + 1), np.complex64),
             )
+        from scipy import fft as sfft
+
+        from .mesh_kernels import deposit
+
         real, half, full = self._padded
         deposit(positions, origin, h, self.shape, real)
         half[:, :ny] = sfft.rfft(real, axis=2)

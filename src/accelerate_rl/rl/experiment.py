@@ -83,16 +83,11 @@ def service(
     simulator (a context manager: it is shut down on exit). ``resources``: the custom Ray
     resources each slot takes (e.g. ``{"sim_slot": 1}`` on KubeRay's simulation
     workers, so the autoscaler adds them; ``{"tracewin_licence": 1}``: a licence).
-    With ``max_actors`` all of them are asked for at once (``min_actors``): env runners
-    and trials send their requests to the actors directly, so the service's own backlog
-    never shows their load; actors that cannot be placed yet are the autoscaler's demand."""
+    It starts with one actor and grows up to ``max_actors`` on the load the env runners
+    and trials report (they are the service's clients); actors that cannot be placed yet
+    are the autoscaler's demand."""
     return start_service(
-        task,
-        name=name,
-        slots=slots,
-        min_actors=max_actors or 1,
-        max_actors=max_actors,
-        resources_per_slot=resources,
+        task, name=name, slots=slots, max_actors=max_actors, resources_per_slot=resources
     )
 
 

@@ -1,18 +1,26 @@
 """The actors a pool dispatches to, and how their number changes.
 
 * :class:`OwnedFleet`: the pool started these actors. Elastic between ``min_actors`` and
-  ``max_actors`` (None: as many as the cluster's CPUs allow, re-read as nodes join): an
-  actor is added while requests wait, an idle one removed after ``idle_timeout``, a dead
-  one replaced; failed starts back off exponentially (0.5 s doubling to 30 s). A named
-  pool republishes its actors to its registry whenever they change.
+  ``max_actors`` (None: as many as the cluster's resources allow, re-read as nodes join)
+  on the total demand: its own requests queued and in flight plus, for a named pool, its
+  clients' (read from the registry). It asks for ``ceil(demand / slots)`` actors at once
+  (actors Ray cannot place yet wait pending: that is what an autoscaler such as KubeRay's
+  sees and adds nodes for); an actor neither side has used for ``idle_timeout`` is
+  removed (a pending one no longer needed too), a dead one replaced; failed starts back
+  off exponentially (0.5 s doubling to 30 s). A named pool republishes its actors to its
+  registry whenever they change.
 * :class:`ClientFleet`: a client of a named service uses the service's actors, never
-  starts or kills one, and re-reads them from the registry when one goes away.
+  starts or kills one. It reports its demand to the registry (on change at most every
+  :data:`REPORT_INTERVAL`, unchanged every :data:`HEARTBEAT` while it lasts, without
+  waiting for the answer), adopts the actors the answer lists, and re-reads them when one
+  goes away.
 
 Every method is called with the dispatcher's lock held.
 """
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import Mapping
@@ -24,10 +32,14 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError
 
 from .actor import SimulationActor, SimulatorSpec, pack_folder
-from .service import ServiceClient, ServiceInfo, start_registry
+from .service import Demand, ServiceClient, ServiceInfo, start_registry
 
 #: Longest pause between failed actor starts [s].
 MAX_START_BACKOFF = 30.0
+#: A client sends a changed demand at most this often [s].
+REPORT_INTERVAL = 0.5
+#: A client repeats an unchanged, non-zero demand this often [s] (well within DEMAND_TTL).
+HEARTBEAT = 2.0
 
 
 @dataclass
@@ -50,8 +62,12 @@ class ClientFleet:
 
     def __init__(self, client: ServiceClient) -> None:
         self.client = client
+        self.id = uuid.uuid4().hex
         self.actors: dict[str, ActorState] = {}
         self._adopt(client.actors)
+        self._sent: Demand | None = None
+        self._sent_at = 0.0
+        self._report_ref: Any = None
 
     def _adopt(self, actors: list[tuple[str, Any]] | None) -> None:
         if actors is None:  # the registry is gone: keep what is left
@@ -61,14 +77,37 @@ class ClientFleet:
 
     @property
     def max_actors(self) -> int:
-        return max(1, len(self.actors))
+        return max(1, len(self.actors), self.client.max_actors)
 
     def mark_ready(self) -> None:
         pass
 
     def scale(self, queued: int, slots: int, closing: bool) -> None:
+        """Find actors if there are none; tell the owner what this client has waiting."""
         if queued and not self.actors:
             self._adopt(self.client.refresh())
+        self._report(queued)
+
+    def _report(self, queued: int) -> None:
+        if self._report_ref is not None:  # the last report's answer: the current actors
+            done, _ = ray.wait([self._report_ref], timeout=0)
+            if not done:
+                return
+            try:
+                self._adopt(ray.get(done[0]))
+            except Exception:  # the registry is gone: keep what is left
+                pass
+            self._report_ref = None
+        in_flight = {n: a.in_flight for n, a in self.actors.items() if a.in_flight}
+        demand = Demand(queued, in_flight)
+        since = time.monotonic() - self._sent_at
+        changed = demand != self._sent and since >= REPORT_INTERVAL
+        if changed or (demand.total and since >= HEARTBEAT):
+            try:
+                self._report_ref = self.client.report(self.id, demand)
+            except Exception:  # the registry is gone: the service cannot grow any more
+                return
+            self._sent, self._sent_at = demand, time.monotonic()
 
     def remove(self, actor: ActorState) -> None:
         """An actor died or stays unhealthy: re-read the service's actors."""
@@ -76,7 +115,13 @@ class ClientFleet:
         self._adopt(self.client.refresh())
 
     def shutdown(self) -> None:
+        """Withdraw this client's demand (best effort: it expires anyway)."""
         self.actors.clear()
+        if self._sent is not None and self._sent.total:
+            try:
+                self.client.report(self.id, None)
+            except Exception:
+                pass
 
 
 class OwnedFleet:
@@ -122,12 +167,20 @@ class OwnedFleet:
         self.actors: dict[str, ActorState] = {}
         self.start_failures = 0
         self._last_start_failure = 0.0
+        self.clients = Demand()  # the clients' demand, as last read from the registry
+        self._clients_ref: Any = None
         for _ in range(max(1, self.min_actors)):
             self._start_actor()
 
     def _cluster_max(self) -> int:
-        cpus = ray.cluster_resources().get("CPU", 1.0)
-        return max(1, int(cpus // max(1, self.slots)))
+        """Actors the cluster's resources hold now: by each resource an actor asks for
+        (CPUs, licences, ...); an actor asking for none counts ``slots`` of the CPUs."""
+        total = ray.cluster_resources()
+        asks = dict(self.actor_options["resources"])
+        if self.actor_options["num_cpus"]:
+            asks["CPU"] = self.actor_options["num_cpus"]
+        asks = {k: v for k, v in asks.items() if v > 0} or {"CPU": max(1, self.slots)}
+        return max(1, int(min(total.get(k, 0.0) // v for k, v in asks.items())))
 
     def _start_actor(self) -> ActorState:
         name = f"{self.name or 'pool'}-{uuid.uuid4().hex[:8]}"
@@ -181,35 +234,56 @@ class OwnedFleet:
     def publish(self) -> None:
         if self.registry is not None:
             self.registry.set_actors.remote(
-                [(a.name, a.handle) for a in self.actors.values() if a.ready]
+                [(a.name, a.handle) for a in self.actors.values() if a.ready], self.max_actors
             )
 
+    def _read_clients(self) -> None:
+        """Refresh :attr:`clients` from the registry without waiting: collect the answer
+        asked for on the last call (if in), ask again."""
+        if self.registry is None:
+            return
+        if self._clients_ref is not None:
+            done, _ = ray.wait([self._clients_ref], timeout=0)
+            if not done:
+                return
+            try:
+                self.clients = ray.get(done[0])
+            except Exception:
+                self.clients = Demand()
+        self._clients_ref = self.registry.demand.remote()
+
     def scale(self, queued: int, slots: int, closing: bool) -> None:
-        """Keep ``min_actors`` (replacing lost ones), grow with the backlog, shrink idle."""
+        """Keep ``min_actors`` (replacing lost ones), size the fleet on the total demand
+        (own and clients'), remove actors nobody used for ``idle_timeout``."""
         if closing:
             return
         now = time.monotonic()
         if self._fixed_max is None:
             self.max_actors = max(self.min_actors, self._cluster_max())
+        self._read_clients()
+        for name in self.clients.in_flight:
+            if name in self.actors:
+                self.actors[name].last_busy = now
         if self.start_failures:
             backoff = min(MAX_START_BACKOFF, 0.5 * 2**self.start_failures)
             if now - self._last_start_failure < backoff:
                 return
-        starting = sum(not a.ready for a in self.actors.values())
-        while len(self.actors) < max(1, self.min_actors):
+        demand = queued + sum(a.in_flight for a in self.actors.values()) + self.clients.total
+        floor = max(1, self.min_actors)
+        wanted = max(floor, min(self.max_actors, math.ceil(demand / max(1, slots))))
+        if wanted >= len(self.actors):  # every actor is wanted, the pending ones too
+            for actor in self.actors.values():
+                if not actor.ready:
+                    actor.last_busy = now
+        while len(self.actors) < wanted:
             self._start_actor()
-            starting += 1
-        ready = [a for a in self.actors.values() if a.ready]
-        busy = all(a.in_flight >= slots for a in ready)
-        waiting = queued + sum(max(0, a.in_flight - slots) for a in ready)
-        if waiting and busy and starting == 0 and len(self.actors) < self.max_actors:
-            self._start_actor()
-        for actor in ready:
-            if len(self.actors) <= max(1, self.min_actors):
+        for actor in list(self.actors.values()):
+            if len(self.actors) <= wanted:
                 break
-            if actor.in_flight == 0 and now - actor.last_busy > self.idle_timeout:
+            used = actor.in_flight or self.clients.in_flight.get(actor.name)
+            if not used and now - actor.last_busy > self.idle_timeout:
                 self.actors.pop(actor.name, None)
-                _retire(actor)
+                _stop(actor)
                 self.publish()
 
     def remove(self, actor: ActorState) -> None:
@@ -224,7 +298,7 @@ class OwnedFleet:
 
     def shutdown(self) -> None:
         """Stop every actor (cleaning their scratch) and unregister the service."""
-        refs = [r for r in (_retire(a) for a in self.actors.values()) if r is not None]
+        refs = [r for r in (_stop(a) for a in self.actors.values()) if r is not None]
         if refs:
             ray.wait(refs, num_returns=len(refs), timeout=30)
         for actor in self.actors.values():
@@ -238,12 +312,16 @@ class OwnedFleet:
             self.registry = None
 
 
-def _retire(actor: ActorState):
-    """Ask the actor to clean its scratch and exit; the call's ref (None if gone)."""
+def _stop(actor: ActorState):
+    """Ask a started actor to clean its scratch and exit (the call's ref; None if gone);
+    kill one still pending (it has no scratch, and would only run the call once placed)."""
     try:
-        return actor.handle.shutdown.remote()
+        if actor.ready:
+            return actor.handle.shutdown.remote()
+        ray.kill(actor.handle)
     except Exception:
-        return None
+        pass
+    return None
 
 
 def actor_stats(handles: Mapping[str, Any], timeout: float = 30.0) -> dict[str, Any]:

@@ -64,7 +64,8 @@ class SimulationPool:
             store.
         name: register as a named service for ``connect``.
         slots: simulator slots per actor (processes for in-process simulators).
-        min_actors, max_actors: elastic bounds (``max_actors=None``: cluster CPUs / slots).
+        min_actors, max_actors: elastic bounds, sized on the demand of the pool and of its
+            clients (``max_actors=None``: what the cluster's resources hold, see fleet.py).
         num_cpus_per_slot: CPUs each slot reserves (default 0: see the module docstring).
         resources_per_slot: custom Ray resources per slot, e.g. ``{"tracewin_licence": 1}``.
         max_pending: requests queued or in flight at most (default 4 per slot, >= 64).

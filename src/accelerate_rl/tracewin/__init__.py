@@ -3,59 +3,64 @@
 
 Every reader raises :class:`TraceWinFormatError` (a ``ValueError``) naming the file and
 the line or byte offset of a problem.
+
+Names are imported on first use (PEP 562), so a program that needs one reader (the
+engine's CLI, a simulator slot) does not pay for the others' imports (pandas).
 """
 
-from .dat import Element, Lattice, SequenceItem, Statement, parse_dat_text, read_dat
-from .dst import Distribution, read_dst, write_dst
-from .errors import (
-    DatSyntaxError,
-    InvalidParameterError,
-    SimulationFailed,
-    SimulationTimeout,
-    TraceWinError,
-    TraceWinFormatError,
-)
-from .ini import IniBeam, read_ini
-from .keys import parse_ele_key, validate_params
-from .matrices import TransferMatrices, read_transfer_matrices, write_transfer_matrices
-from .out import OUT_COLUMNS, SUMMARY_COLUMNS, read_out, write_out
-from .plt import Plt, PltRecord, PltWriter, read_plt, write_plt
-from .project_files import find_lattice
-from .runner import RunRecord, TraceWin
+from __future__ import annotations
 
-__all__ = [
-    "RunRecord",
-    "SimulationFailed",
-    "SimulationTimeout",
-    "TraceWin",
-    "TraceWinError",
-    "find_lattice",
-    "DatSyntaxError",
-    "Distribution",
-    "Element",
-    "IniBeam",
-    "InvalidParameterError",
-    "Lattice",
-    "OUT_COLUMNS",
-    "SUMMARY_COLUMNS",
-    "Plt",
-    "PltRecord",
-    "PltWriter",
-    "SequenceItem",
-    "Statement",
-    "TraceWinFormatError",
-    "TransferMatrices",
-    "parse_dat_text",
-    "parse_ele_key",
-    "read_dat",
-    "read_dst",
-    "read_ini",
-    "read_out",
-    "read_plt",
-    "read_transfer_matrices",
-    "validate_params",
-    "write_dst",
-    "write_out",
-    "write_plt",
-    "write_transfer_matrices",
-]
+from importlib import import_module
+from typing import Any
+
+#: Public name -> the module of this package defining it.
+_EXPORTS = {
+    "Element": "dat",
+    "Lattice": "dat",
+    "SequenceItem": "dat",
+    "Statement": "dat",
+    "parse_dat_text": "dat",
+    "read_dat": "dat",
+    "Distribution": "dst",
+    "read_dst": "dst",
+    "write_dst": "dst",
+    "DatSyntaxError": "errors",
+    "InvalidParameterError": "errors",
+    "SimulationFailed": "errors",
+    "SimulationTimeout": "errors",
+    "TraceWinError": "errors",
+    "TraceWinFormatError": "errors",
+    "IniBeam": "ini",
+    "read_ini": "ini",
+    "parse_ele_key": "keys",
+    "validate_params": "keys",
+    "TransferMatrices": "matrices",
+    "read_transfer_matrices": "matrices",
+    "write_transfer_matrices": "matrices",
+    "OUT_COLUMNS": "out",
+    "SUMMARY_COLUMNS": "out",
+    "read_out": "out",
+    "write_out": "out",
+    "Plt": "plt",
+    "PltRecord": "plt",
+    "PltWriter": "plt",
+    "read_plt": "plt",
+    "write_plt": "plt",
+    "find_lattice": "project_files",
+    "RunRecord": "runner",
+    "TraceWin": "runner",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .errors import TraceWinFormatError
+
+if TYPE_CHECKING:  # pandas is imported by the reader (writing needs none: start-up cost)
+    import pandas as pd
 
 COLUMNS = ("Cav#", "SyncPhase_Ref[°]", "SyncPhase[°]", "Voltage_ref[MV]", "Voltage[MV]")
 
@@ -31,6 +33,8 @@ def read_cavities(path: str | Path) -> pd.DataFrame:
             rows.append([int(fields[0]), *(float(f) for f in fields[1:])])
         except ValueError as exc:
             raise TraceWinFormatError(f"bad number: {exc}", path, line=i) from None
+    import pandas as pd
+
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     return frame.astype({"Cav#": "int64"})
 

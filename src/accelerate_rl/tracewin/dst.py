@@ -15,11 +15,14 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from .errors import TraceWinFormatError
+
+if TYPE_CHECKING:  # pandas is imported where a DataFrame is made (start-up cost)
+    import pandas as pd
 
 _HEAD = struct.Struct("<2siddc")  # filler, Np, current, freq, filler
 #: Factors from file units (cm, rad, cm, rad, rad, MeV) to ours (mm, mrad, mm, mrad, deg, MeV).
@@ -78,6 +81,8 @@ class Distribution:
 
     def to_dataframe(self) -> pd.DataFrame:
         """One row per particle; columns x, xp, y, yp [mm, mrad], phi [deg], w [MeV]."""
+        import pandas as pd
+
         df = pd.DataFrame(self.particles, columns=list(COLUMNS))
         if self.extra is not None:
             df["extra"] = self.extra

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from .dat import parse_number
 from .errors import TraceWinFormatError
+
+if TYPE_CHECKING:  # pandas is imported by the reader (writing needs none: start-up cost)
+    import pandas as pd
 
 #: The columns of ``tracewin.out``, in TraceWin's order and spelling.
 OUT_COLUMNS: tuple[str, ...] = tuple(
@@ -108,6 +111,8 @@ def read_out(path: str | Path) -> pd.DataFrame:
         except ValueError as exc:
             raise TraceWinFormatError(f"non-numeric value: {exc}", p, line=lineno) from None
     data = np.asarray(rows, dtype=float).reshape(len(rows), len(columns))
+    import pandas as pd
+
     df = pd.DataFrame(data, columns=columns)
     for col in _INT_COLUMNS:
         if col in df.columns:

@@ -104,9 +104,10 @@ class StopAtTarget(Stopper):
 
 
 def service_slots(service: str) -> int:
-    """The slots the named service's actors have now (what trials can run on at once)."""
-    per_actor = _service(service).stats()["per_actor"].values()
-    return max(1, sum(int(a.get("slots", 0)) for a in per_actor))
+    """The slots the named service grows to (slots per actor x its ``max_actors``): what
+    trials can run on at once (the service adds actors on the trials' load)."""
+    pool = _service(service)
+    return max(1, pool.slots * pool.max_actors)
 
 
 def _searcher(name: str, task: TaskConfig, initial: dict, seed: int, grid_points: int):

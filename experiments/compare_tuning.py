@@ -54,10 +54,19 @@ def summarise(trials: list[Trial], seconds: float) -> dict[str, Any]:
     }
 
 
-def run_method(controller, task: dict, trials: int, seed: int) -> dict[str, Any]:
+def run_method(
+    controller, task: dict, trials: int, seed: int, minutes: float | None = None
+) -> dict[str, Any]:
+    """Trials ``seed``, ``seed + 1``, ... of ``controller``: ``trials`` of them, or as
+    many as finish within ``minutes`` of wall time (the count is in the row)."""
     machine = Machine(HardTuningEnv(task))
     t0 = time.perf_counter()
-    results = [run_trial(controller, machine, seed + i) for i in range(trials)]
+    stop = None if minutes is None else t0 + 60 * minutes
+    results = []
+    for i in range(trials):
+        if stop is not None and results and time.perf_counter() > stop:
+            break
+        results.append(run_trial(controller, machine, seed + i))
     return summarise(results, time.perf_counter() - t0)
 
 
@@ -107,6 +116,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--expensive-trials", type=int, default=100, help=f"for {EXPENSIVE}")
     ap.add_argument("--mismatched-trials", type=int, default=50)
     ap.add_argument("--machines", default="design,mismatched", help="comma-separated")
+    ap.add_argument(
+        "--minutes", type=float, default=None, help="wall time per method and machine at most"
+    )
     ap.add_argument("--seed", type=int, default=5_000_000, help="trial i uses seed + i")
     ap.add_argument("--service", default=None, help="run every simulation on this new service")
     ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
@@ -151,18 +163,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for name, path in policies.items():
                 n = args.trials if machine == "design" else args.mismatched_trials
                 rows[name] = {
-                    **run_method(PolicyController(load_policy(path)), task, n, args.seed),
+                    **run_method(
+                        PolicyController(load_policy(path)), task, n, args.seed, args.minutes
+                    ),
                     **_upfront(path),
                     "policy": str(path),
+                    "backend": report["backend"],
                 }
                 print(json.dumps({machine: {name: rows[name]}}), flush=True)
             for name in methods:
                 n = args.trials if name not in EXPENSIVE else args.expensive_trials
                 n = n if machine == "design" else min(n, args.mismatched_trials)
                 rows[name] = {
-                    **run_method(CONTROLLERS[name](task), task, n, args.seed),
+                    **run_method(CONTROLLERS[name](task), task, n, args.seed, args.minutes),
                     "training_simulations": 0,
                     "training_seconds": 0,
+                    "backend": report["backend"],
                 }
                 print(json.dumps({machine: {name: rows[name]}}), flush=True)
             report["machines"][machine] = rows

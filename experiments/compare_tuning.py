@@ -99,8 +99,9 @@ def markdown(report: dict[str, Any]) -> str:
             cost = "none" if not sims else f"{sims:,} simulations, {secs / 60:.0f} min"
             if r.get("model_simulations_mean"):
                 cost += f" ({r['model_simulations_mean']:.0f} design-model runs a trial)"
+            shown = f"{name} (service)" if r.get("backend") == "service" else name
             lines.append(
-                f"| {machine} | {name} | {r['trials']} | {100 * r['success_rate']:.1f} % "
+                f"| {machine} | {shown} | {r['trials']} | {100 * r['success_rate']:.1f} % "
                 f"| {num(r['steps_mean_success'])} / {num(r['steps_median_success'], 0)} "
                 f"| {r['simulations_mean']:.1f} | {r['final_error_mean']:.2f} / "
                 f"{r['final_error_median']:.2f} | {r['travel_mean']:.2f} | {cost} |"
@@ -126,10 +127,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--update", action="store_true", help="merge the new rows into an existing --out"
     )
     ap.add_argument("--markdown", type=Path, default=None, help="print the table of this JSON")
+    ap.add_argument(
+        "--merge", type=Path, nargs="+", default=None, help="merge these runs' JSON into --out"
+    )
     args = ap.parse_args(argv)
     if args.markdown:
         print(markdown(json.loads(args.markdown.read_text())))
         return {}
+    if args.merge:
+        return _write(merged([json.loads(p.read_text()) for p in args.merge]), args.out)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = sorted(set(methods) - set(CONTROLLERS))
     if unknown:
@@ -186,15 +192,30 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if pool is not None:
             pool.shutdown()
     if args.update and args.out and args.out.is_file():
-        merged = json.loads(args.out.read_text())
+        report = merged([json.loads(args.out.read_text()), report])
+    return _write(report, args.out)
+
+
+def merged(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """Runs (e.g. methods run in parallel) as one report: later rows replace earlier ones
+    of the same machine and method; every row keeps its own ``backend``."""
+    out: dict[str, Any] = {"seed": reports[0]["seed"], "machines": {}}
+    for report in reports:
+        if report["seed"] != out["seed"]:
+            raise SystemExit(f"cannot merge runs of seeds {out['seed']} and {report['seed']}")
         for machine, rows in report["machines"].items():
-            merged.setdefault("machines", {}).setdefault(machine, {}).update(rows)
-        report = merged
-    text = json.dumps(report)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=1) + "\n")
-    print(text, flush=True)
+            for name, row in rows.items():
+                row.setdefault("backend", report.get("backend"))
+                out["machines"].setdefault(machine, {})[name] = row
+        out["notes"] = report.get("notes", out.get("notes", []))
+    return out
+
+
+def _write(report: dict[str, Any], out: Path | None) -> dict[str, Any]:
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps(report), flush=True)
     return report
 
 

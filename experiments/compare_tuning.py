@@ -54,10 +54,19 @@ def summarise(trials: list[Trial], seconds: float) -> dict[str, Any]:
     }
 
 
-def run_method(controller, task: dict, trials: int, seed: int) -> dict[str, Any]:
+def run_method(
+    controller, task: dict, trials: int, seed: int, minutes: float | None = None
+) -> dict[str, Any]:
+    """Trials ``seed``, ``seed + 1``, ... of ``controller``: ``trials`` of them, or as
+    many as finish within ``minutes`` of wall time (the count is in the row)."""
     machine = Machine(HardTuningEnv(task))
     t0 = time.perf_counter()
-    results = [run_trial(controller, machine, seed + i) for i in range(trials)]
+    stop = None if minutes is None else t0 + 60 * minutes
+    results = []
+    for i in range(trials):
+        if stop is not None and results and time.perf_counter() > stop:
+            break
+        results.append(run_trial(controller, machine, seed + i))
     return summarise(results, time.perf_counter() - t0)
 
 
@@ -90,8 +99,9 @@ def markdown(report: dict[str, Any]) -> str:
             cost = "none" if not sims else f"{sims:,} simulations, {secs / 60:.0f} min"
             if r.get("model_simulations_mean"):
                 cost += f" ({r['model_simulations_mean']:.0f} design-model runs a trial)"
+            shown = f"{name} (service)" if r.get("backend") == "service" else name
             lines.append(
-                f"| {machine} | {name} | {r['trials']} | {100 * r['success_rate']:.1f} % "
+                f"| {machine} | {shown} | {r['trials']} | {100 * r['success_rate']:.1f} % "
                 f"| {num(r['steps_mean_success'])} / {num(r['steps_median_success'], 0)} "
                 f"| {r['simulations_mean']:.1f} | {r['final_error_mean']:.2f} / "
                 f"{r['final_error_median']:.2f} | {r['travel_mean']:.2f} | {cost} |"
@@ -107,6 +117,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--expensive-trials", type=int, default=100, help=f"for {EXPENSIVE}")
     ap.add_argument("--mismatched-trials", type=int, default=50)
     ap.add_argument("--machines", default="design,mismatched", help="comma-separated")
+    ap.add_argument(
+        "--minutes", type=float, default=None, help="wall time per method and machine at most"
+    )
     ap.add_argument("--seed", type=int, default=5_000_000, help="trial i uses seed + i")
     ap.add_argument("--service", default=None, help="run every simulation on this new service")
     ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
@@ -114,10 +127,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--update", action="store_true", help="merge the new rows into an existing --out"
     )
     ap.add_argument("--markdown", type=Path, default=None, help="print the table of this JSON")
+    ap.add_argument(
+        "--merge", type=Path, nargs="+", default=None, help="merge these runs' JSON into --out"
+    )
     args = ap.parse_args(argv)
     if args.markdown:
         print(markdown(json.loads(args.markdown.read_text())))
         return {}
+    if args.merge:
+        return _write(merged([json.loads(p.read_text()) for p in args.merge]), args.out)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = sorted(set(methods) - set(CONTROLLERS))
     if unknown:
@@ -151,18 +169,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for name, path in policies.items():
                 n = args.trials if machine == "design" else args.mismatched_trials
                 rows[name] = {
-                    **run_method(PolicyController(load_policy(path)), task, n, args.seed),
+                    **run_method(
+                        PolicyController(load_policy(path)), task, n, args.seed, args.minutes
+                    ),
                     **_upfront(path),
                     "policy": str(path),
+                    "backend": report["backend"],
                 }
                 print(json.dumps({machine: {name: rows[name]}}), flush=True)
             for name in methods:
                 n = args.trials if name not in EXPENSIVE else args.expensive_trials
                 n = n if machine == "design" else min(n, args.mismatched_trials)
                 rows[name] = {
-                    **run_method(CONTROLLERS[name](task), task, n, args.seed),
+                    **run_method(CONTROLLERS[name](task), task, n, args.seed, args.minutes),
                     "training_simulations": 0,
                     "training_seconds": 0,
+                    "backend": report["backend"],
                 }
                 print(json.dumps({machine: {name: rows[name]}}), flush=True)
             report["machines"][machine] = rows
@@ -170,15 +192,30 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if pool is not None:
             pool.shutdown()
     if args.update and args.out and args.out.is_file():
-        merged = json.loads(args.out.read_text())
+        report = merged([json.loads(args.out.read_text()), report])
+    return _write(report, args.out)
+
+
+def merged(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """Runs (e.g. methods run in parallel) as one report: later rows replace earlier ones
+    of the same machine and method; every row keeps its own ``backend``."""
+    out: dict[str, Any] = {"seed": reports[0]["seed"], "machines": {}}
+    for report in reports:
+        if report["seed"] != out["seed"]:
+            raise SystemExit(f"cannot merge runs of seeds {out['seed']} and {report['seed']}")
         for machine, rows in report["machines"].items():
-            merged.setdefault("machines", {}).setdefault(machine, {}).update(rows)
-        report = merged
-    text = json.dumps(report)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=1) + "\n")
-    print(text, flush=True)
+            for name, row in rows.items():
+                row.setdefault("backend", report.get("backend"))
+                out["machines"].setdefault(machine, {})[name] = row
+        out["notes"] = report.get("notes", out.get("notes", []))
+    return out
+
+
+def _write(report: dict[str, Any], out: Path | None) -> dict[str, Any]:
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps(report), flush=True)
     return report
 
 

@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--timesteps", type=int, default=1_500_000, help="env steps to train")
     ap.add_argument("--max-iterations", type=int, default=None)
+    ap.add_argument("--max-minutes", type=float, default=None, help="wall time, this run")
     ap.add_argument("--out", type=Path, default=Path("/tmp/accelerate-rl/ppo"))
     ap.add_argument("--checkpoint-every", type=int, default=10, help="iterations")
     ap.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
@@ -108,8 +109,11 @@ def main(argv: list[str] | None = None) -> dict:
         state = state or {"iteration": 0, "env_steps": 0, "seconds": 0.0}
         t0, start_seconds = time.perf_counter(), state["seconds"]
         result: dict = {}
-        while state["env_steps"] < args.timesteps and (
-            args.max_iterations is None or state["iteration"] < args.max_iterations
+        stop = None if args.max_minutes is None else t0 + 60 * args.max_minutes
+        while (
+            state["env_steps"] < args.timesteps
+            and (args.max_iterations is None or state["iteration"] < args.max_iterations)
+            and (stop is None or time.perf_counter() < stop)
         ):
             result = algo.train()
             runners = result.get("env_runners", {})

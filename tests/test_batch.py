@@ -97,3 +97,63 @@ def test_cached_maps_follow_the_knobs_of_each_call():
         assert other.summary_of(b)["SizeX"] == pytest.approx(moved["SizeX"], rel=1e-12)
         assert again.summary_of(b)["SizeX"] == pytest.approx(base["SizeX"], rel=1e-12)
     assert moved["SizeX"] != pytest.approx(base["SizeX"], rel=1e-6)
+
+
+#: Per-row incoming beams: offsets, angles, Twiss parameters and emittances (one reference).
+ROW_BEAMS = {
+    "x1": np.linspace(-0.5, 0.5, 6),  # [mm]
+    "yp1": np.linspace(0.4, -0.4, 6),  # [mrad]
+    "alpx1": np.linspace(-1.2, 0.3, 6),
+    "betx1": np.linspace(1.0, 2.5, 6),  # [mm/mrad]
+    "etny1": np.linspace(0.15, 0.35, 6),  # [mm.mrad]
+}
+
+
+def _row(params: dict, b: int) -> dict:
+    return {k: v if np.ndim(v) == 0 else float(v[b]) for k, v in params.items()}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"ele[2][2]": np.linspace(2, 14, 6), **ROW_BEAMS},  # knobs and beams per row
+        {"ele[3][1]": 0.001, **ROW_BEAMS},  # a scalar override, beams per row
+        {**ROW_BEAMS, "etnx1": 0.3},  # no override: the beam keys set the batch
+        # another reference particle in some rows: those rows are their own batch
+        {"ele[2][2]": np.linspace(2, 14, 6), **ROW_BEAMS, "energy1": [5.0, 6, 5, 6, 5, 7]},
+    ],
+)
+def test_per_row_beams_equal_single_runs(params):
+    eng = engine()
+    batch = eng.run_batch(params)
+    assert batch.size == 6
+    columns = batch.columns  # the per-element path carries the per-row beams too
+    for b in range(6):
+        one = eng.run(_row(params, b))
+        fast = batch.summary_of(b)
+        for key in ("SizeX", "SizeY", "x0", "y'0", "ex", "ey", "transmission", "energy"):
+            assert fast[key] == pytest.approx(one.summary[key], rel=1e-12, abs=1e-12), key
+        for name in ("SizeX", "y0", "x'0"):
+            np.testing.assert_allclose(
+                columns[name][:, b], one.columns[name], rtol=1e-12, atol=1e-15
+            )
+    sizes = batch.final["SizeX"]
+    assert len(set(np.round(sizes, 9))) == 6  # the rows' beams really differ
+
+
+def test_per_row_beams_with_space_charge_equal_single_runs():
+    eng = engine()
+    params = {"ele[2][2]": np.linspace(4, 10, 3), "betx1": [1.0, 2.0, 3.0], "current1": 5.0}
+    batch = eng.run_batch(params)
+    for b in range(3):
+        one = eng.run(_row(params, b)).summary
+        assert batch.summary_of(b)["SizeX"] == pytest.approx(one["SizeX"], rel=1e-12)
+
+
+def test_a_beam_key_array_of_another_length_is_an_error_naming_it():
+    from accelerate_rl.tracewin.errors import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="betx1"):
+        engine().run_batch({"ele[2][2]": np.linspace(2, 14, 6), "betx1": [1.0, 2.0]})
+    with pytest.raises(InvalidParameterError, match="betx1"):  # a bad value in one row
+        engine().run_batch({"ele[2][2]": np.linspace(2, 14, 3), "betx1": [1.0, -2.0, 1.0]})

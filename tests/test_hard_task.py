@@ -92,6 +92,46 @@ def test_the_vector_env_steps_hard_episodes_like_single_ones():
         assert vec.envs[i].hidden == single.hidden
 
 
+def _step_requests(num_envs: int, seed: int) -> list[dict]:
+    """The requests a hard vector env sends for one step: one incoming beam each."""
+    vec = HardVectorEnv(hard_task(), num_envs=num_envs)
+    vec.reset(seed=seed)
+    return [e._begin_step(np.full(6, 0.3, dtype=np.float32)) for e in vec.envs]
+
+
+def test_a_hard_vector_step_is_one_engine_call_equal_to_single_runs():
+    requests = _step_requests(5, seed=20)
+    assert len({r["betx1"] for r in requests}) == 5  # every episode its own beam
+    sim = HardTuningEnv(hard_task()).backend.sim
+    singles = [sim.simulate(r) for r in requests]
+    calls = []
+    run = sim.engine.run
+    sim.engine.run = lambda *a, **k: calls.append(1) or run(*a, **k)  # count single runs
+    batched = sim.simulate_batch(requests)
+    sim.engine.run = run
+    assert not calls  # one batched envelope call, no run per request
+    for one, many in zip(singles, batched):
+        assert many.ok and set(many.metrics) >= set(one.metrics)
+        for key in one.metrics:
+            assert many.metrics[key] == pytest.approx(one.metrics[key], rel=1e-10, abs=1e-12)
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_the_hard_vector_env_through_the_service_equals_in_process():
+    from accelerate_rl.rl.backends import start_service
+    from accelerate_rl.rl.hard_task import base_task
+
+    with start_service(base_task(hard_task()), name="hard-test-service", slots=1, max_actors=1):
+        remote = HardVectorEnv(hard_task(backend={"service": "hard-test-service"}), num_envs=3)
+        local = HardVectorEnv(hard_task(), num_envs=3)
+        np.testing.assert_allclose(remote.reset(seed=4)[0], local.reset(seed=4)[0], rtol=1e-7)
+        acts = np.full((3, 6), -0.4, dtype=np.float32)
+        for _ in range(2):
+            r, l = remote.step(acts), local.step(acts)
+            np.testing.assert_allclose(r[0], l[0], rtol=1e-7, atol=1e-7)
+            np.testing.assert_allclose(r[1], l[1], rtol=1e-7)
+
+
 def test_gymnasium_make_builds_the_registered_tasks():
     env = gym.make("accelerate_rl/AdigeHardTuning-v0")
     obs, _ = env.reset(seed=0)

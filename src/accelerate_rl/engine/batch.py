@@ -121,19 +121,21 @@ def track_knobs(
         knob_maps: per knob, its (B, 6, 6) map and (B, 6) kick (or None) at its entry
             energy.
         knob_apertures: per knob, its aperture with arrays of shape (B,).
-        sigma0: (6, 6) input second moments; centroid0: (6,) input centroid.
+        sigma0: (6, 6) input second moments, or (B, 6, 6) one per setting (the stretches'
+            maps depend on the reference particle only, not on the beam's moments);
+            centroid0: (6,) input centroid, or (B, 6).
 
     Returns:
         sigma (B, 6, 6), centroid (B, 6) at the end, transmission (B,) [0..1].
     """
-    s = np.asarray(sigma0, dtype=float)[None]
-    c = np.asarray(centroid0, dtype=float)[None]
+    s = np.asarray(sigma0, dtype=float).reshape(-1, 6, 6)
+    c = np.asarray(centroid0, dtype=float).reshape(-1, 6)
     trans = np.ones(1)
     for i, stretch in enumerate(stretches.stretches):
         if i:
             r, d = knob_maps[i - 1]
             s = r @ s @ np.swapaxes(r, -1, -2)
-            c = (r @ np.broadcast_to(c, (r.shape[0], 6))[..., None])[..., 0]
+            c = (r @ c[..., None])[..., 0]
             if d is not None:
                 c = c + d
             frac = aperture_fraction(

@@ -218,7 +218,8 @@ def track_envelope(
 
     Args:
         models: element models (those in ``fresh`` carry overridden settings).
-        sigma0: (6, 6) input second moments; centroid0: (6,) input centroid.
+        sigma0: (6, 6) input second moments, or (B, 6, 6) one per setting; centroid0:
+            (6,) input centroid, or (B, 6).
         batch: B, the number of settings. base: the lattice's base maps.
         profile: the reference energy along ``models`` (maps at each entry energy).
         fresh: numbers (1-based) of the elements whose maps must be recomputed.
@@ -255,7 +256,7 @@ def track_envelope(
         lengths = np.broadcast_to(lengths, (rows, batch))
         ap = _broadcast(ap, rows, batch)
     sigma = cum @ sigma0 @ np.swapaxes(cum, -1, -2)
-    centroid = cum @ centroid0
+    centroid = (cum @ centroid0[..., None])[..., 0]
     for j in np.flatnonzero(has_kick):
         d = np.broadcast_to(kicks[j], (batch, 6))
         local = np.linalg.solve(cum[j], d[..., None])[..., 0]  # C_j^-1 d_j, (B, 6)

@@ -31,7 +31,8 @@ MODES = ("envelope", "multiparticle")
 
 
 def split_params(params: Mapping[str, Any]) -> tuple[dict, dict, dict, list[str]]:
-    """Split run parameters into ``ele[n][v]`` overrides, beam keys, run keys, ignored keys.
+    """Split run parameters into ``ele[n][v]`` overrides, beam keys (as written), run keys
+    (lower case), ignored keys.
 
     Raises:
         InvalidParameterError: a key that is none of these, naming it.
@@ -42,7 +43,7 @@ def split_params(params: Mapping[str, Any]) -> tuple[dict, dict, dict, list[str]
         if parse_ele_key(key) is not None:
             ele[key] = value
         elif low in TRACEWIN_BEAM_KEYS:
-            beam[low] = value
+            beam[key] = value  # as written: its errors name it so
         elif low in ENGINE_RUN_KEYS:
             run[low] = value
         elif low in ENGINE_IGNORED_KEYS:

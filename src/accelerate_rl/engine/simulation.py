@@ -271,14 +271,17 @@ class Engine:
         """Evaluate B settings in one envelope call.
 
         ``params`` maps ``ele[n][v]`` keys to 1-D arrays of one common length B (scalars
-        broadcast). Beam keys apply to the whole batch. The final row, summaries,
-        transmission and losses are computed at once from the lattice's maps multiplied
-        between the overridden elements (:mod:`.batch`, cached per set of overridden
-        elements: a few (B, 6, 6) products per call); the per-element table
-        (``columns``, ``transmission`` per row, ``at()`` of an inner element) falls back
-        to tracking every element for every setting, on first access. With a beam
-        current (space charge, which depends on each setting's own envelope) the settings
-        are run one after the other, with the same result layout.
+        broadcast). Beam keys are scalars (the whole batch) or 1-D arrays of length B
+        (one incoming beam per setting): rows sharing the reference particle (energy,
+        mass, charge, frequency, current) share the lattice's maps and only their input
+        moments differ; rows with another reference are evaluated as their own batch.
+        The final row, summaries, transmission and losses are computed at once from the
+        lattice's maps multiplied between the overridden elements (:mod:`.batch`, cached
+        per set of overridden elements: a few (B, 6, 6) products per call); the
+        per-element table (``columns``, ``transmission`` per row, ``at()`` of an inner
+        element) falls back to tracking every element for every setting, on first
+        access. With a beam current (space charge, which depends on each setting's own
+        envelope) the settings are run one after the other, with the same result layout.
 
         Raises:
             InvalidParameterError: a bad key, value or batch length.
@@ -286,25 +289,30 @@ class Engine:
         ele, beam_keys, run_keys, _ = split_params(params)
         if is_multiparticle(run_keys.get("partran", 0)):
             raise InvalidParameterError("partran", "run_batch() is envelope mode only")
-        beam = self.beam_for(beam_keys)
         models, batch, touched = self.compiled.with_overrides(ele)
-        settings = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in ele.items()}
+        beams, batch = self._row_beams(beam_keys, batch)
+        groups: dict[tuple, list[int]] = {}
+        for b, row in enumerate(beams):
+            groups.setdefault(_reference(row), []).append(b)
+        if len(groups) > 1:
+            return self._run_batch_groups(params, batch, list(groups.values()))
+        beam = beams[0]
+        per_row = len(beams) > 1
+        sigma0 = np.stack([b.sigma() for b in beams]) if per_row else beam.sigma()
+        centroid0 = np.stack([b.centroid() for b in beams]) if per_row else beam.centroid()
+        settings = {
+            k: np.broadcast_to(np.atleast_1d(np.asarray(v, dtype=float)), (batch,))
+            for k, v in ele.items()
+        }
         if beam.current > 0:
-            return self._run_batch_space_charge(ele, beam, batch, settings)
+            return self._run_batch_space_charge(beam, batch, settings, sigma0, centroid0)
         profile, fresh = self._profile(models, beam, touched, batch)
         base = self._base_maps(beam)
         energy = np.full(batch, float(profile.energy[-1]))
 
         def table() -> tuple[dict[str, np.ndarray], np.ndarray]:
             env = track_envelope(
-                models,
-                profile,
-                beam.sigma(),
-                beam.centroid(),
-                batch,
-                beam.n_particles,
-                base,
-                fresh,
+                models, profile, sigma0, centroid0, batch, beam.n_particles, base, fresh
             )
             return track_columns(env, env, profile.rows(), beam.freq), env.transmission
 
@@ -319,12 +327,76 @@ class Engine:
             knob_apertures.append(aperture_rows([model], batch).rows(1))
             length_mm += model.length_m * 1e3 - base.lengths_mm[k, 0]
         sigma, centroid, transmission = track_knobs(
-            stretches, knob_maps, knob_apertures, beam.sigma(), beam.centroid()
+            stretches, knob_maps, knob_apertures, sigma0, centroid0
         )
+        sigma = np.broadcast_to(sigma, (batch, 6, 6))
+        centroid = np.broadcast_to(centroid, (batch, 6))
         kin = Kinematics(profile.energy[-1:], beam.species)
         final = core_columns(centroid, sigma, kin, beam.freq)
         final["z(m)"] = np.broadcast_to(np.asarray(length_mm, dtype=float) * 1e-3, (batch,))
         return BatchResult(settings, final, np.broadcast_to(transmission, (batch,)), energy, table)
+
+    def _row_beams(self, beam_keys: Mapping[str, Any], batch: int) -> tuple[list[Beam], int]:
+        """The input beam of every row ([one beam] when every beam key is a scalar) and
+        the batch length, which 1-D beam-key arrays may set when no override is batched.
+
+        Raises:
+            InvalidParameterError: a beam-key array of another length, naming the key.
+        """
+        scalar, arrays = {}, {}
+        for key, value in beam_keys.items():
+            if np.ndim(value) == 0:
+                scalar[key] = value
+                continue
+            values = list(np.asarray(value).ravel()) if np.ndim(value) == 1 else None
+            if values is None or batch not in (1, len(values)):
+                raise InvalidParameterError(
+                    key,
+                    f"a beam key takes one value or a 1-D array of one per setting "
+                    f"({batch}), got shape {np.shape(value)}",
+                )
+            batch = len(values)
+            arrays[key] = values
+        beam = self.beam_for(scalar)
+        if not arrays:
+            return [beam], batch
+        rows = [beam.with_tracewin_keys({k: v[b] for k, v in arrays.items()}) for b in range(batch)]
+        return rows, batch
+
+    def _run_batch_groups(
+        self, params: Mapping[str, Any], batch: int, groups: list[list[int]]
+    ) -> BatchResult:
+        """A batch whose rows have different reference particles: each group of rows
+        with one reference run as its own batch, the results put back in row order."""
+        parts = []
+        for rows in groups:
+            idx = np.array(rows)
+            sub = {
+                k: v if np.ndim(v) == 0 else np.broadcast_to(np.asarray(v), (batch,))[idx]
+                for k, v in params.items()
+            }
+            parts.append((idx, self.run_batch(sub)))
+
+        def gather(arrays: list[np.ndarray]) -> np.ndarray:
+            first = np.asarray(arrays[0])
+            out = np.empty(first.shape[:-1] + (batch,), dtype=first.dtype)
+            for (idx, _), arr in zip(parts, arrays):
+                out[..., idx] = np.broadcast_to(arr, first.shape[:-1] + (len(idx),))
+            return out
+
+        def table() -> tuple[dict[str, np.ndarray], np.ndarray]:
+            tables = [part.compute_table() for _, part in parts]
+            cols = {name: gather([t[0][name] for t in tables]) for name in tables[0][0]}
+            return cols, gather([t[1] for t in tables])
+
+        results = [part for _, part in parts]
+        return BatchResult(
+            {k: gather([r.settings[k] for r in results]) for k in results[0].settings},
+            {k: gather([r.final[k] for r in results]) for k in results[0].final},
+            gather([r.final_transmission for r in results]),
+            gather([r.energy for r in results]),
+            table,
+        )
 
     def _stretches(self, beam: Beam, base: BaseMaps, knobs: tuple[int, ...]) -> Stretches:
         """The base maps multiplied between ``knobs``, cached per reference and knobs."""
@@ -337,18 +409,27 @@ class Engine:
         return stretches
 
     def _run_batch_space_charge(
-        self, ele: Mapping[str, Any], beam: Beam, batch: int, settings: dict
+        self,
+        beam: Beam,
+        batch: int,
+        settings: dict,
+        sigma0: np.ndarray,
+        centroid0: np.ndarray,
     ) -> BatchResult:
+        """Setting after setting (space charge depends on each one's own envelope);
+        ``sigma0`` (6, 6) or (B, 6, 6), ``centroid0`` (6,) or (B, 6): the input beams."""
+        sigmas = np.broadcast_to(sigma0, (batch, 6, 6))
+        centroids = np.broadcast_to(centroid0, (batch, 6))
         columns, transmission, energy = [], [], []
         for b in range(batch):
-            one = {k: float(np.broadcast_to(v, (batch,))[b]) for k, v in settings.items()}
+            one = {k: float(v[b]) for k, v in settings.items()}
             models, _, fresh = self.compiled.with_overrides(one)
             profile, _ = self._profile(models, beam, fresh, 1)
             env = track_envelope_space_charge(
                 models,
                 profile,
-                beam.sigma(),
-                beam.centroid(),
+                sigmas[b],
+                centroids[b],
                 beam.n_particles,
                 beam.current,
                 beam.freq,
@@ -360,3 +441,9 @@ class Engine:
         return BatchResult.from_table(
             settings, cols, np.concatenate(transmission, axis=1), np.array(energy)
         )
+
+
+def _reference(beam: Beam) -> tuple:
+    """What a batch's rows must share to share the lattice's maps: the reference particle,
+    the bunch frequency and the current (space charge)."""
+    return (beam.energy, beam.mass, beam.charge, beam.freq, beam.current, beam.n_particles)

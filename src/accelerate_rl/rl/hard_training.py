@@ -40,10 +40,11 @@ def hard_env_config(task: Mapping[str, Any] | None = None, service: str | None =
 def hard_config(
     algo: str, task: Mapping[str, Any] | None = None, *, service: str | None = None, **options
 ):
-    """``ALGORITHMS[algo]``'s config (same options) stepping the hard task's env. Hard-task
-    requests cannot share one vectorised engine call (every episode has its own incoming
-    beam), so sampling is slower than on the benchmark task: the env runners' sample
-    timeout is raised to SAMPLE_TIMEOUT (RLlib's 60 s default drops a slow sample)."""
+    """``ALGORITHMS[algo]``'s config (same options) stepping the hard task's env (one
+    batched engine call a step, each sub-environment its own incoming beam). On the
+    mismatched machine or a slow simulator every sub-environment is its own run, so the
+    env runners' sample timeout is raised to SAMPLE_TIMEOUT (RLlib's 60 s default drops
+    a slow sample)."""
     if algo not in ALGORITHMS:
         raise ValueError(f"algo {algo!r}: choose from {sorted(ALGORITHMS)}")
     config = ALGORITHMS[algo](adige_task(), service=None, **options)

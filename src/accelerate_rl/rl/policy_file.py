@@ -1,6 +1,7 @@
 """Trained policies as small files: the deterministic actor of an RLlib checkpoint traced
-with TorchScript (``.pt``, the actor only: no critic, no optimiser state), loadable with
-torch alone, so anyone evaluates a committed policy without RLlib or training.
+and frozen with TorchScript (``.pt``, the actor only: no critic, no optimiser state),
+loadable with torch alone, so anyone evaluates a committed policy without RLlib or
+training.
 
     export_policy("/tmp/ppo/checkpoint", "experiments/policies/hard_ppo.pt", obs_size=19)
     policy = load_policy("experiments/policies/hard_ppo.pt")   # or a checkpoint folder
@@ -53,6 +54,8 @@ def export_policy(checkpoint: str | Path, path: str | Path, obs_size: int) -> Pa
 
     example = torch.zeros((4, obs_size), dtype=torch.float32)
     traced = torch.jit.trace(_Deterministic().eval(), example, check_trace=False)
+    # frozen: only the weights the action uses (SAC's Q networks are 19/20 of its module)
+    traced = torch.jit.freeze(traced)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     traced.save(str(path))

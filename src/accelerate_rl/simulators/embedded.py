@@ -55,10 +55,9 @@ class EmbeddedSimulator:
             as_number(key, value)  # one setting per request, not an array
         self.engine.compiled.with_overrides(ele)
         self.engine.beam_for(beam_keys)
-        for key, value in run_keys.items():
-            key_value(key, value)
-        for key in ignored:
-            key_value(key, params[key])
+        for key, value in params.items():  # run keys as written, so errors name them so
+            if key in ignored or key.lower() in run_keys:
+                key_value(key, value)
 
     def _with_defaults(self, params: Mapping[str, Any]) -> dict[str, Any]:
         return {**{k: v for k, v in self.defaults.items() if k != "random_seed"}, **params}
@@ -95,7 +94,8 @@ class EmbeddedSimulator:
         self, requests: Sequence[Mapping[str, Any]], *, timeout: float | None = None
     ) -> list[SimResult]:
         """Several requests at once: one vectorised envelope call when they override the
-        same ``ele[n][v]`` keys with the same other keys (the RL and scan case), else one
+        same ``ele[n][v]`` keys and give the same beam keys (each request its own values:
+        its own incoming beam) with the same run keys (the RL and scan case), else one
         run each. The results equal :meth:`simulate`'s; a lost beam or a bad request is
         re-run alone so its result and error are exactly those of a single run."""
         merged = [self._with_defaults(p) for p in requests]
@@ -103,12 +103,12 @@ class EmbeddedSimulator:
         if batchable:
             try:
                 splits = [split_params(p) for p in merged]
-                keys = {tuple(sorted(ele)) for ele, *_ in splits}
-                others = {repr(sorted({**b, **r}.items())) for _, b, r, _ in splits}
+                keys = {(tuple(sorted(ele)), tuple(sorted(beam))) for ele, beam, *_ in splits}
+                others = {repr(sorted(r.items())) for _, _, r, _ in splits}
                 batchable = (
                     len(keys) == 1
                     and len(others) == 1
-                    and keys != {()}
+                    and keys != {((), ())}
                     and not any(is_multiparticle(r.get("partran", 0)) for _, _, r, _ in splits)
                 )
             except Exception:
@@ -116,10 +116,13 @@ class EmbeddedSimulator:
         if not batchable:
             return [self.simulate(p) for p in requests]
         try:
-            ele_keys = next(iter(keys))
+            ele_keys, beam_names = next(iter(keys))
             columns = {k: np.array([float(s[0][k]) for s in splits]) for k in ele_keys}
-            _, beam_keys, run_keys, _ = splits[0]
-            batch = self.engine.run_batch({**columns, **beam_keys, **run_keys})
+            for k in beam_names:
+                values = [s[1][k] for s in splits]
+                same = all(v == values[0] for v in values)
+                columns[k] = values[0] if same else np.array(values, dtype=float)
+            batch = self.engine.run_batch({**columns, **splits[0][2]})
         except Exception:
             return [self.simulate(p) for p in requests]
         cols, lost = batch.columns, batch.lost

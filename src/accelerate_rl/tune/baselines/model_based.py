@@ -9,7 +9,7 @@ counted apart (``Machine.model_simulations``): on a real line they cost CPU, not
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -101,9 +101,11 @@ class DesignModelInverse:
         self.model = EmbeddedSimulator(project, observe=list(metrics))
         self.design = dict(design)  # beam keys at their design values
 
-    def _run(self, machine: Machine, knobs: Mapping[str, float], beam: Mapping[str, float]):
-        machine.model_simulations += 1
-        return self.model.simulate({**knobs, **beam}).metrics
+    def _runs(self, machine: Machine, rows: list[dict[str, float]]) -> list[dict[str, float]]:
+        """The model's metrics for every parameter set, in one batched call (each row its
+        own knobs and incoming beam)."""
+        machine.model_simulations += len(rows)
+        return [r.metrics for r in self.model.simulate_batch(rows)]
 
     def _fit(self, machine: Machine, knobs: dict, beam0: dict) -> dict[str, float]:
         measured = machine.measured
@@ -112,29 +114,36 @@ class DesignModelInverse:
             [0.02 if m.rpartition("@")[0] in POSITION_COLUMNS else 0.05 for m in metrics]
         )
 
-        def resid(p):
-            out = self._run(machine, knobs, dict(zip(FIT_KEYS, p)))
-            return np.array([out.get(m, 0.0) - measured[m] for m in metrics]) / weights
+        def resid(points: np.ndarray) -> np.ndarray:
+            rows = [{**knobs, **dict(zip(FIT_KEYS, p))} for p in points]
+            outs = self._runs(machine, rows)
+            return (
+                np.array([[o.get(m, 0.0) - measured[m] for m in metrics] for o in outs]) / weights
+            )
 
         lo, hi = np.array([FIT_BOUNDS[k] for k in FIT_KEYS]).T
         p0 = np.clip([beam0[k] for k in FIT_KEYS], lo + 1e-6, hi - 1e-6)
-        sol = least_squares(resid, p0, bounds=(lo, hi), diff_step=1e-4, max_nfev=30)
-        return dict(zip(FIT_KEYS, sol.x.tolist()))
+        sol = _least_squares(resid, p0, (lo, hi), 1e-4)
+        return dict(zip(FIT_KEYS, sol.tolist()))
 
     def _solve(self, machine: Machine, beam: dict, u0: np.ndarray) -> np.ndarray:
         keys = [k.key for k in machine.env.task.knobs]
         targets = machine.env.task.targets
+        t_min = machine.env.task.transmission_min
 
-        def resid(u):
-            out = self._run(machine, dict(zip(keys, machine.physical(u))), beam)
-            r = [
-                (out.get(t.metric, 0.0) - v) / t.tolerance for t, v in zip(targets, machine.targets)
-            ]
-            shortfall = max(0.0, machine.env.task.transmission_min - out.get("transmission", 0.0))
-            return np.array([*r, 100.0 * shortfall / 0.01])
+        def resid(points: np.ndarray) -> np.ndarray:
+            rows = [{**dict(zip(keys, machine.physical(u))), **beam} for u in points]
+            out = []
+            for o in self._runs(machine, rows):
+                r = [
+                    (o.get(t.metric, 0.0) - v) / t.tolerance
+                    for t, v in zip(targets, machine.targets)
+                ]
+                shortfall = max(0.0, t_min - o.get("transmission", 0.0))
+                out.append([*r, 100.0 * shortfall / 0.01])
+            return np.array(out)
 
-        sol = least_squares(resid, u0, bounds=(-1.0, 1.0), diff_step=1e-3, max_nfev=30)
-        return sol.x
+        return _least_squares(resid, u0, (-1.0, 1.0), 1e-3)
 
     def __call__(self, machine: Machine) -> None:
         keys = [k.key for k in machine.env.task.knobs]
@@ -145,6 +154,32 @@ class DesignModelInverse:
             beam = self._fit(machine, knobs, beam)
             u = self._solve(machine, beam, machine.normalised(machine.values))
             machine.move_to(machine.physical(u))
+
+
+def _least_squares(
+    resid: Callable[[np.ndarray], np.ndarray],
+    x0: np.ndarray,
+    bounds: tuple,
+    step: float,
+    max_nfev: int = 30,
+) -> np.ndarray:
+    """scipy's bounded least squares of ``resid`` ((k, n) points -> (k, m) residuals),
+    its forward-difference Jacobian (relative ``step``, backwards at an upper bound)
+    evaluated as one batch of n points."""
+    lo, hi = (np.broadcast_to(np.asarray(b, float), np.shape(x0)) for b in bounds)
+    last: dict[str, np.ndarray] = {}
+
+    def fun(x: np.ndarray) -> np.ndarray:
+        last["x"], last["f"] = x.copy(), resid(x[None])[0]
+        return last["f"]
+
+    def jac(x: np.ndarray) -> np.ndarray:
+        f0 = last["f"] if "x" in last and np.array_equal(last["x"], x) else fun(x)
+        h = step * np.maximum(1.0, np.abs(x))
+        h = np.where(x + h > hi, -h, h)
+        return ((resid(x + np.diag(h)) - f0) / h[:, None]).T
+
+    return least_squares(fun, x0, jac=jac, bounds=(lo, hi), max_nfev=max_nfev).x
 
 
 def design_beam(project: str) -> dict[str, Any]:

@@ -160,15 +160,19 @@ class SimulationActor:
             return Unserved(str(exc), type(exc).__name__)
         return self._stamp(result, slot, request)
 
-    async def run_many(self, requests: list[Request]) -> list[SimResult | Unserved]:
-        """Several requests in one call (the pool batches when its queue is deep), each
-        contained: one that fails to run does not touch the others' results."""
-        outcomes = await asyncio.gather(*(self.run(r) for r in requests), return_exceptions=True)
+    async def run_many(
+        self, requests: list[Request]
+    ) -> list[SimResult | list[SimResult] | Unserved]:
+        """Several requests in one call (the pool coalesces what is queued for this actor:
+        single requests, batch requests, or both), run concurrently over the free slots,
+        each contained: one that fails to run does not touch the others' results."""
+        calls = (self.run_batch(r) if r.batch else self.run(r) for r in requests)
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
         for outcome in outcomes:
             if isinstance(outcome, asyncio.CancelledError):
                 raise outcome
         return [
-            o if isinstance(o, (SimResult, Unserved)) else Unserved(repr(o), type(o).__name__)
+            o if isinstance(o, (SimResult, Unserved, list)) else Unserved(repr(o), type(o).__name__)
             for o in outcomes
         ]
 

@@ -1,12 +1,17 @@
-"""A bounded window over a lazy stream of futures (how ``SimulationPool.map`` keeps
-memory flat whatever the number of requests)."""
+"""Futures the pool hands out: a bounded window over a lazy stream of them (how
+``SimulationPool.map`` keeps memory flat whatever the number of requests), a future
+joining several batch parts, and an already-resolved one."""
 
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future
 from concurrent.futures import wait as wait_futures
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def windowed(futures: Iterable[Future], window: int, ordered: bool) -> Iterator[Future]:
@@ -29,3 +34,47 @@ def windowed(futures: Iterable[Future], window: int, ordered: bool) -> Iterator[
         yield from drain(max(1, window))
         live.append(fut)
     yield from drain(1)
+
+
+def done(value: Any) -> Future:
+    """A future already holding ``value``."""
+    fut: Future = Future()
+    fut.set_result(value)
+    return fut
+
+
+def joined(parts: Sequence[Future]) -> Future:
+    """A future of the concatenated lists of ``parts`` (in order), set when the last part
+    is done; the first part's exception if one raised. It cannot be cancelled (its
+    parts run on their own)."""
+    out: Future = Future()
+    out.set_running_or_notify_cancel()
+    left = [len(parts)]
+    lock = threading.Lock()
+
+    def one_done(_: Future) -> None:
+        with lock:
+            left[0] -= 1
+            if left[0]:
+                return
+        try:
+            out.set_result([r for part in parts for r in part.result()])
+        except BaseException as exc:
+            out.set_exception(exc)
+
+    for part in parts:
+        part.add_done_callback(one_done)
+    return out
+
+
+def split_evenly(items: list[T], parts: int) -> list[list[T]]:
+    """``items`` cut into ``parts`` contiguous chunks (at most len(items)) whose sizes
+    differ by one at most."""
+    parts = max(1, min(int(parts), len(items)))
+    size, extra = divmod(len(items), parts)
+    chunks, start = [], 0
+    for i in range(parts):
+        end = start + size + (i < extra)
+        chunks.append(items[start:end])
+        start = end
+    return chunks

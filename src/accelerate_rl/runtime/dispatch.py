@@ -37,12 +37,10 @@ from .actor import Unserved
 from .errors import PoolFullError
 from .fleet import ActorState, ClientFleet, OwnedFleet
 from .metrics import PoolMetrics
-from .request import ERROR_TAIL_CHARS, Request
+from .request import ERROR_TAIL_CHARS, FAST_SIMULATION, Request
 
 log = logging.getLogger(__name__)
 
-#: Simulations faster than this [s] are batched deeply (see ``Dispatcher._capacity``).
-FAST_SIMULATION = 0.005
 #: Consecutive unserved requests after which an actor is replaced.
 UNHEALTHY_AFTER = 3
 #: Times a request may come back unserved before it fails.

@@ -51,6 +51,7 @@ from accelerate_rl.rl.algorithms import env_config, ppo_config
 from accelerate_rl.rl.experiment import service
 from accelerate_rl.runtime import init_ray
 from bench_engine import timed
+from bench_runtime import machine_load
 
 SERVICE = "bench-rl"
 
@@ -124,12 +125,6 @@ def _counted_sample(runner, timesteps: int) -> tuple[int, int]:
     finally:
         del env.step  # the class's step again
     return env_steps, calls[0] * env.num_envs
-
-
-def machine_load() -> str:
-    """The machine's cores and load averages (1, 5, 15 min), e.g. for the JSON."""
-    one, five, fifteen = os.getloadavg()
-    return f"{os.cpu_count()} cores (shared), load {one:.1f} {five:.1f} {fifteen:.1f}"
 
 
 def slow_sampling(latency: float, slots: int, nodes: int, runners: int, repeats: int) -> dict:

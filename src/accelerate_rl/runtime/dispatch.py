@@ -157,9 +157,10 @@ class Dispatcher:
     def _capacity(self) -> int:
         """Requests an actor may hold: one running per slot plus one waiting; deep batches
         only for fast simulations (< 5 ms), where Ray's per-call cost dominates and
-        batching cannot starve other actors of work."""
+        batching cannot starve other actors of work: two full calls, so the actor works
+        on one while the other's results travel back and the next one comes in."""
         if self._ewma_elapsed < FAST_SIMULATION:
-            return max(2 * self.slots, self.max_batch)
+            return 2 * max(2 * self.slots, self.max_batch)
         return 2 * self.slots
 
     def _dispatch(self) -> None:

@@ -5,10 +5,10 @@ joining several batch parts, and an already-resolved one."""
 from __future__ import annotations
 
 import collections
+import queue
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future
-from concurrent.futures import wait as wait_futures
+from concurrent.futures import Future
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -17,23 +17,27 @@ T = TypeVar("T")
 def windowed(futures: Iterable[Future], window: int, ordered: bool) -> Iterator[Future]:
     """The futures of ``futures`` once done, in order (``ordered``) or as they complete,
     with at most ``window`` outstanding: the next one is pulled from the (lazy) iterable
-    only when there is room."""
-    live: collections.deque[Future] = collections.deque()
-
-    def drain(limit: int) -> Iterator[Future]:
-        while len(live) >= limit and live:
-            if ordered:
+    only when there is room. Unordered, each future reports itself done through a queue
+    (O(1) per completion, however wide the window)."""
+    window = max(1, window)
+    if ordered:
+        live: collections.deque[Future] = collections.deque()
+        for fut in futures:
+            if len(live) >= window:
                 yield live.popleft()
-                continue
-            done, _ = wait_futures(live, return_when=FIRST_COMPLETED)
-            for fut in done:
-                live.remove(fut)
-                yield fut
-
+            live.append(fut)
+        yield from live
+        return
+    finished: queue.SimpleQueue[Future] = queue.SimpleQueue()
+    outstanding = 0
     for fut in futures:
-        yield from drain(max(1, window))
-        live.append(fut)
-    yield from drain(1)
+        if outstanding >= window:
+            yield finished.get()
+            outstanding -= 1
+        fut.add_done_callback(finished.put)
+        outstanding += 1
+    for _ in range(outstanding):
+        yield finished.get()
 
 
 def done(value: Any) -> Future:

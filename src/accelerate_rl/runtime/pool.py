@@ -27,6 +27,10 @@ Behaviour:
   ``SimulationPool.connect("beamline")`` in any process of the same Ray cluster (an env
   runner, a Tune trial) sends requests to the same actors (``service.py``).
 * A pool still open at interpreter exit is closed quietly before Ray shuts down.
+
+The module is the pool's public API only (a little over 400 lines of documented methods);
+the machinery is in ``dispatch.py``, ``fleet.py``, ``actor.py``, ``slots.py`` and
+``window.py``.
 """
 
 from __future__ import annotations

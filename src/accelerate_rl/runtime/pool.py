@@ -10,7 +10,9 @@ Behaviour:
 * Backpressure: at most ``max_pending`` requests are queued or in flight; ``submit``
   then blocks (``on_full="block"``), raises ``PoolFullError`` (``"raise"``) or waits at
   most that many seconds (a number). ``map`` reads its iterable lazily: memory stays flat.
-* Least-loaded dispatch over the actors, one dispatcher thread (``dispatch.py``).
+* Least-loaded dispatch over the actors, one dispatcher thread (``dispatch.py``); what is
+  queued for one actor goes in one call. ``submit_many`` queues several requests
+  together; ``submit_batch(parts=k)`` cuts a batch into k parts that run on k slots.
 * Faults: an actor that died or a result lost with its node puts the request back at
   the head of the queue, up to ``max_retries`` times, and the actor is replaced. Each
   request yields exactly one result (a ``SimResult`` whose status says what happened);

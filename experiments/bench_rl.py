@@ -1,13 +1,15 @@
 """Benchmark environment throughput on the benchmark task; prints JSON (medians of
-repeats, ratios to the single in-process env measured in the same run).
+repeats, ratios measured in the same run) with the machine's load (``uptime``).
 
 * single_inprocess (baseline): one BeamlineEnv, the engine in this process.
 * single_service: one BeamlineEnv on the named service (one request per step).
-* vector_inprocess / vector_service: a BeamlineVectorEnv of ``--num-envs`` sub-envs, one
-  batched request per step (one vectorised engine call). Goal: >= 1000 env steps/s
-  through the service on 2 cores.
+* vector_inprocess / vector_service: a BeamlineVectorEnv of ``--num-envs`` sub-envs. In
+  process one vectorised engine call a step; through the service (``--slots`` slots, one
+  actor) the batch is split over the slots, which compute their parts in parallel.
+  Goal: vector_service >= 1.0x vector_inprocess on 2 cores.
 * rllib_sampling: env steps/s of an RLlib PPO env runner (random initial policy, the
   vector env on the service), sampling only: what training sees before learning costs.
+  Goal: >= 0.8x vector_inprocess.
 
     python experiments/bench_rl.py [--repeats 3] [--steps 2000] [--num-envs 64]
 
@@ -18,8 +20,11 @@ repeats, ratios to the single in-process env measured in the same run).
   ``sim_slot`` resource, ``--slow-slots`` slots in all) serving a simulator of fixed
   latency L (``--latency``, sleeping: the 2 cores are not the limit); RLlib PPO env
   runners sample through the service, their sub-environments fanned out one request per
-  slot. Reported: env steps/s, the ideal slots / L, and efficiency = their ratio (goal
-  >= 0.9 at 64 slots).
+  slot. Reported: env steps/s and simulations/s (env steps plus the resets RLlib does
+  not count as steps) against the ideal slots / L: ``simulation_efficiency`` (what the
+  service and the env runners lose; goal >= 0.9 at 64 slots) and
+  ``env_step_efficiency``, bounded by the share of simulations that are steps
+  (``env_step_bound``: an episode of 10 steps costs 11 simulations).
 * tracewin_overhead: one run of the tracewin simulator running ``arl-tracewin`` against
   the embedded engine's in-process run on the same task and setting (medians), split
   into staging (the project copied into a private directory), process start (Python
@@ -47,6 +52,7 @@ from accelerate_rl.rl.algorithms import env_config, ppo_config
 from accelerate_rl.rl.experiment import service
 from accelerate_rl.runtime import init_ray
 from bench_engine import timed
+from bench_runtime import machine_load
 
 SERVICE = "bench-rl"
 
@@ -72,9 +78,11 @@ def rllib_sampling(
     task: dict | None = None,
     num_env_runners: int = 1,
     timesteps: int = 4096,
-) -> float:
-    """Median env steps/s of ``EnvRunnerGroup.sample`` in a PPO algorithm (no learning):
-    ``num_env_runners`` runners of ``num_envs`` sub-envs, ``timesteps`` each per repeat."""
+) -> dict:
+    """Medians of ``EnvRunnerGroup.sample`` in a PPO algorithm (no learning):
+    ``num_env_runners`` runners of ``num_envs`` sub-envs, ``timesteps`` each per repeat.
+    ``env_steps_per_s`` counts RLlib's env steps; ``simulations_per_s`` every simulation
+    the vector envs asked for (a sub-env's reset is one, not an env step for RLlib)."""
     algo = ppo_config(
         task,
         service=SERVICE,
@@ -84,17 +92,40 @@ def rllib_sampling(
     ).build_algo()
     try:
         group = algo.env_runner_group
-        samples = []
+        steps, sims = [], []
         for _ in range(repeats + 1):
             t0 = time.perf_counter()
-            episodes = group.foreach_env_runner(
-                lambda runner: sum(len(e) for e in runner.sample(num_timesteps=timesteps)),
-                local_env_runner=False,
+            counts = group.foreach_env_runner(
+                lambda runner: _counted_sample(runner, timesteps), local_env_runner=False
             )
-            samples.append(sum(episodes) / (time.perf_counter() - t0))
-        return statistics.median(samples[1:])
+            wall = time.perf_counter() - t0
+            steps.append(sum(c[0] for c in counts) / wall)
+            sims.append(sum(c[1] for c in counts) / wall)
+        return {
+            "env_steps_per_s": statistics.median(steps[1:]),
+            "simulations_per_s": statistics.median(sims[1:]),
+        }
     finally:
         algo.stop()
+
+
+def _counted_sample(runner, timesteps: int) -> tuple[int, int]:
+    """(env steps, simulations) of one ``runner.sample``: every vector step runs one
+    simulation per sub-environment (a step or an autoreset)."""
+    env = runner.env.unwrapped
+    calls = [0]
+    step = env.step
+
+    def counted(actions):
+        calls[0] += 1
+        return step(actions)
+
+    env.step = counted
+    try:
+        env_steps = sum(len(e) for e in runner.sample(num_timesteps=timesteps))
+    finally:
+        del env.step  # the class's step again
+    return env_steps, calls[0] * env.num_envs
 
 
 def slow_sampling(latency: float, slots: int, nodes: int, runners: int, repeats: int) -> dict:
@@ -128,11 +159,12 @@ def slow_sampling(latency: float, slots: int, nodes: int, runners: int, repeats:
             actors = len(pool.actors)
             free_slots = ray.available_resources().get("sim_slot", 0.0)
             num_envs = slots // runners
-            rate = rllib_sampling(num_envs, repeats, task, runners, timesteps=8 * num_envs)
+            rates = rllib_sampling(num_envs, repeats, task, runners, timesteps=8 * num_envs)
     finally:
         ray.shutdown()
         cluster.shutdown()
     ideal = slots / latency
+    steps, sims = rates["env_steps_per_s"], rates["simulations_per_s"]
     return {
         "latency_s": latency,
         "slots": slots,
@@ -141,9 +173,13 @@ def slow_sampling(latency: float, slots: int, nodes: int, runners: int, repeats:
         "sim_slots_free": free_slots,
         "env_runners": runners,
         "envs_per_runner": slots // runners,
-        "env_steps_per_s": round(rate, 2),
+        "env_steps_per_s": round(steps, 2),
+        "simulations_per_s": round(sims, 2),
         "ideal_steps_per_s": ideal,
-        "efficiency": round(rate / ideal, 3),
+        "simulation_efficiency": round(sims / ideal, 3),
+        "env_step_efficiency": round(steps / ideal, 3),
+        "env_step_bound": round(steps / sims, 3),
+        "load_after": machine_load(),
     }
 
 
@@ -232,16 +268,30 @@ def main() -> None:
     ap.add_argument("--slow-slots", type=int, default=64)
     ap.add_argument("--slow-nodes", type=int, default=4, help="simulation nodes")
     ap.add_argument("--slow-runners", type=int, default=2, help="RLlib env runners")
+    ap.add_argument(
+        "--section",
+        choices=("slow_sampling", "tracewin_overhead"),
+        action="append",
+        help="with --slow: run only this section (repeatable); --out keeps the others",
+    )
+    ap.add_argument("--slots", type=int, default=2, help="slots of the fast service")
     ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = ap.parse_args()
     if args.slow:
-        result = {
-            "machine": f"{os.cpu_count()} cores (shared)",
-            "slow_sampling": slow_sampling(
-                args.latency, args.slow_slots, args.slow_nodes, args.slow_runners, args.repeats
-            ),
-            "tracewin_overhead": tracewin_overhead(args.repeats),
-        }
+        sections = args.section or ["slow_sampling", "tracewin_overhead"]
+        result = {}
+        if args.out and args.out.exists() and args.section:
+            result = json.loads(args.out.read_text())
+        result["machine"] = f"{os.cpu_count()} cores (shared)"
+        if "slow_sampling" in sections:
+            result["slow_sampling"] = {
+                "load_before": machine_load(),
+                **slow_sampling(
+                    args.latency, args.slow_slots, args.slow_nodes, args.slow_runners, args.repeats
+                ),
+            }
+        if "tracewin_overhead" in sections:
+            result["tracewin_overhead"] = tracewin_overhead(args.repeats)
         text = json.dumps(result, indent=2)
         if args.out:
             args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -250,8 +300,13 @@ def main() -> None:
         return
     init_ray()
     task = adige_task()
-    result: dict = {"num_envs": args.num_envs, "repeats": args.repeats}
-    with service(task, SERVICE, slots=1, max_actors=1):
+    result: dict = {
+        "num_envs": args.num_envs,
+        "repeats": args.repeats,
+        "service_slots": args.slots,
+        "load_before": machine_load(),
+    }
+    with service(task, SERVICE, slots=args.slots, max_actors=1):
         served = env_config(task, SERVICE)
         result["single_inprocess"] = steps_per_s(BeamlineEnv(task), args.steps, args.repeats)
         result["single_service"] = steps_per_s(BeamlineEnv(served), args.steps, args.repeats)
@@ -259,14 +314,27 @@ def main() -> None:
             env = BeamlineVectorEnv(cfg, num_envs=args.num_envs)
             result[name] = steps_per_s(env, args.steps * 5, args.repeats)
         if not args.no_rllib:
-            result["rllib_sampling"] = rllib_sampling(args.num_envs, args.repeats)
+            rates = rllib_sampling(args.num_envs, args.repeats)
+            result["rllib_sampling"] = rates["env_steps_per_s"]
+            result["rllib_simulations"] = rates["simulations_per_s"]
     base = result["single_inprocess"]
     for key in ("single_service", "vector_inprocess", "vector_service", "rllib_sampling"):
         if key in result:
             result[f"{key}_ratio"] = round(result[key] / base, 3)
+    vector = result["vector_inprocess"]
+    result["goals"] = {
+        "vector_service_over_vector_inprocess": round(result["vector_service"] / vector, 3),
+        "vector_service_goal": ">= 1.0",
+    }
+    if "rllib_sampling" in result:
+        result["goals"]["rllib_sampling_over_vector_inprocess"] = round(
+            result["rllib_sampling"] / vector, 3
+        )
+        result["goals"]["rllib_sampling_goal"] = ">= 0.8"
     for key, value in list(result.items()):
         if isinstance(value, float) and not key.endswith("_ratio"):
             result[key] = round(value, 1)
+    result["load_after"] = machine_load()
     print(json.dumps(result, indent=2))
 
 

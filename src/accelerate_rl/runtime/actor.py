@@ -30,8 +30,9 @@ import ray
 from ..simulators import make_simulator
 from ..simulators.base import SimResult, Status
 from .metrics import ActorMetrics
-from .request import Request
+from .request import FAST_SIMULATION, Request
 from .slots import ProcessSlot, SlotUnavailable, ThreadSlot
+from .window import split_evenly
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ class SimulationActor:
         self.runs = 0
         self.by_status: dict[str, int] = {}
         self.started = time.time()
+        self._ewma_elapsed = 1.0  # [s] per run; conservative until results come in
         self.metrics = ActorMetrics(self.name, len(self.slots))
 
     def _queue(self) -> asyncio.Queue:
@@ -160,16 +162,47 @@ class SimulationActor:
             return Unserved(str(exc), type(exc).__name__)
         return self._stamp(result, slot, request)
 
-    async def run_many(self, requests: list[Request]) -> list[SimResult | Unserved]:
-        """Several requests in one call (the pool batches when its queue is deep), each
-        contained: one that fails to run does not touch the others' results."""
-        outcomes = await asyncio.gather(*(self.run(r) for r in requests), return_exceptions=True)
-        for outcome in outcomes:
+    async def run_many(
+        self, requests: list[Request]
+    ) -> list[SimResult | list[SimResult] | Unserved]:
+        """Several requests in one call (the pool coalesces what is queued for this actor:
+        single requests, batch requests, or both), run concurrently over the free slots,
+        each contained: one that fails to run does not touch the others' results. While
+        simulations are fast (< :data:`FAST_SIMULATION`), the single requests go to the
+        slots in groups, one exchange per group, each request still timed on its own."""
+        singles = [i for i, r in enumerate(requests) if not r.batch]
+        grouped = len(singles) > 1 and self._ewma_elapsed < FAST_SIMULATION
+        jobs: list[tuple[list[int], Any]] = []
+        for i, request in enumerate(requests):
+            if request.batch or not grouped:
+                jobs.append(([i], self._alone(request)))
+        if grouped:
+            for group in split_evenly(singles, len(self.slots)):
+                jobs.append((group, self._run_group([requests[i] for i in group])))
+        done = await asyncio.gather(*(job for _, job in jobs), return_exceptions=True)
+        outcomes: list[Any] = [None] * len(requests)
+        for (indices, _), outcome in zip(jobs, done):
             if isinstance(outcome, asyncio.CancelledError):
                 raise outcome
+            if isinstance(outcome, BaseException):
+                outcome = [Unserved(repr(outcome), type(outcome).__name__)] * len(indices)
+            for i, one in zip(indices, outcome):
+                outcomes[i] = one
+        return outcomes
+
+    async def _alone(self, request: Request) -> list[Any]:
+        return [await (self.run_batch(request) if request.batch else self.run(request))]
+
+    async def _run_group(self, requests: list[Request]) -> list[SimResult | Unserved]:
+        """Single requests run one after another on one slot in one exchange."""
+        try:
+            slot, results = await self._on_slot("call_many", requests)
+        except SlotUnavailable as exc:
+            return [Unserved(str(exc), type(exc).__name__)] * len(requests)
+        down = Unserved(f"slot {slot} went down before running it", "SlotUnavailable")
         return [
-            o if isinstance(o, (SimResult, Unserved)) else Unserved(repr(o), type(o).__name__)
-            for o in outcomes
+            down if result is None else self._stamp(result, slot, request)
+            for result, request in zip(results, requests)
         ]
 
     async def run_batch(self, request: Request) -> list[SimResult] | Unserved:
@@ -183,6 +216,8 @@ class SimulationActor:
         return [self._stamp(r, slot, request) for r in results]
 
     def _count(self, status: str, elapsed: float) -> None:
+        if elapsed > 0:
+            self._ewma_elapsed = 0.9 * self._ewma_elapsed + 0.1 * elapsed
         self.runs += 1
         key = str(status)
         self.by_status[key] = self.by_status.get(key, 0) + 1

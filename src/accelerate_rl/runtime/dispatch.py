@@ -12,6 +12,11 @@ own, so one request never fails another:
   again, up to ``max_retries`` times, then ``actor_died``;
 * anything else (the actor method raised, an unexpected error while settling): that
   call's requests fail with the error; the dispatcher goes on.
+
+Requests queued for the same actor are coalesced into one ``run_many`` call (single and
+batch requests alike, up to the actor's free capacity), which cuts Ray's per-call cost;
+the actor runs them concurrently over its slots and answers each on its own, so the
+rules above still hold per request.
 """
 
 from __future__ import annotations
@@ -32,12 +37,10 @@ from .actor import Unserved
 from .errors import PoolFullError
 from .fleet import ActorState, ClientFleet, OwnedFleet
 from .metrics import PoolMetrics
-from .request import ERROR_TAIL_CHARS, Request
+from .request import ERROR_TAIL_CHARS, FAST_SIMULATION, Request
 
 log = logging.getLogger(__name__)
 
-#: Simulations faster than this [s] are batched deeply (see ``Dispatcher._capacity``).
-FAST_SIMULATION = 0.005
 #: Consecutive unserved requests after which an actor is replaced.
 UNHEALTHY_AFTER = 3
 #: Times a request may come back unserved before it fails.
@@ -83,8 +86,18 @@ class Dispatcher:
         self._thread.start()
 
     # -- the pool's side ------------------------------------------------------------------
-    def admit(self, on_full: str | float) -> None:
-        """Take a place of ``max_pending`` as ``on_full`` says (block, raise, wait [s])."""
+    def admit(self, on_full: str | float, count: int = 1) -> None:
+        """Take ``count`` places of ``max_pending`` as ``on_full`` says (block, raise, wait
+        [s]); all or none (places taken before a refusal are given back)."""
+        for taken in range(count):
+            try:
+                self._admit_one(on_full)
+            except BaseException:
+                for _ in range(taken):
+                    self._room.release()
+                raise
+
+    def _admit_one(self, on_full: str | float) -> None:
         self.check_open()
         if on_full == "block":
             while not self._room.acquire(timeout=1.0):
@@ -101,14 +114,16 @@ class Dispatcher:
         if self.error is not None:
             raise RuntimeError(f"the pool's dispatcher failed: {self.error!r}")
 
-    def put(self, request: Request) -> Future:
-        """Queue an admitted request; its future."""
-        ticket = Ticket(request)
-        ticket.future.request_id = request.request_id  # type: ignore[attr-defined]
+    def put(self, requests: list[Request]) -> list[Future]:
+        """Queue admitted requests together (one dispatch pass sees them all, so they go
+        out in as few actor calls as the slots allow); their futures."""
+        tickets = [Ticket(r) for r in requests]
+        for ticket in tickets:
+            ticket.future.request_id = ticket.request.request_id  # type: ignore[attr-defined]
         with self.lock:
-            self.pending.append(ticket)
+            self.pending.extend(tickets)
             self.lock.notify()
-        return ticket.future
+        return [t.future for t in tickets]
 
     def cancel(self, future: Future) -> bool:
         if future.cancel():
@@ -142,9 +157,10 @@ class Dispatcher:
     def _capacity(self) -> int:
         """Requests an actor may hold: one running per slot plus one waiting; deep batches
         only for fast simulations (< 5 ms), where Ray's per-call cost dominates and
-        batching cannot starve other actors of work."""
+        batching cannot starve other actors of work: two full calls, so the actor works
+        on one while the other's results travel back and the next one comes in."""
         if self._ewma_elapsed < FAST_SIMULATION:
-            return max(2 * self.slots, self.max_batch)
+            return 2 * max(2 * self.slots, self.max_batch)
         return 2 * self.slots
 
     def _dispatch(self) -> None:
@@ -160,8 +176,6 @@ class Dispatcher:
             size = max(1, min(room, share, self.max_batch))
             tickets: list[Ticket] = []
             while self.pending and len(tickets) < size:
-                if self.pending[0].request.batch and tickets:
-                    break  # a batch request goes alone
                 ticket = self.pending.popleft()
                 first = ticket.request.attempts == 0 and not ticket.unserved
                 if first and not ticket.future.set_running_or_notify_cancel():
@@ -169,17 +183,15 @@ class Dispatcher:
                     continue
                 ticket.request = ticket.request.dispatched()
                 tickets.append(ticket)
-                if ticket.request.batch:
-                    break
             if not tickets:
                 continue
             requests = [t.request for t in tickets]
-            if requests[0].batch:
-                ref = actor.handle.run_batch.remote(requests[0])
-            elif len(requests) == 1:
-                ref = actor.handle.run.remote(requests[0])
-            else:
+            if len(requests) > 1:  # coalesced: one actor call, each request on its own
                 ref = actor.handle.run_many.remote(requests)
+            elif requests[0].batch:
+                ref = actor.handle.run_batch.remote(requests[0])
+            else:
+                ref = actor.handle.run.remote(requests[0])
             actor.in_flight += len(tickets)
             actor.last_busy = time.monotonic()
             self.inflight[ref] = (tickets, actor)
@@ -243,6 +255,8 @@ class Dispatcher:
                 self._complete(t, t.request.failed(Status.FAILED, error, type(exc).__name__))
             return
         outcomes = value if len(tickets) > 1 else [value]
+        if not isinstance(outcomes, list) or len(outcomes) != len(tickets):
+            outcomes = [None] * len(tickets)  # a malformed reply: each request fails alone
         for ticket, outcome in zip(tickets, outcomes):
             self._settle_one(ticket, actor, outcome)
 
@@ -251,9 +265,14 @@ class Dispatcher:
             self._unserved(ticket, actor, outcome)
             return
         actor.unserved = 0
-        results = outcome if isinstance(outcome, list) else [outcome]
-        if not all(isinstance(r, SimResult) for r in results):
-            error = f"the actor returned {type(outcome).__name__}, not a result"
+        request = ticket.request
+        if request.batch:
+            fits = isinstance(outcome, list) and len(outcome) == len(request.params)
+            fits = fits and all(isinstance(r, SimResult) for r in outcome)
+        else:
+            fits = isinstance(outcome, SimResult)
+        if not fits:
+            error = f"the actor returned {type(outcome).__name__}, not this request's result"
             outcome = ticket.request.failed(Status.FAILED, error, "TypeError")
         self._complete(ticket, outcome)
 

@@ -10,7 +10,9 @@ Behaviour:
 * Backpressure: at most ``max_pending`` requests are queued or in flight; ``submit``
   then blocks (``on_full="block"``), raises ``PoolFullError`` (``"raise"``) or waits at
   most that many seconds (a number). ``map`` reads its iterable lazily: memory stays flat.
-* Least-loaded dispatch over the actors, one dispatcher thread (``dispatch.py``).
+* Least-loaded dispatch over the actors, one dispatcher thread (``dispatch.py``); what is
+  queued for one actor goes in one call. ``submit_many`` queues several requests
+  together; ``submit_batch(parts=k)`` cuts a batch into k parts that run on k slots.
 * Faults: an actor that died or a result lost with its node puts the request back at
   the head of the queue, up to ``max_retries`` times, and the actor is replaced. Each
   request yields exactly one result (a ``SimResult`` whose status says what happened);
@@ -27,6 +29,10 @@ Behaviour:
   ``SimulationPool.connect("beamline")`` in any process of the same Ray cluster (an env
   runner, a Tune trial) sends requests to the same actors (``service.py``).
 * A pool still open at interpreter exit is closed quietly before Ray shuts down.
+
+The module is the pool's public API only (a little over 400 lines of documented methods);
+the machinery is in ``dispatch.py``, ``fleet.py``, ``actor.py``, ``slots.py`` and
+``window.py``.
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ from .fleet import ClientFleet, OwnedFleet, actor_stats
 from .metrics import PoolMetrics
 from .request import DEFAULT_TIMEOUT, Request
 from .service import ServiceClient, init_ray
-from .window import windowed
+from .window import done, joined, split_evenly, windowed
 
 _ERRORS = ("raise", "return", "skip")
 _OPEN_POOLS: weakref.WeakSet[SimulationPool] = weakref.WeakSet()
@@ -218,38 +224,94 @@ class SimulationPool:
         """
         self.validate(params)
         request = Request.one(params, seed, self._timeout(timeout), next(self._ids))
-        return self._enqueue(request)
+        return self._enqueue([request])[0]
+
+    def submit_many(
+        self,
+        requests: Sequence[Mapping[str, Any]],
+        *,
+        timeout: float | None = None,
+        errors: str = "raise",
+    ) -> list[Future]:
+        """Queue several single requests at once: one Future of a SimResult each, in
+        order. Queued together, they are spread over the free slots in one dispatch pass
+        (as few actor calls as the slots allow), each still run, timed out and retried
+        on its own (how a vector env fans out a slow simulator). ``errors="return"``: a
+        rejected request's future holds its ``invalid`` result instead of raising."""
+        if errors not in ("raise", "return"):
+            raise ValueError(f"errors must be 'raise' or 'return', got {errors!r}")
+        rejected: dict[int, SimResult] = {}
+        queued: list[Request] = []
+        for i, params in enumerate(requests):
+            try:
+                self.validate(params)
+                queued.append(Request.one(params, None, self._timeout(timeout), next(self._ids)))
+            except (ValueError, TypeError) as exc:
+                if errors == "raise":
+                    raise
+                rejected[i] = Request.rejected(params, exc, next(self._ids))
+        futures = iter(self._enqueue(queued))
+        return [done(rejected[i]) if i in rejected else next(futures) for i in range(len(requests))]
 
     def submit_batch(
-        self, requests: Sequence[Mapping[str, Any]], *, timeout: float | None = None
+        self,
+        requests: Sequence[Mapping[str, Any]],
+        *,
+        timeout: float | None = None,
+        parts: int = 1,
     ) -> Future:
         """Queue several parameter sets as one request, run on one slot in one exchange
         (for the embedded engine, one vectorised call: how a batched RL environment
         steps all its sub-environments). A Future of the list of SimResults, in order.
         ``timeout`` [s] covers the whole batch. Takes one place of ``max_pending``.
 
+        ``parts`` > 1 cuts the sets into that many contiguous batch requests (each one
+        exchange with one slot, its own timeout and retries), queued together: on a
+        service of several slots they compute in parallel; the Future joins their
+        results in order.
+
         Raises:
             ValueError: a bad parameter set (naming its index and key).
         """
+        self._validate_sets(requests)
+        if not requests:
+            return done([])
+        timeout = self._timeout(timeout)
+        chunks = split_evenly(list(requests), parts)
+        futures = self._enqueue([Request.many(c, timeout, next(self._ids)) for c in chunks])
+        return futures[0] if len(futures) == 1 else joined(futures)
+
+    def _validate_sets(self, requests: Sequence[Mapping[str, Any]]) -> None:
+        """Validate a batch's sets, in one vectorised pass when the validator has
+        ``validate_batch``; a bad set is named by its index."""
+        check_all = getattr(self._validator, "validate_batch", None)
+        if check_all is not None and all(isinstance(p, Mapping) for p in requests):
+            try:
+                check_all(requests)
+                return
+            except (ValueError, TypeError):
+                pass  # find and name the bad set below
         for i, params in enumerate(requests):
             try:
                 self.validate(params)
             except (ValueError, TypeError) as exc:
                 kind = TypeError if isinstance(exc, TypeError) else ValueError
                 raise kind(f"batch request {i}: {exc}") from exc
-        if not requests:
-            fut: Future = Future()
-            fut.set_result([])
-            return fut
-        request = Request.many(requests, self._timeout(timeout), next(self._ids))
-        return self._enqueue(request)
+
+    @property
+    def total_slots(self) -> int:
+        """Slots of the ready actors (a service's: what its clients may spread work over)."""
+        with self._dispatcher.lock:
+            return self.slots * sum(a.ready for a in self._fleet.actors.values())
 
     def _timeout(self, timeout: float | None) -> float | None:
         return timeout if timeout is not None else self.timeout
 
-    def _enqueue(self, request: Request) -> Future:
-        self._dispatcher.admit(self.on_full)
-        return self._dispatcher.put(request)
+    def _enqueue(self, requests: list[Request]) -> list[Future]:
+        if not requests:
+            return []
+        self._dispatcher.admit(self.on_full, len(requests))
+        return self._dispatcher.put(requests)
 
     def run(
         self, params: Mapping[str, Any], *, seed: int | None = None, timeout: float | None = None
@@ -302,9 +364,7 @@ class SimulationPool:
             except (ValueError, TypeError) as exc:
                 if errors == "raise":
                     raise
-                fut: Future = Future()  # rejected: its result is an invalid one
-                fut.set_result(Request.rejected(params, exc, next(self._ids)))
-                return fut
+                return done(Request.rejected(params, exc, next(self._ids)))
 
         futures = (submit(i, params) for i, params in enumerate(requests))
         try:

@@ -19,6 +19,10 @@ from ..simulators.base import SimResult, Status, short
 DEFAULT_TIMEOUT = 600.0
 
 
+#: Simulations faster than this [s] are batched deeply: the pool sends an actor more
+#: requests per call (``Dispatcher._capacity``), the actor gives its slots groups of them.
+FAST_SIMULATION = 0.005
+
 #: Characters of an exception message a failed result keeps (its end: the cause).
 ERROR_TAIL_CHARS = 2000
 

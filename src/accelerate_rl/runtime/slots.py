@@ -46,18 +46,32 @@ def _serve(factory_blob: bytes, conn) -> None:  # pragma: no cover - child proce
             return
         if request is None:
             return
-        results = run_request(sim, request)
-        try:
-            conn.send(("result", results))
-        except Exception as exc:  # an unpicklable result
-            text = f"result cannot be sent: {exc!r}"
-            conn.send(
-                ("result", [_failed(request, p, text, type(exc).__name__) for p in request.sets])
-            )
+        for one in request if isinstance(request, list) else [request]:
+            _answer(conn, one, run_request(sim, one))
+
+
+def _answer(conn, request: Request, results: list[SimResult]) -> None:  # pragma: no cover
+    """Send one request's results (each request of a coalesced exchange on its own)."""
+    try:
+        conn.send(("result", results))
+    except Exception as exc:  # an unpicklable result
+        text = f"result cannot be sent: {exc!r}"
+        conn.send(("result", [_failed(request, p, text, type(exc).__name__) for p in request.sets]))
 
 
 def _failed(request: Request, params: dict, error: str, error_type: str, status=Status.FAILED):
     return SimResult.failed(params, status, error, error_type=error_type, seed=request.seed)
+
+
+def _failed_all(
+    request: Request, t0: float, status: Status, error: str, error_type: str
+) -> list[SimResult]:
+    """One failed result per set of ``request``, timed from ``t0`` (monotonic [s])."""
+    elapsed = time.monotonic() - t0
+    out = [_failed(request, p, error, error_type, status) for p in request.sets]
+    for result in out:
+        result.elapsed = elapsed
+    return out
 
 
 def run_request(sim: Simulator, request: Request) -> list[SimResult]:
@@ -199,42 +213,65 @@ class ProcessSlot:
         """Run a batch request in one exchange (its timeout covers every set)."""
         return self._exchange(request)
 
+    def call_many(self, requests: list[Request]) -> list[SimResult | None]:
+        """Run single requests one after another in one exchange: the process answers
+        each as it finishes, so each keeps its own timeout. A timeout or crash fails that
+        request only; the process is restarted and the rest go on in a new exchange. None
+        for a request not run because the slot is down (send it elsewhere)."""
+        out: list[SimResult | None] = []
+        with self._lock:
+            while len(out) < len(requests):
+                rest = requests[len(out) :]
+                try:
+                    self._ensure_started()
+                except SlotUnavailable:
+                    return out + [None] * len(rest)
+                t0 = time.monotonic()
+                try:
+                    self._conn.send(rest)
+                except (EOFError, OSError):
+                    out += self._crashed(rest[0], t0)
+                    continue
+                for request in rest:
+                    results, restarted = self._receive(request, t0)
+                    out += results
+                    t0 = time.monotonic()
+                    if restarted:
+                        break
+        return out
+
     def _exchange(self, request: Request) -> list[SimResult]:
         with self._lock:
             self._ensure_started()
             t0 = time.monotonic()
-
-            def failed(status: Status, error: str, error_type: str) -> list[SimResult]:
-                elapsed = time.monotonic() - t0
-                out = [_failed(request, p, error, error_type, status) for p in request.sets]
-                for result in out:
-                    result.elapsed = elapsed
-                return out
-
-            timeout = request.timeout
             try:
                 self._conn.send(request)
-                if not self._conn.poll(timeout):
-                    self.restart()
-                    return failed(
-                        Status.TIMEOUT,
-                        f"no result within {timeout} s; the slot's process "
-                        "was killed and restarted",
-                        "Timeout",
-                    )
-                _, results = self._conn.recv()
             except (EOFError, OSError):
-                code = self._reap()
+                return self._crashed(request, t0)
+            return self._receive(request, t0)[0]
+
+    def _receive(self, request: Request, t0: float) -> tuple[list[SimResult], bool]:
+        """The results of the request the process runs (sent at ``t0``), and whether the
+        process was restarted (it timed out or crashed)."""
+        timeout = request.timeout
+        try:
+            if not self._conn.poll(timeout):
                 self.restart()
-                return failed(
-                    Status.FAILED,
-                    f"the simulator process crashed (exit code {code}); the slot was restarted",
-                    "SimulatorCrashed",
-                )
-            elapsed = (time.monotonic() - t0) / len(results)
-            for result in results:
-                result.elapsed = result.elapsed or elapsed
-            return results
+                error = f"no result within {timeout} s; the slot's process was killed and restarted"
+                return _failed_all(request, t0, Status.TIMEOUT, error, "Timeout"), True
+            _, results = self._conn.recv()
+        except (EOFError, OSError):
+            return self._crashed(request, t0), True
+        elapsed = (time.monotonic() - t0) / len(results)
+        for result in results:
+            result.elapsed = result.elapsed or elapsed
+        return results, False
+
+    def _crashed(self, request: Request, t0: float) -> list[SimResult]:
+        code = self._reap()
+        self.restart()
+        error = f"the simulator process crashed (exit code {code}); the slot was restarted"
+        return _failed_all(request, t0, Status.FAILED, error, "SimulatorCrashed")
 
     def _reap(self) -> int | None:
         """The dead process's exit code (waited for, so it is known; negative: a signal)."""
@@ -267,6 +304,9 @@ class ThreadSlot:
 
     def call(self, request: Request) -> SimResult:
         return self.call_batch(request)[0]
+
+    def call_many(self, requests: list[Request]) -> list[SimResult | None]:
+        return [self.call(r) for r in requests]
 
     def call_batch(self, request: Request) -> list[SimResult]:
         t0 = time.monotonic()

@@ -59,6 +59,25 @@ class EmbeddedSimulator:
             if key in ignored or key.lower() in run_keys:
                 key_value(key, value)
 
+    def validate_batch(self, sets: Sequence[Mapping[str, Any]]) -> None:
+        """Raise as :meth:`validate` if any set is bad. Sets overriding the same
+        ``ele[n][v]`` keys and nothing else (a vector env's step) are checked in one
+        vectorised pass (the element rules on a (B, P) array, as ``run_batch`` applies
+        them), not one model build per set."""
+        splits = [split_params(p) for p in sets]
+        keys = {tuple(sorted(ele)) for ele, *_ in splits}
+        if len(keys) != 1 or any(b or r or i for _, b, r, i in splits):
+            for params in sets:
+                self.validate(params)
+            return
+        columns = {}
+        for key in next(iter(keys)):
+            values = [ele[key] for ele, *_ in splits]
+            if not all(type(v) is float for v in values):
+                values = [as_number(key, v) for v in values]
+            columns[key] = np.array(values, dtype=float)
+        self.engine.compiled.with_overrides(columns)
+
     def _with_defaults(self, params: Mapping[str, Any]) -> dict[str, Any]:
         return {**{k: v for k, v in self.defaults.items() if k != "random_seed"}, **params}
 

@@ -127,12 +127,13 @@ class BigResultSimulator:
 
 
 class LatencySimulator:
-    """The embedded engine on ``project`` behind a fixed latency: each run sleeps
-    ``latency`` seconds (no CPU used, like a remote licensed code waiting on its
-    process) and reports when it ran, ``started_at`` / ``finished_at`` (Unix time [s]),
-    with the engine's metrics (``observe``: see :mod:`.observe`); ``record``: a file
-    each run appends ``started finished pid`` to (one line). For fan-out tests and the
-    slow-simulator benchmark. A run longer than its ``timeout`` stops there with
+    """The embedded engine on ``project`` behind a fixed latency: each run lasts
+    ``latency`` seconds, the engine's run included (the rest is a sleep: no CPU used,
+    like a remote licensed code waiting on its process), and reports when it ran,
+    ``started_at`` / ``finished_at`` (Unix time [s]), with the engine's metrics
+    (``observe``: see :mod:`.observe`); ``record``: a file each run appends
+    ``started finished pid`` to (one line). For fan-out tests and the slow-simulator
+    benchmark. A run longer than its ``timeout`` stops there with
     status ``timeout``. The engine is built on first use (a small pickle)."""
 
     def __init__(self, project: str, latency: float = 1.0, observe=(), record=None) -> None:
@@ -161,8 +162,8 @@ class LatencySimulator:
             return SimResult.failed(
                 dict(params), Status.TIMEOUT, f"exceeded its timeout ({timeout} s)", seed=seed
             )
-        time.sleep(latency)
         result = self._sim.simulate(params, seed=seed)
+        time.sleep(max(0.0, latency - (time.time() - started)))  # the run lasts `latency`
         finished = time.time()
         result.metrics.update(started_at=started, finished_at=finished)
         if self.record is not None:

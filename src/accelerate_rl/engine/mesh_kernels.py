@@ -6,23 +6,12 @@ Mesh coordinates: node (i, j, k) sits at ``origin + (i, j, k) * h`` [m]; a parti
 u = (position - origin) / h belongs to the cell whose lowest node is floor(u), clamped to
 the mesh (0 .. n - 2 per axis), with weights from the fractional part. Compiled on first
 use and cached on disk (``cache=True``).
-
-Threads (numba ``prange``, as many as ``numba.set_num_threads`` allows the caller): the
-gather and the node field split particles and nodes, each written once, so their results
-do not depend on the number of threads; the deposition splits the particles into
-``DEPOSIT_CHUNKS`` fixed parts, each summed on its own copy of the mesh and the copies
-added in order, so its result does not depend on it either (and differs from one serial
-sum by rounding only).
 """
 
 from __future__ import annotations
 
 import numba
 import numpy as np
-
-#: Parts of the particles deposited on separate copies of the mesh (the most threads the
-#: deposition uses; fixed, so the sum's rounding is the same for any number of threads).
-DEPOSIT_CHUNKS = 4
 
 
 @numba.njit(cache=True)
@@ -45,43 +34,32 @@ def _locate(positions: np.ndarray, p: int, origin: np.ndarray, h: np.ndarray, sh
     return i, j, k, ux - i, uy - j, uz - k
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True)
 def deposit(
     positions: np.ndarray, origin: np.ndarray, h: np.ndarray, shape: tuple, out: np.ndarray
 ) -> None:
     """Particles per node of ``positions`` (3, N) [m], with trilinear (cloud-in-cell)
-    weights, into ``out[:nx, :ny, :nz]`` (overwritten; ``out`` may be a larger,
-    zero-padded buffer of any float type). Summed in float64 over ``DEPOSIT_CHUNKS``
-    parts of the particles in parallel, then the parts in order."""
-    n = positions.shape[1]
-    parts = np.zeros((DEPOSIT_CHUNKS, shape[0], shape[1], shape[2]))
-    for c in numba.prange(DEPOSIT_CHUNKS):
-        grid = parts[c]
-        for p in range(c * n // DEPOSIT_CHUNKS, (c + 1) * n // DEPOSIT_CHUNKS):
-            i, j, k, fx, fy, fz = _locate(positions, p, origin, h, shape)
-            for a in range(2):
-                wx = fx if a else 1.0 - fx
-                for b in range(2):
-                    wxy = wx * (fy if b else 1.0 - fy)
-                    grid[i + a, j + b, k] += wxy * (1.0 - fz)
-                    grid[i + a, j + b, k + 1] += wxy * fz
-    for i in numba.prange(shape[0]):
-        for j in range(shape[1]):
-            for k in range(shape[2]):
-                total = 0.0
-                for c in range(DEPOSIT_CHUNKS):
-                    total += parts[c, i, j, k]
-                out[i, j, k] = total
+    weights, into ``out[:nx, :ny, :nz]`` (zeroed first; ``out`` may be a larger,
+    zero-padded buffer of any float type)."""
+    out[: shape[0], : shape[1], : shape[2]] = 0.0
+    for p in range(positions.shape[1]):
+        i, j, k, fx, fy, fz = _locate(positions, p, origin, h, shape)
+        for a in range(2):
+            wx = fx if a else 1.0 - fx
+            for b in range(2):
+                wxy = wx * (fy if b else 1.0 - fy)
+                out[i + a, j + b, k] += wxy * (1.0 - fz)
+                out[i + a, j + b, k + 1] += wxy * fz
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True)
 def node_field(phi: np.ndarray, h: np.ndarray) -> np.ndarray:
     """(nx, ny, nz, 3) E = -grad phi [V/m] at the nodes of ``phi`` [V] (components last,
     so a gather reads each node once): central differences inside, one-sided at the
     faces (``numpy.gradient``'s edge order 1)."""
     nx, ny, nz = phi.shape
     out = np.empty((nx, ny, nz, 3))
-    for i in numba.prange(nx):
+    for i in range(nx):
         i0, i1 = max(i - 1, 0), min(i + 1, nx - 1)
         for j in range(ny):
             j0, j1 = max(j - 1, 0), min(j + 1, ny - 1)
@@ -93,7 +71,7 @@ def node_field(phi: np.ndarray, h: np.ndarray) -> np.ndarray:
     return out
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True)
 def gather(
     node_field: np.ndarray, positions: np.ndarray, origin: np.ndarray, h: np.ndarray
 ) -> np.ndarray:
@@ -102,7 +80,7 @@ def gather(
     shape = node_field.shape[:3]
     n = positions.shape[1]
     out = np.empty((3, n))
-    for p in numba.prange(n):
+    for p in range(n):
         i, j, k, fx, fy, fz = _locate(positions, p, origin, h, shape)
         ex = ey = ez = 0.0
         for a in range(2):

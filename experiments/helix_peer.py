@@ -72,7 +72,9 @@ def main() -> None:
             element.phase = entry_phases[id(element)] - beam.ref.phi_s
 
     hook = None if args.helix_phases else tracewin_phase
-    sim = Simulation(lattice, beam, space_charge=sc, element_entry_hook=hook)
+    sim = Simulation(
+        lattice, beam, space_charge=sc if args.current > 0 else "off", element_entry_hook=hook
+    )
     t0, c0 = time.perf_counter(), time.process_time()
     sim.run()
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0

@@ -33,8 +33,9 @@ Lorentz transformation of every particle.
 Cost per kick: O(N) for deposition and interpolation (compiled loops, numba: numpy's
 scattered ``bincount`` and gathers were a tenth of the time), two FFTs of the doubled mesh
 (M = 8 prod(shape) points, pruned to the quarter that holds charge and the octant that
-is read back), and, when the cells change, the Green's function on one octant of
-offsets (it is even in each) and its FFT (see ``experiments/bench_engine.py``).
+is read back; ``threads`` FFT threads), and, when the cells change, the Green's function
+on one octant of offsets (it is even in each) and its spectrum, real, as the type-1 DCT
+of that octant (see ``experiments/bench_engine.py``).
 """
 
 from __future__ import annotations

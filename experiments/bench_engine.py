@@ -35,16 +35,17 @@ interpreter named by ``ARL_HELIX_PYTHON``, else this one if it can import ``lina
 ``helix_peer.py`` runs it in that interpreter on the same prefix (written to a temporary
 folder) from our run's input distribution (a ``.dst``), with each ``--helix-grid-modes``
 (HELIX's ``fixed`` grid, its default, set at the first kick; ``adaptive``, fitted at
-every kick); the agreement is that of the final rms sizes (x, y, z), normalised rms
-emittances (x-x', y-y', z-W) and transmission computed the same way from both final
-distributions. Without HELIX its figure published in issue 19 is quoted, saying so.
+every kick, several times costlier); the agreement is that of the final rms sizes (x,
+y, z), normalised rms emittances (x-x', y-y', z-W) and transmission computed the same
+way from both final distributions. Without HELIX its figure published in issue 19 is
+quoted, saying so.
 
 Sections run in the order given by ``--sections`` (default: all); each is a function of
 the parsed arguments returning a dict, recorded under its name with the machine's load
 average before and after it (``SECTIONS``: add new ones there).
 
     python experiments/bench_engine.py [--repeats 7] [--particles 100000] [--linac-particles N]
-        [--sections lattice,linac,mesh_prefix]
+        [--sections lattice,linac,mesh_prefix] [--helix-grid-modes fixed,adaptive]
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def main() -> None:
     ap.add_argument("--linac-particles", type=int, default=100_000)
     ap.add_argument("--mesh-particles", type=int, default=10_000)
     ap.add_argument(
-        "--helix-grid-modes", default="fixed,adaptive", help="HELIX PIC grids to run (or none)"
+        "--helix-grid-modes", default="fixed", help="HELIX PIC grids: fixed,adaptive or none"
     )
     ap.add_argument("--fieldmap-particles", type=int, default=10_000)
     ap.add_argument("--no-linac", action="store_true", help="skip the linac section")

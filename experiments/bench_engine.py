@@ -28,16 +28,24 @@ for RF field maps: the ratio given is to ``linac_envelope`` in the same run.
 ``mesh_prefix``: the first 33 m (22 cavities, 110 elements) of that linac, 10,000
 particles, the 32^3 mesh solver kicked every 1 cm (issue 19's comparison with HELIX):
 the run with the default kept mesh, the same with cells fitted at every kick
-(``sc_reuse=0``), their agreement, and HELIX (Fermilab's linac_gen, GPL) when importable
-(it is never a dependency; not on this machine's package index, so its figure published
-in issue 19 for the same prefix and settings on this machine is quoted instead).
+(``sc_reuse=0``), their agreement, wall and CPU times (the machine is shared: CPU time is
+what a quiet run's wall time would be at most, for one thread), and HELIX (Fermilab's
+``linac_gen``, GPL, never a dependency of the package) in the same run when found: the
+interpreter named by ``ARL_HELIX_PYTHON``, else this one if it can import ``linac_gen``.
+``helix_peer.py`` runs it in that interpreter on the same prefix (written to a temporary
+folder) from our run's input distribution (a ``.dst``), with each ``--helix-grid-modes``
+(HELIX's ``fixed`` grid, its default, set at the first kick; ``adaptive``, fitted at
+every kick, several times costlier); the agreement is that of the final rms sizes (x,
+y, z), normalised rms emittances (x-x', y-y', z-W) and transmission computed the same
+way from both final distributions. Without HELIX its figure published in issue 19 is
+quoted, saying so.
 
 Sections run in the order given by ``--sections`` (default: all); each is a function of
 the parsed arguments returning a dict, recorded under its name with the machine's load
 average before and after it (``SECTIONS``: add new ones there).
 
     python experiments/bench_engine.py [--repeats 7] [--particles 100000] [--linac-particles N]
-        [--sections lattice,linac,mesh_prefix]
+        [--sections lattice,linac,mesh_prefix] [--helix-grid-modes fixed,adaptive]
 """
 
 from __future__ import annotations
@@ -47,6 +55,9 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -58,6 +69,7 @@ from accelerate_rl.engine.particles import generate
 from accelerate_rl.engine.spacecharge_mesh import MeshSolver
 from accelerate_rl.engine.species import Kinematics
 from accelerate_rl.tracewin import parse_dat_text, read_ini
+from accelerate_rl.tracewin.dst import Distribution, read_dst, write_dst
 
 CELLS = 25  # 4 elements per cell -> 100 elements
 QUAD_L, DRIFT_L, GRAD = 0.2, 0.3, 5.0  # m, m, T/m
@@ -103,6 +115,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--linac-particles", type=int, default=100_000)
     ap.add_argument("--mesh-particles", type=int, default=10_000)
+    ap.add_argument(
+        "--helix-grid-modes", default="fixed", help="HELIX PIC grids: fixed,adaptive or none"
+    )
     ap.add_argument("--fieldmap-particles", type=int, default=10_000)
     ap.add_argument("--no-linac", action="store_true", help="skip the linac section")
     ap.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated")
@@ -358,8 +373,6 @@ def field_maps(particles: int, repeats: int) -> dict:
     return out
 
 
-
-
 def prefix_text(cavities: int = 22) -> str:
     """The linac's first lattice periods up to and including ``cavities`` cavities."""
     lines, count, out = (LINAC / "example.dat").read_text().splitlines(), 0, []
@@ -389,15 +402,19 @@ def mesh_prefix_section(args: argparse.Namespace) -> dict:
         "mesh": [32, 32, 32],
         "kick_step_m": 0.01,
         "current_ma": beam.current,
+        "mesh_threads": MeshSolver().threads,
     }
-    runs = {}
+    runs, kept_result = {}, None
     for name, reuse in (("kept_mesh", 0.1), ("fitted_every_kick", 0.0)):
         samples, cpu, summary = [], [], {}
         for _ in range(max(1, args.repeats // 4)):
             t0, c0 = time.perf_counter(), time.process_time()
-            summary = engine.run(mode="multiparticle", seed=1, sc_reuse=reuse).summary
+            result = engine.run(mode="multiparticle", seed=1, sc_reuse=reuse)
             samples.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)
+            summary = result.summary
+            if reuse:
+                kept_result = result
         runs[name] = {
             "s": statistics.median(samples),
             "cpu_s": statistics.median(cpu),
@@ -412,23 +429,112 @@ def mesh_prefix_section(args: argparse.Namespace) -> dict:
         "kept_vs_previous_max_rel": max(abs(ours[k] / PREVIOUS[k] - 1) for k in keys[:-1]),
     }
     out["previous_implementation"] = PREVIOUS
-    try:
-        import linac_gen  # noqa: F401  (HELIX, GPL: measured only when installed)
-    except ImportError:
+    out["load_average_after_ours"] = os.getloadavg()
+    out["uptime"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    python, found = helix_python()
+    modes = [m for m in args.helix_grid_modes.split(",") if m and m != "none"]
+    print(f"mesh_prefix: HELIX: {found}: {python}", file=sys.stderr)
+    if python is None or not modes:
         out["helix"] = {
-            "installed": False,
-            "why": "linac_gen (HELIX) is not on this machine's package index",
+            "ran": False,
+            "why": found if python is None else "--helix-grid-modes none",
             "published_s": HELIX_PUBLISHED_S,
             "source": "issue 19 (same prefix and settings, this 2-core machine)",
         }
+        out["speedup_vs_helix_published"] = HELIX_PUBLISHED_S / ours["s"]
+        out["speedup_vs_helix_published_cpu"] = HELIX_PUBLISHED_S / ours["cpu_s"]
     else:
-        out["helix"] = {"installed": True, "note": "run HELIX's own driver on prefix.dat"}
-    out["speedup_vs_helix_published"] = HELIX_PUBLISHED_S / ours["s"]
-    # HELIX's figure is wall time on the quiet machine; on a loaded one, our process's
-    # CPU time (one thread) is the closer measure of what a quiet run takes
-    out["speedup_vs_helix_published_cpu"] = HELIX_PUBLISHED_S / ours["cpu_s"]
+        ours_final = final_moments(kept_result.final)
+        out["ours"]["kept_mesh"]["final_moments"] = ours_final
+        out["helix"] = {"ran": True, "python": python, "found_by": found, "modes": {}}
+        for mode in modes:
+            peer = run_helix(python, kept_result.initial, mode, beam)
+            if "error" not in peer:
+                peer_final = peer.pop("final_moments")
+                peer["max_rel_diff_to_ours"] = max(
+                    abs(ours_final[k] / peer_final[k] - 1) for k in ours_final
+                )
+                peer["final_moments"] = peer_final
+                peer["speedup_wall"] = peer["s"] / ours["s"]
+                peer["speedup_cpu"] = peer["cpu_s"] / ours["cpu_s"]
+            out["helix"]["modes"][mode] = peer
     out["goal"] = {"speedup_vs_helix": ">= 2", "agreement": "<= 0.01"}
     return out
+
+
+def helix_python() -> tuple[str | None, str]:
+    """The interpreter that runs HELIX and how it was found (or why there is none)."""
+    env = os.environ.get("ARL_HELIX_PYTHON")
+    if env:
+        return env, "ARL_HELIX_PYTHON"
+    probe = subprocess.run(
+        [sys.executable, "-c", "import linac_gen"], capture_output=True, text=True
+    )
+    if probe.returncode == 0:
+        return sys.executable, "linac_gen importable in this interpreter"
+    return None, (
+        "HELIX not found: set ARL_HELIX_PYTHON to a Python that imports linac_gen "
+        "(built from github.com/Accel-Toolkit/HELIX with pip in its own venv)"
+    )
+
+
+def final_moments(dist: Distribution) -> dict[str, float]:
+    """rms sizes x, y, z [mm] and normalised rms emittances x-x', y-y' [mm mrad], z-W
+    [mm MeV] of a distribution (its own frequency turns phases into z), and the count."""
+    raw = dist.raw
+    w = raw[:, 5].mean()
+    gamma = 1 + w / dist.mass
+    bg = np.sqrt(gamma * gamma - 1)
+    beta = bg / gamma
+    z = -raw[:, 4] * beta * 299_792_458e3 / (2 * np.pi * dist.freq * 1e6)  # mm
+
+    def emittance(u: np.ndarray, v: np.ndarray) -> float:
+        return float(np.sqrt(np.linalg.det(np.cov(u, v))))
+
+    x, y = raw[:, 0] * 10, raw[:, 2] * 10  # mm
+    return {
+        "sigma_x_mm": float(x.std()),
+        "sigma_y_mm": float(y.std()),
+        "sigma_z_mm": float(z.std()),
+        "enx_mm_mrad": bg * emittance(x, raw[:, 1] * 1e3),
+        "eny_mm_mrad": bg * emittance(y, raw[:, 3] * 1e3),
+        "ez_mm_mev": emittance(z, raw[:, 5]),
+        "particles": float(dist.n_particles),
+    }
+
+
+def run_helix(python: str, initial: Distribution, mode: str, beam: Beam) -> dict:
+    """HELIX (``helix_peer.py`` in ``python``) on the mesh prefix from ``initial``, with
+    the grid ``mode``: its JSON line plus the final moments of its distribution."""
+    with tempfile.TemporaryDirectory(prefix="arl-helix-") as tmp:
+        folder = Path(tmp)
+        (folder / "prefix.dat").write_text(prefix_text())
+        (folder / "field_maps_1D").symlink_to(LINAC / "field_maps_1D")
+        write_dst(folder / "initial.dst", initial)
+        argv = [
+            python,
+            str(Path(__file__).with_name("helix_peer.py")),
+            str(folder / "prefix.dat"),
+            str(folder / "initial.dst"),
+            str(folder / "final.dst"),
+            "--mesh", "32",
+            "--kicks-per-m", "100",
+            "--grid-mode", mode,
+            "--current", repr(beam.current),
+            "--freq", repr(beam.freq),
+        ]  # fmt: skip
+        t0, c0 = time.perf_counter(), os.times()
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=7200)
+        c1 = os.times()
+        if done.returncode != 0:
+            return {"error": done.stderr.strip().splitlines()[-5:]}
+        peer = json.loads(done.stdout.strip().splitlines()[-1])
+        peer["process_s"] = time.perf_counter() - t0
+        peer["process_cpu_s"] = (c1.children_user + c1.children_system) - (
+            c0.children_user + c0.children_system
+        )
+        peer["final_moments"] = final_moments(read_dst(folder / "final.dst"))
+    return peer
 
 
 SECTIONS = {

@@ -11,7 +11,7 @@ from scipy import integrate
 
 from accelerate_rl.engine import Beam, Engine
 from accelerate_rl.engine.spacecharge import EPSILON_0, depolarisation
-from accelerate_rl.engine.spacecharge_mesh import MeshSolver, integrated_green
+from accelerate_rl.engine.spacecharge_mesh import MeshSolver, green_spectrum, integrated_green
 from accelerate_rl.tracewin import InvalidParameterError, parse_dat_text
 from test_space_charge import BEAM
 
@@ -62,6 +62,24 @@ def test_a_uniform_ellipsoid_has_the_linear_field_of_its_depolarisation_factors(
 def test_the_mesh_rejects_a_shape_it_cannot_use():
     with pytest.raises(ValueError, match="at least 4"):
         MeshSolver((32, 2, 32))
+    with pytest.raises(ValueError, match="threads must be at least 1"):
+        MeshSolver(threads=0)
+
+
+@pytest.mark.parametrize("shape", [(8, 12, 6), (32, 32, 32)])
+def test_the_kernel_spectrum_from_the_octant_is_the_fft_of_the_doubled_kernel(shape):
+    h = (1e-4, 2e-4, 5e-4)
+    spectrum = np.fft.rfftn(integrated_green(shape, h))
+    assert np.abs(spectrum.imag).max() < 1e-12 * np.abs(spectrum).max()  # even: real
+    np.testing.assert_allclose(
+        green_spectrum(shape, h), spectrum.real, rtol=0, atol=1e-12 * np.abs(spectrum).max()
+    )
+
+
+def test_the_field_does_not_depend_on_the_fft_threads():
+    pos = _uniform_ellipsoid(3000, (1e-3, 2e-3, 5e-3), seed=4)
+    one = MeshSolver(threads=1).field(pos, 1e-16)
+    np.testing.assert_array_equal(MeshSolver(threads=2).field(pos, 1e-16), one)
 
 
 def _reference_field(pos: np.ndarray, charge: float, shape: tuple[int, int, int]) -> np.ndarray:

@@ -33,12 +33,14 @@ Lorentz transformation of every particle.
 Cost per kick: O(N) for deposition and interpolation (compiled loops, numba: numpy's
 scattered ``bincount`` and gathers were a tenth of the time), two FFTs of the doubled mesh
 (M = 8 prod(shape) points, pruned to the quarter that holds charge and the octant that
-is read back), and, when the cells change, the Green's function on one octant of
-offsets (it is even in each) and its FFT (see ``experiments/bench_engine.py``).
+is read back; ``threads`` FFT threads), and, when the cells change, the Green's function
+on one octant of offsets (it is even in each) and its spectrum, real, as the type-1 DCT
+of that octant (see ``experiments/bench_engine.py``).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,23 +67,58 @@ def _antiderivative(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
     )
 
 
+def _octant_green(shape: tuple[int, int, int], h: tuple[float, float, float]) -> np.ndarray:
+    """int over the cell centred at offset (i hx, j hy, k hz) of 1 / r dV [m^2] for the
+    offsets 0 .. n of each axis. The antiderivative is evaluated once on the lattice of
+    cell corners (offset -+ 1/2, never 0, so finite everywhere); the cell integrals are
+    its third differences."""
+    corners = [(np.arange(n + 2) - 0.5) * step for n, step in zip(shape, h, strict=True)]
+    f = _antiderivative(
+        corners[0][:, None, None], corners[1][None, :, None], corners[2][None, None, :]
+    )
+    return np.diff(np.diff(np.diff(f, axis=0), axis=1), axis=2)
+
+
+def _mirrored(a: np.ndarray, axis: int, n: int) -> np.ndarray:
+    """``a`` (offsets 0 .. n along ``axis``) extended to 2 n entries, even about 0 and
+    wrapped (index i > n holds offset 2 n - i)."""
+    idx = np.arange(2 * n)
+    return np.take(a, np.where(idx <= n, idx, 2 * n - idx), axis=axis)
+
+
 def integrated_green(shape: tuple[int, int, int], h: tuple[float, float, float]) -> np.ndarray:
     """int over the cell centred at offset (i hx, j hy, k hz) of 1 / r dV [m^2], on the
     doubled mesh (2 nx, 2 ny, 2 nz) with offsets wrapped (index i > n means i - 2n).
 
     The kernel is even in each offset, so it is computed on one octant (offsets 0 .. n)
-    and mirrored. The antiderivative is evaluated once on the lattice of cell corners
-    (offset -+ 1/2, never 0, so finite everywhere); the cell integrals are its third
-    differences."""
-    corners = [(np.arange(n + 2) - 0.5) * step for n, step in zip(shape, h, strict=True)]
-    f = _antiderivative(
-        corners[0][:, None, None], corners[1][None, :, None], corners[2][None, None, :]
-    )
-    g = np.diff(np.diff(np.diff(f, axis=0), axis=1), axis=2)  # offsets 0 .. n
+    and mirrored."""
+    g = _octant_green(shape, h)
     for axis, n in enumerate(shape):
-        idx = np.arange(2 * n)
-        g = np.take(g, np.where(idx <= n, idx, 2 * n - idx), axis=axis)
+        g = _mirrored(g, axis, n)
     return g
+
+
+def green_spectrum(shape: tuple[int, int, int], h: tuple[float, float, float]) -> np.ndarray:
+    """The real FFT (2 nx, 2 ny, nz + 1) of :func:`integrated_green` [m^2], real since
+    the kernel is even: the type-1 DCT of the octant (the DFT of an even sequence of
+    2 n points is the DCT-I of its n + 1 first), mirrored along x and y; the same as
+    ``scipy.fft.rfftn(integrated_green(shape, h)).real`` to rounding, from a transform
+    of an eighth of the points."""
+    from scipy import fft as sfft  # imported when first needed (start-up cost)
+
+    spectrum = sfft.dctn(_octant_green(shape, h), type=1)
+    for axis in (0, 1):
+        spectrum = _mirrored(spectrum, axis, shape[axis])
+    return spectrum
+
+
+def default_threads() -> int:
+    """Threads for the mesh's FFTs: ``OMP_NUM_THREADS`` when set (Ray's
+    workers set it to their CPUs), else the CPUs this process may run on."""
+    try:
+        return max(1, int(os.environ["OMP_NUM_THREADS"]))
+    except (KeyError, ValueError):
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
 
 
 class MeshSolver:
@@ -92,18 +129,29 @@ class MeshSolver:
         reuse: relative width of the band of beam extents over which the cell sizes
             (and the Green's function's spectrum) are kept from one call to the next;
             0 fits new cells to every call.
+        threads: threads of the FFTs (scipy's ``workers``; the field does not depend on
+            it); None: :func:`default_threads`. The compiled loops stay on one thread:
+            numba's OpenMP threads spin while they wait, and on a loaded machine two
+            made the deposition 40 times costlier in CPU (0.19 -> 8.7 ms per kick).
     """
 
     def __init__(
-        self, shape: tuple[int, int, int] = DEFAULT_SHAPE, reuse: float = MESH_REUSE
+        self,
+        shape: tuple[int, int, int] = DEFAULT_SHAPE,
+        reuse: float = MESH_REUSE,
+        threads: int | None = None,
     ) -> None:
         shape = tuple(int(n) for n in shape)
         if len(shape) != 3 or min(shape) < 4:
             raise ValueError(f"mesh shape must be three sizes of at least 4, got {shape}")
         if not 0.0 <= reuse < 1.0:
             raise ValueError(f"reuse must be in [0, 1), got {reuse}")
+        threads = default_threads() if threads is None else int(threads)
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
         self.shape: tuple[int, int, int] = shape  # type: ignore[assignment]
         self.reuse = float(reuse)
+        self.threads = threads
         self._h: np.ndarray | None = None
         self._spectrum: np.ndarray | None = None
         self._padded: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -140,8 +188,8 @@ class MeshSolver:
         from scipy import fft as sfft  # imported when first needed (start-up cost)
 
         h = need * (1.0 + 0.5 * self.reuse)
-        green = integrated_green(self.shape, tuple(h)) / float(np.prod(h))  # cell mean of 1/r
-        self._h, self._spectrum = h, sfft.rfftn(green.astype(np.float32))
+        spectrum = green_spectrum(self.shape, tuple(h)) / float(np.prod(h))  # cell mean of 1/r
+        self._h, self._spectrum = h, spectrum.astype(np.float32)
         return h
 
     def _potential(
@@ -163,14 +211,15 @@ class MeshSolver:
         from .mesh_kernels import deposit
 
         real, half, full = self._padded
+        w = self.threads
         deposit(positions, origin, h, self.shape, real)
-        half[:, :ny] = sfft.rfft(real, axis=2)
-        full[:nx] = sfft.fft(half, axis=1)
-        a = sfft.fft(full, axis=0)
+        half[:, :ny] = sfft.rfft(real, axis=2, workers=w)
+        full[:nx] = sfft.fft(half, axis=1, workers=w)
+        a = sfft.fft(full, axis=0, workers=w)
         a *= self._spectrum
-        a = sfft.ifft(a, axis=0, overwrite_x=True)[:nx]
-        a = sfft.ifft(a, axis=1)[:, :ny]
-        phi = sfft.irfft(a, n=2 * nz, axis=2)[:, :, :nz]
+        a = sfft.ifft(a, axis=0, overwrite_x=True, workers=w)[:nx]
+        a = sfft.ifft(a, axis=1, workers=w)[:, :ny]
+        phi = sfft.irfft(a, n=2 * nz, axis=2, workers=w)[:, :, :nz]
         return phi * (charge / (4 * np.pi * EPSILON_0))
 
 

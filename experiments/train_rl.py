@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--lr", type=float, default=None, help="PPO's; SAC's actor, critic, alpha")
     ap.add_argument("--learning-starts", type=int, default=None, help="SAC: steps before")
     ap.add_argument("--training-intensity", type=float, default=None, help="SAC: trained/sampled")
+    ap.add_argument("--initial-alpha", type=float, default=None, help="SAC: entropy weight, start")
     ap.add_argument("--hiddens", default=None, help="hidden layer sizes, e.g. 64,64")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--num-cpus", type=int, default=None, help="local Ray only")
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> dict:
         options.update(dict.fromkeys(keys, args.lr))
     if args.hiddens:
         options["hiddens"] = [int(n) for n in args.hiddens.split(",")]
-    for key in ("learning_starts", "training_intensity"):
+    for key in ("learning_starts", "training_intensity", "initial_alpha"):
         if getattr(args, key) is not None:
             if args.algo != "sac":
                 raise SystemExit(f"--{key.replace('_', '-')} is a SAC option")

@@ -185,8 +185,6 @@ class MeshSolver:
         h = self._h
         if h is not None and np.all(need <= h) and np.all(need >= (1.0 - self.reuse) * h):
             return h
-        from scipy import fft as sfft  # imported when first needed (start-up cost)
-
         h = need * (1.0 + 0.5 * self.reuse)
         spectrum = green_spectrum(self.shape, tuple(h)) / float(np.prod(h))  # cell mean of 1/r
         self._h, self._spectrum = h, spectrum.astype(np.float32)

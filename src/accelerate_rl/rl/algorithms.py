@@ -116,12 +116,14 @@ def sac_config(
     learning_starts: int = 2000,
     buffer_capacity: int = 200_000,
     training_intensity: float | None = None,
+    initial_alpha: float = 1.0,
     hiddens: Sequence[int] = (256, 256),
     seed: int | None = None,
 ):
-    """A SACConfig for ``task`` (default: the benchmark): twin Q, automatic entropy,
-    prioritised episode replay of ``buffer_capacity`` env steps; ``training_intensity``
-    is RLlib's ratio of trained to sampled steps (None: RLlib's default)."""
+    """A SACConfig for ``task`` (default: the benchmark): twin Q, automatic entropy
+    starting from the weight ``initial_alpha``, prioritised episode replay of
+    ``buffer_capacity`` env steps; ``training_intensity`` is RLlib's ratio of trained to
+    sampled steps (None: RLlib's default)."""
     from ray.rllib.algorithms.sac import SACConfig
 
     config = _common(
@@ -133,6 +135,7 @@ def sac_config(
         critic_lr=critic_lr,
         alpha_lr=alpha_lr,
         gamma=gamma,
+        initial_alpha=initial_alpha,
         twin_q=True,
         num_steps_sampled_before_learning_starts=learning_starts,
         replay_buffer_config={

@@ -76,7 +76,7 @@ def test_sac_trains_on_tracewin_licence_slots_as_a_job_and_evaluates_the_same_on
     common = ["--task", str(task), "--algo", "sac", "--seed", "0", "--num-env-runners", "0"]
     sac = [
         *["--num-envs", "4", "--train-batch-size", "32", "--hiddens", "32,32"],
-        *["--learning-starts", "32", "--training-intensity", "32"],
+        *["--learning-starts", "32", "--training-intensity", "128", "--lr", "1e-3"],
         *["--slots", "1", "--max-actors", "2"],
     ]
     train = "experiments/train_rl.py"

@@ -47,9 +47,20 @@ class RLlibPolicy:
         import torch
 
         with torch.no_grad():
-            out = self.module.forward_inference({"obs": torch.as_tensor(obs, dtype=torch.float32)})
-            dist = self.dist.from_logits(out["action_dist_inputs"]).to_deterministic()
-            return np.clip(dist.sample().numpy(), -1.0, 1.0)
+            action = self.action(torch.as_tensor(obs, dtype=torch.float32))
+        return np.clip(action.numpy(), -1.0, 1.0)
+
+    def action(self, obs):
+        """The mean action (a torch tensor) for a torch batch ``obs``. A squashed Gaussian
+        (SAC's) is squashed here: RLlib's ``to_deterministic`` returns its mean before the
+        tanh, which clipping to [-1, 1] would turn into a bang-bang policy."""
+        import torch
+
+        out = self.module.forward_inference({"obs": obs})
+        dist = self.dist.from_logits(out["action_dist_inputs"])
+        if hasattr(dist, "low") and hasattr(dist, "high") and hasattr(dist, "loc"):
+            return (torch.tanh(dist.loc) + 1.0) / 2.0 * (dist.high - dist.low) + dist.low
+        return dist.to_deterministic().sample()
 
 
 def evaluate(

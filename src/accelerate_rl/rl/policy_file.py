@@ -49,8 +49,7 @@ def export_policy(checkpoint: str | Path, path: str | Path, obs_size: int) -> Pa
             self.module = policy.module
 
         def forward(self, obs):
-            out = self.module.forward_inference({"obs": obs})
-            return policy.dist.from_logits(out["action_dist_inputs"]).to_deterministic().sample()
+            return policy.action(obs)
 
     example = torch.zeros((4, obs_size), dtype=torch.float32)
     traced = torch.jit.trace(_Deterministic().eval(), example, check_trace=False)

@@ -107,15 +107,11 @@ def test_sac_trains_on_tracewin_licence_slots_as_a_job_and_evaluates_the_same_on
     embedded = evaluate(trained["checkpoint"], "--inprocess")
     tracewin = evaluate(trained["checkpoint"], *TRACEWIN, "--slots", "1", "--max-actors", "2")
     assert tracewin["simulator"] == "tracewin" and embedded["simulator"] == "embedded"
-    # 200 steps: the deterministic policy's error (= -return of this one-step task) on the
-    # same 8 seeds falls. Recorded: 5.51 -> 4.14, and 5.51 -> 4.69 in a later run (which
-    # misses this margin); in-process runs of these settings gave 2.54, with lr 1e-3 5.95,
-    # with lr 1e-3 and training intensity 64 3.59, at lr 3e-3 8.27: so few SAC steps are
-    # at the edge of what it learns, and a run can miss even this margin. In-process, this
-    # SAC set-up does not learn the bandit even in 1,000 steps (returns flat at -7 to -9;
-    # initial_alpha 0.1 reaches -1.1 and falls back to -8, action 0's reward), though the
-    # reward is a clean V about action 0.63: the cause is the SAC set-up, not the path.
-    # The same policy gives the same answers through both paths.
-    assert embedded["final_error_mean"] < 0.85 * before["final_error_mean"], (before, embedded)
+    # 200 steps at lr 1e-3, 4 updates a step: the deterministic policy's error (= -return
+    # of this one-step task) on the same 8 seeds falls (recorded: 5.54 -> 0.293, 8 of 8
+    # solved; before SAC's action was squashed as its distribution's, 200 steps at lr 3e-4
+    # and one update a step gave 5.51 -> 4.1-4.7). The same policy gives the same answers
+    # through both paths.
+    assert embedded["final_error_mean"] < 0.5 * before["final_error_mean"], (before, embedded)
     assert tracewin["success_rate"] == embedded["success_rate"]
     assert tracewin["final_error_mean"] == pytest.approx(embedded["final_error_mean"], rel=1e-4)

@@ -29,7 +29,13 @@ TASK = {
 def sac_module():
     """An untrained SAC module whose policy mean is 2.0 for every observation (pre-tanh)."""
     env = BeamlineEnv(TASK)
-    module = sac_config(TASK, num_env_runners=0, hiddens=(8, 8)).get_rl_module_spec(env=env).build()
+    previous = torch.get_default_dtype()  # another test module may leave it float64
+    torch.set_default_dtype(torch.float32)  # as RLlib builds modules in training
+    try:
+        module = sac_config(TASK, num_env_runners=0, hiddens=(8, 8)).get_rl_module_spec(env=env)
+        module = module.build()
+    finally:
+        torch.set_default_dtype(previous)
     head = module.pi.net.mlp[0]  # (mean, log std) of the one action
     with torch.no_grad():
         head.weight.zero_()

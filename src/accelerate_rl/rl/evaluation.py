@@ -56,7 +56,8 @@ class RLlibPolicy:
         tanh, which clipping to [-1, 1] would turn into a bang-bang policy."""
         import torch
 
-        out = self.module.forward_inference({"obs": obs})
+        weights = next(self.module.parameters())  # a module loaded in float64 acts too
+        out = self.module.forward_inference({"obs": obs.to(weights.dtype)})
         dist = self.dist.from_logits(out["action_dist_inputs"])
         if hasattr(dist, "low") and hasattr(dist, "high") and hasattr(dist, "loc"):
             return (torch.tanh(dist.loc) + 1.0) / 2.0 * (dist.high - dist.low) + dist.low

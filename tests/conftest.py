@@ -42,7 +42,10 @@ def ray_session():
         # on this machine left in /tmp/ray/ray_current_cluster.
         ray.init(
             address="local",
-            num_cpus=4, include_dashboard=False, log_to_driver=False, namespace="accelerate_rl"
+            num_cpus=4,
+            include_dashboard=False,
+            log_to_driver=False,
+            namespace="accelerate_rl",
         )
     yield ray
     ray.shutdown()

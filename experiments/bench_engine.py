@@ -35,10 +35,18 @@ interpreter named by ``ARL_HELIX_PYTHON``, else this one if it can import ``lina
 ``helix_peer.py`` runs it in that interpreter on the same prefix (written to a temporary
 folder) from our run's input distribution (a ``.dst``), with each ``--helix-grid-modes``
 (HELIX's ``fixed`` grid, its default, set at the first kick; ``adaptive``, fitted at
-every kick, several times costlier); the agreement is that of the final rms sizes (x,
-y, z), normalised rms emittances (x-x', y-y', z-W) and transmission computed the same
-way from both final distributions. Without HELIX its figure published in issue 19 is
-quoted, saying so.
+every kick, several times costlier) and each ``--helix-fields`` (``1d``: the lattice as
+HELIX reads it, whose 1D RF maps lack the magnetic field B theta; ``3d``: the same maps'
+fields with B theta as 3D tables, see ``helix_peer.py``), with space charge and without
+(``--current 0``; ours too, ``space_charge=False``); the agreement is that of the final
+rms sizes (x, y, z), normalised rms emittances (x-x', y-y', z-W) and transmission
+computed the same way from both final distributions: with space charge (``rel_diff``),
+without (``no_space_charge.rel_diff``, the linear optics), and of the space-charge
+effect (``space_charge_effect``: each code's with / without - 1, their difference and
+its ratio to ours). HELIX's OpenMP threads and our FFT threads follow
+``OMP_NUM_THREADS`` (recorded); with 2 threads on a loaded machine HELIX's idle OpenMP
+threads spin, so ``OMP_NUM_THREADS=1`` gives the comparable CPU times. Without HELIX
+its figure published in issue 19 is quoted, saying so.
 
 Sections run in the order given by ``--sections`` (default: all); each is a function of
 the parsed arguments returning a dict, recorded under its name with the machine's load
@@ -46,6 +54,7 @@ average before and after it (``SECTIONS``: add new ones there).
 
     python experiments/bench_engine.py [--repeats 7] [--particles 100000] [--linac-particles N]
         [--sections lattice,linac,mesh_prefix] [--helix-grid-modes fixed,adaptive]
+        [--helix-fields 1d,3d]
 """
 
 from __future__ import annotations
@@ -117,6 +126,9 @@ def main() -> None:
     ap.add_argument("--mesh-particles", type=int, default=10_000)
     ap.add_argument(
         "--helix-grid-modes", default="fixed", help="HELIX PIC grids: fixed,adaptive or none"
+    )
+    ap.add_argument(
+        "--helix-fields", default="1d,3d", help="HELIX's RF maps: 1d (its reading), 3d or both"
     )
     ap.add_argument("--fieldmap-particles", type=int, default=10_000)
     ap.add_argument("--no-linac", action="store_true", help="skip the linac section")
@@ -403,6 +415,7 @@ def mesh_prefix_section(args: argparse.Namespace) -> dict:
         "kick_step_m": 0.01,
         "current_ma": beam.current,
         "mesh_threads": MeshSolver().threads,
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
     }
     runs, kept_result = {}, None
     for name, reuse in (("kept_mesh", 0.1), ("fitted_every_kick", 0.0)):
@@ -446,18 +459,21 @@ def mesh_prefix_section(args: argparse.Namespace) -> dict:
     else:
         ours_final = final_moments(kept_result.final)
         out["ours"]["kept_mesh"]["final_moments"] = ours_final
+        t0, c0 = time.perf_counter(), time.process_time()
+        linear = engine.run(mode="multiparticle", seed=1, space_charge=False)
+        ours_linear = final_moments(linear.final)
+        out["ours"]["no_space_charge"] = {
+            "s": time.perf_counter() - t0,
+            "cpu_s": time.process_time() - c0,
+            "final_moments": ours_linear,
+        }
         out["helix"] = {"ran": True, "python": python, "found_by": found, "modes": {}}
         for mode in modes:
-            peer = run_helix(python, kept_result.initial, mode, beam)
-            if "error" not in peer:
-                peer_final = peer.pop("final_moments")
-                peer["max_rel_diff_to_ours"] = max(
-                    abs(ours_final[k] / peer_final[k] - 1) for k in ours_final
+            out["helix"]["modes"][mode] = {}
+            for fields in [f for f in args.helix_fields.split(",") if f]:
+                out["helix"]["modes"][mode][fields] = compare_helix(
+                    python, kept_result.initial, mode, fields, beam, ours, ours_linear
                 )
-                peer["final_moments"] = peer_final
-                peer["speedup_wall"] = peer["s"] / ours["s"]
-                peer["speedup_cpu"] = peer["cpu_s"] / ours["cpu_s"]
-            out["helix"]["modes"][mode] = peer
     out["goal"] = {"speedup_vs_helix": ">= 2", "agreement": "<= 0.01"}
     return out
 
@@ -503,9 +519,78 @@ def final_moments(dist: Distribution) -> dict[str, float]:
     }
 
 
-def run_helix(python: str, initial: Distribution, mode: str, beam: Beam) -> dict:
+def compare_helix(
+    python: str,
+    initial: Distribution,
+    mode: str,
+    fields: str,
+    beam: Beam,
+    ours: dict,
+    ours_linear: dict[str, float],
+) -> dict:
+    """HELIX with the grid ``mode`` and RF ``fields`` with space charge and without, from
+    ``initial``, against ``ours`` (the kept-mesh run, with its ``final_moments``) and our
+    final moments without space charge: times, speed-ups, differences, effects."""
+    peer = run_helix(python, initial, mode, beam, fields)
+    if "error" in peer:
+        return peer
+    ours_final = ours["final_moments"]
+    peer_final = peer.pop("final_moments")
+    peer["rel_diff_to_ours"] = relative_differences(ours_final, peer_final)
+    peer["max_rel_diff_to_ours"] = max(map(abs, peer["rel_diff_to_ours"].values()))
+    peer["final_moments"] = peer_final
+    peer["speedup_wall"] = peer["s"] / ours["s"]
+    peer["speedup_cpu"] = peer["cpu_s"] / ours["cpu_s"]
+    off = run_helix(python, initial, mode, replace(beam, current=0.0), fields)
+    if "error" in off:
+        peer["no_space_charge"] = off
+        return peer
+    peer["no_space_charge"] = no_space_charge(off, ours_linear)
+    peer["space_charge_effect"] = space_charge_effect(
+        (ours_final, ours_linear), (peer_final, off["final_moments"])
+    )
+    return peer
+
+
+def relative_differences(ours: dict[str, float], peer: dict[str, float]) -> dict[str, float]:
+    """ours / peer - 1 for each of the final moments."""
+    return {k: ours[k] / peer[k] - 1 for k in ours}
+
+
+def no_space_charge(peer: dict, ours: dict[str, float]) -> dict:
+    """HELIX's run without space charge: its times, final moments and our difference."""
+    diff = relative_differences(ours, peer["final_moments"])
+    return {
+        "s": peer["s"],
+        "cpu_s": peer["cpu_s"],
+        "final_moments": peer["final_moments"],
+        "rel_diff_to_ours": diff,
+        "max_rel_diff_to_ours": max(map(abs, diff.values())),
+    }
+
+
+def space_charge_effect(ours: tuple[dict, dict], peer: tuple[dict, dict]) -> dict:
+    """Each code's space-charge effect on the final moments (with / without - 1), from
+    (with, without) moments of each: ours, HELIX's, their difference and its ratio to
+    ours (how well the solvers agree, the linear optics taken out to first order)."""
+    out: dict = {}
+    for k in ours[0]:
+        if k == "particles":
+            continue
+        mine, theirs = ours[0][k] / ours[1][k] - 1, peer[0][k] / peer[1][k] - 1
+        out[k] = {
+            "ours": mine,
+            "helix": theirs,
+            "difference": mine - theirs,
+            "difference_over_ours": (mine - theirs) / mine if mine else None,
+        }
+    return out
+
+
+def run_helix(python: str, initial: Distribution, mode: str, beam: Beam, fields: str) -> dict:
     """HELIX (``helix_peer.py`` in ``python``) on the mesh prefix from ``initial``, with
-    the grid ``mode``: its JSON line plus the final moments of its distribution."""
+    the grid ``mode``, RF ``fields`` (``1d`` or ``3d``) and ``beam.current`` (0: no space
+    charge): its JSON line plus the final moments of its distribution."""
     with tempfile.TemporaryDirectory(prefix="arl-helix-") as tmp:
         folder = Path(tmp)
         (folder / "prefix.dat").write_text(prefix_text())
@@ -520,6 +605,7 @@ def run_helix(python: str, initial: Distribution, mode: str, beam: Beam) -> dict
             "--mesh", "32",
             "--kicks-per-m", "100",
             "--grid-mode", mode,
+            "--fields", fields,
             "--current", repr(beam.current),
             "--freq", repr(beam.freq),
         ]  # fmt: skip

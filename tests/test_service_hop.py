@@ -1,13 +1,15 @@
 """The service hop's fast paths give the results of the plain ones: a vector env's batch
 split over the service's slots (``submit_batch(parts=)``), requests queued together
 (``submit_many``) and coalesced into one actor call, single requests grouped into one
-slot exchange, a batch validated in one vectorised pass; a fault inside a coalesced call
-fails only its own request."""
+slot exchange, a batch validated in one vectorised pass, a future settled by the thread
+waiting on it; a fault inside a coalesced call fails only its own request."""
 
 from __future__ import annotations
 
 import shutil
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +21,7 @@ from accelerate_rl.rl import BeamlineVectorEnv, adige_task, start_service
 from accelerate_rl.rl.backends import MIN_SETS_PER_PART
 from accelerate_rl.runtime import SimulationPool
 from accelerate_rl.runtime.request import Request
-from accelerate_rl.simulators.testing import FaultySimulator
+from accelerate_rl.simulators.testing import FaultySimulator, NoopSimulator
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
@@ -141,3 +143,22 @@ def test_the_tracewin_path_fans_out_through_the_service_as_in_process():
     with start_service(task, name="hop-tracewin", slots=2, max_actors=1):
         served = BeamlineVectorEnv({**task, "backend": {"service": "hop-tracewin"}}, num_envs=2)
         _assert_identical(_roll(served, 3, 1), _roll(BeamlineVectorEnv(task, num_envs=2), 3, 1))
+
+
+def test_futures_waited_on_in_many_threads_each_settle_once_and_an_unsendable_request_fails_alone():
+    """A thread waiting on its future settles the actor call itself (racing the
+    dispatcher thread): every batch gets its own results, once. A request Ray cannot
+    send to an actor (a value it cannot serialise) fails alone, at once."""
+    with SimulationPool(NoopSimulator(), slots=2, max_actors=1) as pool:
+        unsendable = pool.submit({"x": 1.0, "lock": threading.Lock()}).result(timeout=60)
+        assert unsendable.status == "failed" and "could not send" in unsendable.error
+
+        def batch(i: int):
+            return pool.submit_batch([{"x": float(i)}, {"x": i + 0.5}]).result(timeout=120)
+
+        with ThreadPoolExecutor(8) as ex:
+            batches = list(ex.map(batch, range(64)))
+        assert [[r.metrics["x"] for r in b] for b in batches] == [[i, i + 0.5] for i in range(64)]
+        assert len({r.request_id for b in batches for r in b}) == 64
+        assert pool.run({"x": 2.0}).metrics["x"] == 2.0
+        assert pool._dispatcher.counts() == {"queued": 0, "in_flight": 0}

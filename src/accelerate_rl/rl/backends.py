@@ -54,11 +54,23 @@ def _simulator_name(task: TaskConfig) -> str:
     return f"the {kind} simulator" if isinstance(kind, str) else type(kind).__name__
 
 
-def check_metrics(task: TaskConfig, result: SimResult) -> SimResult:
-    """``result``, or MetricUnavailable when it is ok but lacks a metric the task uses."""
+def required_metrics(task: TaskConfig) -> frozenset[str]:
+    """The metrics every ok result must carry for ``task`` (its own and transmission)."""
+    return frozenset([m.metric for m in task.metrics] + [TRANSMISSION])
+
+
+def check_metrics(
+    task: TaskConfig, result: SimResult, required: frozenset[str] | None = None
+) -> SimResult:
+    """``result``, or MetricUnavailable when it is ok but lacks a metric the task uses
+    (``required``: :func:`required_metrics` of ``task``, when the caller keeps it)."""
     if result.ok:
-        missing = missing_metrics(result.metrics, [m.metric for m in task.metrics] + [TRANSMISSION])
-        if missing:
+        if required is None:
+            required = required_metrics(task)
+        if not result.metrics.keys() >= required:
+            missing = missing_metrics(
+                result.metrics, [m.metric for m in task.metrics] + [TRANSMISSION]
+            )
             raise MetricUnavailable(
                 f"{_simulator_name(task)} returned no {', '.join(map(repr, missing))}: the "
                 "task observes or targets them; a simulator object must be built with "
@@ -77,15 +89,17 @@ class InProcessBackend:
         else:
             self.sim = task.simulator
         self.batched = vectorises(task)
+        self.required = required_metrics(task)
 
     def evaluate(self, params: Mapping[str, Any]) -> SimResult:
-        return check_metrics(self.task, self.sim.simulate(params, timeout=self.task.timeout))
+        result = self.sim.simulate(params, timeout=self.task.timeout)
+        return check_metrics(self.task, result, self.required)
 
     def evaluate_batch(self, requests: Sequence[Mapping[str, Any]]) -> list[SimResult]:
         """One vectorised call when the simulator vectorises, else one run each."""
         if self.batched:
             results = self.sim.simulate_batch(requests)
-            return [check_metrics(self.task, r) for r in results]
+            return [check_metrics(self.task, r, self.required) for r in results]
         return [self.evaluate(p) for p in requests]
 
 
@@ -101,13 +115,14 @@ class ServiceBackend:
         self.timeout = task.timeout
         self.deadline = task.service_deadline
         self.batched = vectorises(task)
+        self.required = required_metrics(task)
 
     def evaluate(self, params: Mapping[str, Any]) -> SimResult:
         try:
             result = self.pool.submit(params, timeout=self.timeout).result(self.deadline)
         except Exception as exc:  # a bad setting or a service gone: a technical failure
             return failure(params, _named(exc, self.deadline))
-        return check_metrics(self.task, result)
+        return check_metrics(self.task, result, self.required)
 
     def evaluate_batch(self, requests: Sequence[Mapping[str, Any]]) -> list[SimResult]:
         """A vectorising simulator: the requests as batch requests, one per free slot of
@@ -122,7 +137,7 @@ class ServiceBackend:
                 results = fut.result(self.deadline)
             except Exception as exc:
                 return [failure(params, _named(exc, self.deadline)) for params in requests]
-            return [check_metrics(self.task, r) for r in results]
+            return [check_metrics(self.task, r, self.required) for r in results]
         try:
             futures = self.pool.submit_many(requests, timeout=self.timeout, errors="return")
         except Exception as exc:  # the service is gone or shut down
@@ -132,7 +147,7 @@ class ServiceBackend:
         for params, fut in zip(requests, futures):
             left = None if end is None else max(0.0, end - time.monotonic())
             try:
-                results.append(check_metrics(self.task, fut.result(left)))
+                results.append(check_metrics(self.task, fut.result(left), self.required))
             except MetricUnavailable:
                 raise
             except Exception as exc:

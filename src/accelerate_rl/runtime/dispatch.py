@@ -1,5 +1,7 @@
 """The dispatcher: the queue, the in-flight table, dispatch to the least-loaded actor,
 completion, retries, and the thread that drives them (one per pool, using ``ray.wait``).
+A thread waiting on a request's future settles the request's actor call itself when the
+call is out (:class:`RequestFuture`), whichever of the two threads sees it done first.
 
 Each request yields exactly one result. What comes back for a request is judged on its
 own, so one request never fails another:
@@ -45,6 +47,23 @@ log = logging.getLogger(__name__)
 UNHEALTHY_AFTER = 3
 #: Times a request may come back unserved before it fails.
 MAX_UNSERVED = 50
+
+
+class RequestFuture(Future):
+    """A request's Future. Waiting on it (``result``) finishes the request in the waiting
+    thread as soon as its actor call is done, one thread wake-up sooner than the
+    dispatcher thread would; otherwise (not sent yet, sent again) it waits as any Future."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        super().__init__()
+        self.dispatcher = dispatcher
+        self.ref: Any = None  # the actor call carrying the request, once sent
+
+    def result(self, timeout: float | None = None) -> Any:
+        end = None if timeout is None else time.monotonic() + timeout
+        if not self.done() and self.ref is not None:
+            self.dispatcher.finish(self.ref, timeout)
+        return super().result(None if end is None else max(0.0, end - time.monotonic()))
 
 
 @dataclass
@@ -116,12 +135,20 @@ class Dispatcher:
 
     def put(self, requests: list[Request]) -> list[Future]:
         """Queue admitted requests together (one dispatch pass sees them all, so they go
-        out in as few actor calls as the slots allow); their futures."""
-        tickets = [Ticket(r) for r in requests]
+        out in as few actor calls as the slots allow); their futures.
+
+        Batch requests (what a vector env waits for) that find a free slot go out here,
+        in the caller's thread: sent when ``put`` returns, not when the dispatcher thread
+        next gets the GIL, so the caller's wait finishes them itself
+        (:class:`RequestFuture`). Single requests wait for the thread, which coalesces
+        what piles up meanwhile."""
+        tickets = [Ticket(r, RequestFuture(self)) for r in requests]
         for ticket in tickets:
             ticket.future.request_id = ticket.request.request_id  # type: ignore[attr-defined]
         with self.lock:
             self.pending.extend(tickets)
+            if any(r.batch for r in requests):
+                self._dispatch(limit=self.slots)
             self.lock.notify()
         return [t.future for t in tickets]
 
@@ -163,13 +190,15 @@ class Dispatcher:
             return 2 * max(2 * self.slots, self.max_batch)
         return 2 * self.slots
 
-    def _dispatch(self) -> None:
+    def _dispatch(self, limit: int | None = None) -> None:
+        """Send what is pending to the least-loaded actors, each holding at most its
+        capacity (``limit``: at most that many requests in flight)."""
         while self.pending:
             ready = [a for a in self.fleet.actors.values() if a.ready]
             if not ready:
                 return
             actor = min(ready, key=lambda a: a.in_flight)
-            room = self._capacity() - actor.in_flight
+            room = min(self._capacity(), limit or self._capacity()) - actor.in_flight
             if room <= 0:
                 return
             share = -(-len(self.pending) // len(ready))  # ceil: spread a deep queue evenly
@@ -185,18 +214,48 @@ class Dispatcher:
                 tickets.append(ticket)
             if not tickets:
                 continue
-            requests = [t.request for t in tickets]
-            if len(requests) > 1:  # coalesced: one actor call, each request on its own
-                ref = actor.handle.run_many.remote(requests)
-            elif requests[0].batch:
-                ref = actor.handle.run_batch.remote(requests[0])
-            else:
-                ref = actor.handle.run.remote(requests[0])
+            try:
+                ref = self._call(actor, [t.request for t in tickets])
+            except Exception as exc:  # e.g. a parameter value Ray cannot serialise
+                for t in tickets:
+                    error = f"could not send the request to an actor: {exc!r}"
+                    self._complete(t, t.request.failed(Status.FAILED, error, type(exc).__name__))
+                continue
             actor.in_flight += len(tickets)
             actor.last_busy = time.monotonic()
             self.inflight[ref] = (tickets, actor)
+            for ticket in tickets:
+                ticket.future.ref = ref  # type: ignore[attr-defined]
+
+    @staticmethod
+    def _call(actor: ActorState, requests: list[Request]) -> Any:
+        """Send ``requests`` to ``actor`` in one call; its result's ref."""
+        if len(requests) > 1:  # coalesced: one actor call, each request on its own
+            return actor.handle.run_many.remote(requests)
+        if requests[0].batch:
+            return actor.handle.run_batch.remote(requests[0])
+        return actor.handle.run.remote(requests[0])
 
     # -- completion -----------------------------------------------------------------------
+    def finish(self, ref: Any, timeout: float | None) -> None:
+        """Wait (at most ``timeout`` s) for the actor call ``ref`` in the calling thread
+        and settle it, unless the dispatcher thread did already."""
+        try:
+            ready, _ = ray.wait([ref], timeout=timeout, fetch_local=True)
+        except Exception:  # Ray going away: the dispatcher thread deals with it
+            return
+        if ready:
+            with self.lock:
+                self._settle_if_open(ref)
+
+    def _settle_if_open(self, ref: Any) -> None:
+        if ref not in self.inflight:
+            return  # settled by the other thread
+        try:
+            self._settle(ref)
+        except Exception as exc:
+            self._fail_call(ref, exc)
+
     def _complete(self, ticket: Ticket, result: SimResult | list[SimResult]) -> None:
         for one in result if isinstance(result, list) else [result]:
             if one.elapsed > 0:
@@ -301,10 +360,7 @@ class Dispatcher:
         ready, _ = ray.wait(refs, num_returns=min(len(refs), 256), timeout=0.01, fetch_local=True)
         with self.lock:
             for ref in ready:
-                try:
-                    self._settle(ref)
-                except Exception as exc:
-                    self._fail_call(ref, exc)
+                self._settle_if_open(ref)
 
     def _done(self) -> bool:
         with self.lock:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import collections
 import queue
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -47,11 +48,30 @@ def done(value: Any) -> Future:
     return fut
 
 
+class _Joined(Future):
+    """A future of several parts: waiting on it waits on each part (so a part that
+    finishes itself in the waiting thread does)."""
+
+    def __init__(self, parts: Sequence[Future]) -> None:
+        super().__init__()
+        self.parts = parts
+
+    def result(self, timeout: float | None = None) -> Any:
+        end = None if timeout is None else time.monotonic() + timeout
+        for part in self.parts:
+            left = None if end is None else max(0.0, end - time.monotonic())
+            try:
+                part.result(left)
+            except BaseException:  # the joined future reports it
+                break
+        return super().result(None if end is None else max(0.0, end - time.monotonic()))
+
+
 def joined(parts: Sequence[Future]) -> Future:
     """A future of the concatenated lists of ``parts`` (in order), set when the last part
     is done; the first part's exception if one raised. It cannot be cancelled (its
     parts run on their own)."""
-    out: Future = Future()
+    out: Future = _Joined(parts)
     out.set_running_or_notify_cancel()
     left = [len(parts)]
     lock = threading.Lock()

@@ -1,7 +1,8 @@
 """RL on any simulator: the same task through the embedded engine and through the
 TraceWin path (the tracewin simulator running ``arl-tracewin``, in-process and as a
 service), a TraceWin ``.ini`` project, sub-environments fanned out over every slot of a
-slow simulator, a slow sub-environment truncated alone, metrics a simulator cannot give."""
+slow simulator, a slow sub-environment truncated alone, metrics a simulator cannot give,
+a script using a TraceWin service exiting cleanly."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from accelerate_rl.rl.backends import observe_list
 from accelerate_rl.rl.task import TaskConfig
 from accelerate_rl.simulators.observe import MetricUnavailable
 from accelerate_rl.simulators.testing import LatencySimulator
+from ray_scripts import run_script
 
 ARL = shutil.which("arl-tracewin") or str(Path(sys.executable).parent / "arl-tracewin")
 TRACEWIN = {"simulator": "tracewin", "simulator_options": {"executable": ARL}}
@@ -180,3 +182,50 @@ def test_tune_trials_of_a_slow_simulator_run_one_per_slot_at_once(tmp_path):
     runs = _intervals(log)
     assert len(frame) == 3 and len(runs) == 3
     assert max(s for s, _ in runs) < min(f for _, f in runs), runs  # all three at once
+
+
+#: Evaluates a policy through a TraceWin service, then steps a second env and drops it
+#: unclosed; ``clients`` (registered between Ray's exit hook and the pools', so it runs
+#: after the pools' and before Ray shuts down) prints the pools' dispatcher threads left.
+EXITING_SCRIPT = """
+import atexit, sys, threading
+import ray
+
+def clients(when):
+    left = [t.name for t in threading.enumerate() if t.name == "simulation-pool"]
+    print("LEFT", when, len(left), flush=True)
+
+atexit.register(clients, "at-exit")
+import numpy as np
+from accelerate_rl.rl import BeamlineVectorEnv, adige_task, start_service
+from accelerate_rl.rl.evaluation import evaluate
+
+task = {**adige_task(max_steps=1), **TRACEWIN}
+ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False,
+         namespace="accelerate_rl")
+
+served = {**task, "backend": {"service": "exits"}}
+
+def forgotten():
+    env = BeamlineVectorEnv(served, num_envs=2)
+    env.reset(seed=0)
+    env.step(np.zeros((2, 6), np.float32))
+
+with start_service(task, name="exits", slots=2, max_actors=1):
+    report = evaluate(lambda obs: np.zeros((len(obs), 6)), served, episodes=2)
+    clients("evaluated")
+    forgotten()
+print("RESULT", report["env_steps"], flush=True)
+"""
+
+
+def test_a_script_on_a_tracewin_service_exits_cleanly(tmp_path):
+    """evaluate() closes its env's service client; an env dropped unclosed is closed by
+    the exit hook before Ray shuts down: exit code 0, no "core worker has already been
+    shutdown" (a client's dispatcher thread still calling into Ray as it shuts down)."""
+    proc = run_script(f"TRACEWIN = {TRACEWIN!r}\n" + EXITING_SCRIPT, tmp_path, timeout=300)
+    assert "RESULT 2" in proc.stdout, proc.stderr[-3000:]
+    assert "LEFT evaluated 1" in proc.stdout  # the service's own: evaluate closed its client
+    assert "LEFT at-exit 0" in proc.stdout
+    assert "core worker has already been shutdown" not in proc.stderr
+    assert proc.returncode == 0, proc.stderr[-3000:]

@@ -88,6 +88,9 @@ class InProcessBackend:
             return [check_metrics(self.task, r) for r in results]
         return [self.evaluate(p) for p in requests]
 
+    def close(self) -> None:
+        """Nothing to release: an in-process run leaves no process or file behind."""
+
 
 class ServiceBackend:
     """A named SimulationPool (``SimulationPool.connect(name)``): simulations run on the
@@ -138,6 +141,14 @@ class ServiceBackend:
             except Exception as exc:
                 results.append(failure(params, _named(exc, self.deadline)))
         return results
+
+    def close(self) -> None:
+        """Close this client of the service (the service itself runs on): its queued
+        requests are cancelled, runs in flight finished, its dispatcher thread stopped
+        and its demand withdrawn, so nothing of it calls into Ray once Ray shuts down
+        (a thread left running then ends the process with "The core worker has already
+        been shutdown" and exit code 1). Safe after Ray is down and when called twice."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _named(exc: Exception, deadline: float | None) -> Exception:

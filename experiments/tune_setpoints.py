@@ -20,14 +20,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from accelerate_rl.rl.experiment import add_task_arguments, service, slot_resources, task_from_args
+from accelerate_rl.rl.experiment import add_task_arguments, service_from_args, task_from_args
 from accelerate_rl.runtime import init_ray
 from accelerate_rl.tune import SEARCHERS, search_episode, summarise
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__)
-    add_task_arguments(ap, "--task", "--simulator", "--executable", "--licence", "--slot-resource")
+    add_task_arguments(ap)
     ap.add_argument("--searchers", default=",".join(SEARCHERS), help="comma-separated")
     ap.add_argument("--episodes", type=int, default=10)
     ap.add_argument("--seed", type=int, default=1_000_000, help="episode i uses seed + i")
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     task = task_from_args(args)
     init_ray()
     frames = []
-    with service(task, args.service, args.slots, args.max_actors, slot_resources(args)):
+    with service_from_args(task, args):
         for name in searchers:
             for i in range(args.episodes):
                 frames.append(

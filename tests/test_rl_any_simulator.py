@@ -16,6 +16,7 @@ import pytest
 from accelerate_rl.examples import ADIGE_DEMO
 from accelerate_rl.rl import BeamlineEnv, BeamlineVectorEnv, adige_task, start_service
 from accelerate_rl.rl.backends import observe_list
+from accelerate_rl.rl.resources import KUBERAY_ENV, MissingResources, require_actor_resources
 from accelerate_rl.rl.task import TaskConfig
 from accelerate_rl.simulators.observe import MetricUnavailable
 from accelerate_rl.simulators.testing import LatencySimulator
@@ -108,6 +109,30 @@ def test_start_service_refuses_a_simulator_other_than_the_tasks():
         start_service(adige_task(), name="rl-any-mismatch", simulator="tracewin")
     with pytest.raises(ValueError, match="simulator 'tracewn'"):
         TaskConfig(**adige_task(simulator="tracewn"))
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_a_licence_the_cluster_lacks_fails_the_service_start_naming_it(monkeypatch):
+    """The session's Ray has 4 CPUs and no licences: the start fails after the wait,
+    saying what the cluster has and how to add the resource, instead of waiting 600 s."""
+    monkeypatch.delenv(KUBERAY_ENV, raising=False)
+    licence = {"tracewin_licence": 1}
+    with pytest.raises(MissingResources) as err:
+        start_service(
+            {**adige_task(), **TRACEWIN},
+            name="rl-any-nolicence",
+            slots=2,
+            resources_per_slot=licence,
+            resource_wait=0.5,
+        )
+    message = str(err.value)
+    assert "{'tracewin_licence': 2.0}" in message  # 2 slots x 1 licence per actor
+    assert "the cluster has CPU: 4" in message
+    assert """ray start --head --resources '{"tracewin_licence": 4}'""" in message
+    assert "KubeRay's tracewin worker group" in message
+    require_actor_resources({"CPU": 1}, 4)  # what the cluster has: at once
+    monkeypatch.setenv(KUBERAY_ENV, "1")  # in a KubeRay pod the autoscaler adds nodes
+    require_actor_resources(licence, 2, wait=0.0)
 
 
 class _SlowWhenSteeredRight(LatencySimulator):

@@ -53,6 +53,15 @@ def test_the_committed_policy_gets_the_same_results_through_both_paths(ray_sessi
     assert tracewin["final_error_mean"] == pytest.approx(embedded["final_error_mean"], rel=1e-3)
 
 
+def test_evaluate_rl_on_a_licence_the_cluster_lacks_exits_saying_how_to_add_it(ray_session):
+    sys.path.insert(0, str(ROOT / "experiments"))
+    import evaluate_rl
+
+    argv = ["--policy", str(POLICY), "--hard", "design", "--episodes", "1", *TRACEWIN]
+    with pytest.raises(SystemExit, match=r"error: .*'tracewin_licence': 1\.0.*--resources"):
+        evaluate_rl.main([*argv, "--resource-wait", "0", "--service", "no-licence-eval"])
+
+
 @pytest.fixture()
 def licensed_head(tmp_path):
     yield from start_head(tmp_path, '--resources={"tracewin_licence": 2}')

@@ -75,6 +75,12 @@ def test_the_task_through_the_embedded_and_the_tracewin_services_agree():
         a = BeamlineVectorEnv({**task, "backend": {"service": "rl-any-embedded"}}, num_envs=3)
         b = BeamlineVectorEnv({**remote, "backend": {"service": "rl-any-tracewin"}}, num_envs=3)
         _assert_same(_roll(a, 3, 3), _roll(b, 3, 3))  # 3 steps: episodes end and reset
+        single = BeamlineEnv({**remote, "backend": {"service": "rl-any-tracewin"}})
+        single.reset(seed=0)
+        for env in (a, b, single):  # close() closes the env's client of the service
+            env.close()
+            with pytest.raises(RuntimeError, match="the pool is shut down"):
+                env.backend.pool.submit({})
 
 
 def test_a_tracewin_ini_project_serves_the_task(spoke):

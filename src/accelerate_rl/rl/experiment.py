@@ -42,9 +42,8 @@ TASK_OPTIONS: dict[str, dict[str, Any]] = {
 
 
 def add_task_arguments(ap: argparse.ArgumentParser, *flags: str) -> None:
-    """Add the shared options ``flags`` (keys of :data:`TASK_OPTIONS`; default: all) to
-    ``ap``."""
-    for flag in flags or TASK_OPTIONS:
+    """Add the shared options ``flags`` (keys of :data:`TASK_OPTIONS`) to ``ap``."""
+    for flag in flags:
         ap.add_argument(flag, **TASK_OPTIONS[flag])
 
 

@@ -34,15 +34,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument(
         "--hard", choices=("design", "mismatched"), default=None, help="the hard task's machine"
     )
-    add_task_arguments(
-        ap,
-        "--task",
-        "--simulator",
-        "--executable",
-        "--licence",
-        "--slot-resource",
-        "--resource-wait",
-    )
+    add_task_arguments(ap, "--task", "--simulator", "--executable", "--licence", "--slot-resource")
     ap.add_argument("--episodes", type=int, default=100)
     ap.add_argument("--seed", type=int, default=1_000_000, help="episode i uses seed + i")
     ap.add_argument("--service", default="beamline-eval")

@@ -41,15 +41,7 @@ from accelerate_rl.runtime import init_ray
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--algo", choices=sorted(ALGORITHMS), default="ppo")
-    add_task_arguments(
-        ap,
-        "--task",
-        "--simulator",
-        "--executable",
-        "--licence",
-        "--slot-resource",
-        "--resource-wait",
-    )
+    add_task_arguments(ap, "--task", "--simulator", "--executable", "--licence", "--slot-resource")
     ap.add_argument(
         "--hard", action="store_true", help="the hard task (hard_task(); --task: its JSON)"
     )

@@ -24,15 +24,7 @@ from accelerate_rl.tune.hyperparameters import tune_algorithm
 def main(argv: list[str] | None = None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--algo", choices=sorted(ALGORITHMS), default="ppo")
-    add_task_arguments(
-        ap,
-        "--task",
-        "--simulator",
-        "--executable",
-        "--licence",
-        "--slot-resource",
-        "--resource-wait",
-    )
+    add_task_arguments(ap, "--task", "--simulator", "--executable", "--licence", "--slot-resource")
     ap.add_argument("--samples", type=int, default=8, help="trials")
     ap.add_argument("--iterations", type=int, default=60, help="training iterations at most")
     ap.add_argument("--grace-period", type=int, default=10, help="ASHA's first rung")

@@ -27,15 +27,7 @@ from accelerate_rl.tune import SEARCHERS, search_episode, summarise
 
 def main(argv: list[str] | None = None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__)
-    add_task_arguments(
-        ap,
-        "--task",
-        "--simulator",
-        "--executable",
-        "--licence",
-        "--slot-resource",
-        "--resource-wait",
-    )
+    add_task_arguments(ap, "--task", "--simulator", "--executable", "--licence", "--slot-resource")
     ap.add_argument("--searchers", default=",".join(SEARCHERS), help="comma-separated")
     ap.add_argument("--episodes", type=int, default=10)
     ap.add_argument("--seed", type=int, default=1_000_000, help="episode i uses seed + i")

@@ -32,19 +32,23 @@ TASK_OPTIONS: dict[str, dict[str, Any]] = {
         default=None, help="a Ray resource each slot holds one unit of (e.g. tracewin_licence)"
     ),
     "--slot-resource": dict(default=None, help="custom resource per slot (KubeRay)"),
-    "--resource-wait": dict(
-        type=float,
-        default=RESOURCE_WAIT,
-        help="seconds to wait for a node with the slots' resources to join a cluster "
-        "without them and without an autoscaler, before failing",
-    ),
 }
+#: Added with ``--licence`` or ``--slot-resource``: how long a missing resource is waited for.
+RESOURCE_WAIT_OPTION = dict(
+    type=float,
+    default=RESOURCE_WAIT,
+    help="seconds to wait for a node with the slots' resources to join a cluster without "
+    "them and without an autoscaler, before failing (default %(default)s)",
+)
 
 
 def add_task_arguments(ap: argparse.ArgumentParser, *flags: str) -> None:
-    """Add the shared options ``flags`` (keys of :data:`TASK_OPTIONS`) to ``ap``."""
+    """Add the shared options ``flags`` (keys of :data:`TASK_OPTIONS`) to ``ap``, and
+    ``--resource-wait`` with a slot resource option (``--licence``, ``--slot-resource``)."""
     for flag in flags:
         ap.add_argument(flag, **TASK_OPTIONS[flag])
+    if {"--licence", "--slot-resource"} & set(flags):
+        ap.add_argument("--resource-wait", **RESOURCE_WAIT_OPTION)
 
 
 def task_from_args(

@@ -118,7 +118,7 @@ def test_sac_trains_on_tracewin_licence_slots_as_a_job_and_evaluates_the_same_on
     assert tracewin["simulator"] == "tracewin" and embedded["simulator"] == "embedded"
     # 200 steps at lr 1e-3, 4 updates a step: the deterministic policy's error (= -return
     # of this one-step task) on the same 8 seeds falls (recorded: 5.54 -> 0.293, 8 of 8
-    # solved, and 5.54 -> 2.14 in another run: SAC's 200 steps vary run to run; before
+    # solved, and 5.54 -> 2.14, 1.45 in two others: SAC's 200 steps vary run to run; before
     # SAC's action was squashed as its distribution's, 200 steps at lr 3e-4 and one update
     # a step gave 5.51 -> 4.1-4.7). The same policy gives the same answers through both
     # paths.

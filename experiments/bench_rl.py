@@ -29,7 +29,8 @@ repeats, ratios measured in the same run) with the machine's load (``uptime``).
   the embedded engine's in-process run on the same task and setting (medians), split
   into staging (the project copied into a private directory), process start (Python
   importing the engine, what ``arl-tracewin`` pays before tracking; ``import_s``: the
-  import alone, from ``python -X importtime``) and parsing (``tracewin.out`` read,
+  import alone, from ``python -X importtime``: ``bench_startup.import_s``, which
+  A/Bs it between source trees) and parsing (``tracewin.out`` read,
   metrics picked).
 
     python experiments/bench_rl.py --slow [--latency 1.0] [--slow-slots 64] \
@@ -198,6 +199,7 @@ def tracewin_overhead(repeats: int) -> dict:
     from accelerate_rl.simulators.observe import table_metrics
     from accelerate_rl.tracewin.out import read_out
     from accelerate_rl.tracewin.project_files import stage_project
+    from bench_startup import import_s
 
     task = TaskConfig(**adige_task())
     observe = observe_list(task)
@@ -232,7 +234,7 @@ def tracewin_overhead(repeats: int) -> dict:
                     [sys.executable, "-c", "import accelerate_rl.engine.cli"], check=True
                 )
             ),
-            "import_s": statistics.median(_import_s("accelerate_rl.engine.cli") for _ in range(n)),
+            "import_s": statistics.median(import_s() for _ in range(n)),
             "parsing_s": median_s(lambda: table_metrics(read_out(table), observe, "bench")),
             "runs_per_median": n,
         }
@@ -241,20 +243,6 @@ def tracewin_overhead(repeats: int) -> dict:
     out["overhead_s"] = out["tracewin_run_s"] - out["embedded_run_s"]
     out["tracewin_over_embedded"] = out["tracewin_run_s"] / out["embedded_run_s"]
     return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in out.items()}
-
-
-def _import_s(module: str) -> float:
-    """Seconds a fresh interpreter takes to import ``module`` (``-X importtime``'s total)."""
-    import subprocess
-    import sys
-
-    err = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stderr
-    return int(err.strip().splitlines()[-1].split("|")[1]) / 1e6
 
 
 def main() -> None:

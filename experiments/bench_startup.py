@@ -7,7 +7,8 @@ machine's changing load then hits both alike); prints JSON (medians, after / bef
 
 Per tree: ``run_s`` (a whole ``arl-tracewin`` envelope run, process start to exit),
 ``import_s`` (``import accelerate_rl.engine.cli``, ``-X importtime``'s total) and
-``heavy_modules`` (the big libraries a run has imported when it ends).
+``heavy_modules`` (the big libraries a run has imported when it ends). ``import_s`` is
+also the import part of ``bench_rl.py --slow``'s ``tracewin_overhead`` (one function).
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ def _run_s(src: Path, argv: list[str]) -> float:
     return time.perf_counter() - t0
 
 
-def _import_s(src: Path) -> float:
+def import_s(src: Path = HERE) -> float:
+    """Seconds a fresh interpreter with ``src`` on its path takes to import the engine
+    CLI (``-X importtime``'s total): what ``arl-tracewin`` pays before tracking."""
     err = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", "import accelerate_rl.engine.cli"],
         check=True,
@@ -81,7 +84,7 @@ def main() -> None:
         for _ in range(args.repeats):
             for side, src in trees.items():
                 runs[side].append(_run_s(src, argv))
-                imports[side].append(_import_s(src))
+                imports[side].append(import_s(src))
         result = {
             side: {
                 "src": str(src),

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from accelerate_rl.rl.algorithms import env_config
 from accelerate_rl.rl.evaluation import evaluate
-from accelerate_rl.rl.experiment import add_task_arguments, service, slot_resources, task_from_args
+from accelerate_rl.rl.experiment import add_task_arguments, service_from_args, task_from_args
 from accelerate_rl.rl.hard_task import HardVectorEnv, base_task, hard_task
 from accelerate_rl.rl.hard_training import hard_env_config
 from accelerate_rl.rl.policy_file import load_policy
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         init_ray()
         served = base_task(task) if args.hard else task
-        with service(served, args.service, args.slots, args.max_actors, slot_resources(args)):
+        with service_from_args(served, args):
             report = evaluate(
                 policy,
                 configure(task, args.service),

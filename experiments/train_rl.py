@@ -30,8 +30,7 @@ from accelerate_rl.rl.experiment import (
     add_task_arguments,
     load_state,
     save_checkpoint,
-    service,
-    slot_resources,
+    service_from_args,
     task_from_args,
 )
 from accelerate_rl.rl.hard_task import base_task, hard_task
@@ -89,17 +88,7 @@ def main(argv: list[str] | None = None) -> dict:
             options[key] = getattr(args, key)
     init_ray(args.num_cpus)
     name = None if args.inprocess else args.service
-    pool = (
-        None
-        if name is None
-        else service(
-            base_task(task) if args.hard else task,
-            name,
-            args.slots,
-            args.max_actors,
-            slot_resources(args),
-        )
-    )
+    pool = None if name is None else service_from_args(base_task(task) if args.hard else task, args)
     try:
         build = partial(hard_config, args.algo) if args.hard else ALGORITHMS[args.algo]
         algo = build(task, service=name, **options).build_algo()

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 
 from accelerate_rl.rl.algorithms import ALGORITHMS
-from accelerate_rl.rl.experiment import add_task_arguments, service, slot_resources, task_from_args
+from accelerate_rl.rl.experiment import add_task_arguments, service_from_args, task_from_args
 from accelerate_rl.runtime import init_ray
 from accelerate_rl.tune.hyperparameters import tune_algorithm
 
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if args.num_envs:
         options["num_envs_per_env_runner"] = args.num_envs
     init_ray()
-    with service(task, args.service, args.slots, args.max_actors, slot_resources(args)):
+    with service_from_args(task, args):
         trials = tune_algorithm(
             task,
             args.algo,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from accelerate_rl.rl.experiment import add_task_arguments, service, slot_resources, task_from_args
+from accelerate_rl.rl.experiment import add_task_arguments, service_from_args, task_from_args
 from accelerate_rl.runtime import init_ray
 from accelerate_rl.tune import SEARCHERS, search_episode, summarise
 
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     task = task_from_args(args)
     init_ray()
     frames = []
-    with service(task, args.service, args.slots, args.max_actors, slot_resources(args)):
+    with service_from_args(task, args):
         for name in searchers:
             for i in range(args.episodes):
                 frames.append(

@@ -1,7 +1,8 @@
 """RL on any simulator: the same task through the embedded engine and through the
 TraceWin path (the tracewin simulator running ``arl-tracewin``, in-process and as a
 service), a TraceWin ``.ini`` project, sub-environments fanned out over every slot of a
-slow simulator, a slow sub-environment truncated alone, metrics a simulator cannot give."""
+slow simulator, a slow sub-environment truncated alone, metrics a simulator cannot give,
+a script using a TraceWin service exiting cleanly."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ import pytest
 from accelerate_rl.examples import ADIGE_DEMO
 from accelerate_rl.rl import BeamlineEnv, BeamlineVectorEnv, adige_task, start_service
 from accelerate_rl.rl.backends import observe_list
+from accelerate_rl.rl.resources import KUBERAY_ENV, MissingResources, require_actor_resources
 from accelerate_rl.rl.task import TaskConfig
 from accelerate_rl.simulators.observe import MetricUnavailable
 from accelerate_rl.simulators.testing import LatencySimulator
+from ray_scripts import run_script
 
 ARL = shutil.which("arl-tracewin") or str(Path(sys.executable).parent / "arl-tracewin")
 TRACEWIN = {"simulator": "tracewin", "simulator_options": {"executable": ARL}}
@@ -72,6 +75,12 @@ def test_the_task_through_the_embedded_and_the_tracewin_services_agree():
         a = BeamlineVectorEnv({**task, "backend": {"service": "rl-any-embedded"}}, num_envs=3)
         b = BeamlineVectorEnv({**remote, "backend": {"service": "rl-any-tracewin"}}, num_envs=3)
         _assert_same(_roll(a, 3, 3), _roll(b, 3, 3))  # 3 steps: episodes end and reset
+        single = BeamlineEnv({**remote, "backend": {"service": "rl-any-tracewin"}})
+        single.reset(seed=0)
+        for env in (a, b, single):  # close() closes the env's client of the service
+            env.close()
+            with pytest.raises(RuntimeError, match="the pool is shut down"):
+                env.backend.pool.submit({})
 
 
 def test_a_tracewin_ini_project_serves_the_task(spoke):
@@ -106,6 +115,30 @@ def test_start_service_refuses_a_simulator_other_than_the_tasks():
         start_service(adige_task(), name="rl-any-mismatch", simulator="tracewin")
     with pytest.raises(ValueError, match="simulator 'tracewn'"):
         TaskConfig(**adige_task(simulator="tracewn"))
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_a_licence_the_cluster_lacks_fails_the_service_start_naming_it(monkeypatch):
+    """The session's Ray has 4 CPUs and no licences: the start fails after the wait,
+    saying what the cluster has and how to add the resource, instead of waiting 600 s."""
+    monkeypatch.delenv(KUBERAY_ENV, raising=False)
+    licence = {"tracewin_licence": 1}
+    with pytest.raises(MissingResources) as err:
+        start_service(
+            {**adige_task(), **TRACEWIN},
+            name="rl-any-nolicence",
+            slots=2,
+            resources_per_slot=licence,
+            resource_wait=0.5,
+        )
+    message = str(err.value)
+    assert "{'tracewin_licence': 2.0}" in message  # 2 slots x 1 licence per actor
+    assert "the cluster has CPU: 4" in message
+    assert """ray start --head --resources '{"tracewin_licence": 4}'""" in message
+    assert "KubeRay's tracewin worker group" in message
+    require_actor_resources({"CPU": 1}, 4)  # what the cluster has: at once
+    monkeypatch.setenv(KUBERAY_ENV, "1")  # in a KubeRay pod the autoscaler adds nodes
+    require_actor_resources(licence, 2, wait=0.0)
 
 
 class _SlowWhenSteeredRight(LatencySimulator):
@@ -180,3 +213,50 @@ def test_tune_trials_of_a_slow_simulator_run_one_per_slot_at_once(tmp_path):
     runs = _intervals(log)
     assert len(frame) == 3 and len(runs) == 3
     assert max(s for s, _ in runs) < min(f for _, f in runs), runs  # all three at once
+
+
+#: Evaluates a policy through a TraceWin service, then steps a second env and drops it
+#: unclosed; ``clients`` (registered between Ray's exit hook and the pools', so it runs
+#: after the pools' and before Ray shuts down) prints the pools' dispatcher threads left.
+EXITING_SCRIPT = """
+import atexit, sys, threading
+import ray
+
+def clients(when):
+    left = [t.name for t in threading.enumerate() if t.name == "simulation-pool"]
+    print("LEFT", when, len(left), flush=True)
+
+atexit.register(clients, "at-exit")
+import numpy as np
+from accelerate_rl.rl import BeamlineVectorEnv, adige_task, start_service
+from accelerate_rl.rl.evaluation import evaluate
+
+task = {**adige_task(max_steps=1), **TRACEWIN}
+ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False,
+         namespace="accelerate_rl")
+
+served = {**task, "backend": {"service": "exits"}}
+
+def forgotten():
+    env = BeamlineVectorEnv(served, num_envs=2)
+    env.reset(seed=0)
+    env.step(np.zeros((2, 6), np.float32))
+
+with start_service(task, name="exits", slots=2, max_actors=1):
+    report = evaluate(lambda obs: np.zeros((len(obs), 6)), served, episodes=2)
+    clients("evaluated")
+    forgotten()
+print("RESULT", report["env_steps"], flush=True)
+"""
+
+
+def test_a_script_on_a_tracewin_service_exits_cleanly(tmp_path):
+    """evaluate() closes its env's service client; an env dropped unclosed is closed by
+    the exit hook before Ray shuts down: exit code 0, no "core worker has already been
+    shutdown" (a client's dispatcher thread still calling into Ray as it shuts down)."""
+    proc = run_script(f"TRACEWIN = {TRACEWIN!r}\n" + EXITING_SCRIPT, tmp_path, timeout=300)
+    assert "RESULT 2" in proc.stdout, proc.stderr[-3000:]
+    assert "LEFT evaluated 1" in proc.stdout  # the service's own: evaluate closed its client
+    assert "LEFT at-exit 0" in proc.stdout
+    assert "core worker has already been shutdown" not in proc.stderr
+    assert proc.returncode == 0, proc.stderr[-3000:]

@@ -25,6 +25,7 @@ from typing import Any
 from ..simulators import make_simulator
 from ..simulators.base import SimResult, failure
 from ..simulators.observe import TRANSMISSION, MetricUnavailable, missing_metrics
+from .resources import RESOURCE_WAIT, require_actor_resources
 from .task import TaskConfig
 
 #: Fewest parameter sets a batch part of a vectorising simulator gets: below it the
@@ -102,6 +103,9 @@ class InProcessBackend:
             return [check_metrics(self.task, r, self.required) for r in results]
         return [self.evaluate(p) for p in requests]
 
+    def close(self) -> None:
+        """Nothing to release: an in-process run leaves no process or file behind."""
+
 
 class ServiceBackend:
     """A named SimulationPool (``SimulationPool.connect(name)``): simulations run on the
@@ -154,6 +158,14 @@ class ServiceBackend:
                 results.append(failure(params, _named(exc, self.deadline)))
         return results
 
+    def close(self) -> None:
+        """Close this client of the service (the service itself runs on): its queued
+        requests are cancelled, runs in flight finished, its dispatcher thread stopped
+        and its demand withdrawn, so nothing of it calls into Ray once Ray shuts down
+        (a thread left running then ends the process with "The core worker has already
+        been shutdown" and exit code 1). Safe after Ray is down and when called twice."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
 
 def _named(exc: Exception, deadline: float | None) -> Exception:
     if isinstance(exc, FutureTimeout):
@@ -179,6 +191,7 @@ def start_service(
     *,
     simulator: Any = None,
     simulator_options: Mapping[str, Any] | None = None,
+    resource_wait: float = RESOURCE_WAIT,
     **pool_options: Any,
 ):
     """Start the named SimulationPool an env with ``backend={"service": name}`` uses, on
@@ -189,10 +202,15 @@ def start_service(
     "arl-tracewin"}), resources_per_slot={"tracewin_licence": 1}, slots=4)``.
     ``pool_options`` go to SimulationPool (slots, max_actors, resources_per_slot, ...).
 
+    A ``resources_per_slot`` resource no node has (a licence on a Ray started without
+    it) fails with :class:`~.resources.MissingResources` (naming it, what the cluster
+    has and how to add it) after ``resource_wait`` seconds, unless an autoscaler
+    (KubeRay's) may add such nodes: see :mod:`.resources`.
+
     Call it in the driver, outside Tune trials (its actors reserve no CPUs and are not
     captured by trial placement groups).
     """
-    from ..runtime import SimulationPool
+    from ..runtime import SimulationPool, init_ray
 
     task = TaskConfig(**task_config)
     for key, given, own in (
@@ -205,6 +223,10 @@ def start_service(
                 f"set the task's {key!r} instead, so its environments batch as the "
                 "simulator needs"
             )
+    init_ray(address=pool_options.get("address"))
+    require_actor_resources(
+        pool_options.get("resources_per_slot"), int(pool_options.get("slots", 1)), resource_wait
+    )
     if isinstance(task.simulator, str):
         return SimulationPool(
             task.simulator,

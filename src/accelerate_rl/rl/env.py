@@ -36,8 +36,9 @@ class BeamlineEnv(gym.Env):
     """A beam-tuning task as a gymnasium env (``env_config``: see :mod:`.task`).
 
     ``backend``: the object that runs simulations (default: built from the task's
-    ``backend``); :class:`BeamlineVectorEnv` passes its own and steps the env's
-    ``_begin_*``/``_end_*`` halves around one batched request.
+    ``backend``, and closed by :meth:`close`); :class:`BeamlineVectorEnv` passes its
+    own (and closes it) and steps the env's ``_begin_*``/``_end_*`` halves around one
+    batched request.
     """
 
     metadata = {"render_modes": []}
@@ -46,7 +47,8 @@ class BeamlineEnv(gym.Env):
 
     def __init__(self, config: Mapping[str, Any] | None = None, *, backend: Any = None) -> None:
         self.task = self.config_class(**(dict(config) if config else adige_task()))
-        self.backend = backend if backend is not None else make_backend(self.task)
+        self._owns_backend = backend is None
+        self.backend = make_backend(self.task) if backend is None else backend
         n = len(self.task.knobs)
         self.low = np.array([k.low for k in self.task.knobs])
         self.high = np.array([k.high for k in self.task.knobs])
@@ -166,6 +168,13 @@ class BeamlineEnv(gym.Env):
     def step(self, action):
         return self._end_step(self.backend.evaluate(self._begin_step(action)))
 
+    def close(self) -> None:
+        """Close the backend this env built (a service client: see
+        :meth:`~.backends.ServiceBackend.close`); RLlib's env runners call it on stop."""
+        if self._owns_backend:
+            self._owns_backend = False
+            self.backend.close()
+
 
 def _seen(result: SimResult) -> Mapping[str, float]:
     """What the env observes of a result: its metrics when it is ok, else nothing (a
@@ -184,6 +193,7 @@ class BeamlineVectorEnv(gym.vector.VectorEnv):
 
     Autoreset: gymnasium's next-step mode (what RLlib's env runners expect): the step
     after an episode ends resets that sub-environment and ignores its action.
+    ``close()`` closes the backend (the service client), as RLlib does on stop.
 
     ``config`` is the task dict; ``num_envs`` may also come inside it (RLlib's
     ``gym_env_vectorize_mode="vector_entry_point"`` passes ``env_config | {"num_envs"}``).
@@ -249,6 +259,10 @@ class BeamlineVectorEnv(gym.vector.VectorEnv):
             infos = self._add_info(infos, info, i)
         self._autoreset = terminated | truncated
         return obs, rewards, terminated, truncated, infos
+
+    def close_extras(self, **kwargs: Any) -> None:
+        """gymnasium's ``close()`` (once): close the backend the sub-envs share."""
+        self.backend.close()
 
 
 def make_env(config: Mapping[str, Any] | None = None) -> gym.Env | gym.vector.VectorEnv:

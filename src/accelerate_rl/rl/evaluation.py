@@ -55,11 +55,12 @@ class RLlibPolicy:
         (SAC's) is squashed here: RLlib's ``to_deterministic`` returns its mean before the
         tanh, which clipping to [-1, 1] would turn into a bang-bang policy."""
         import torch
+        from ray.rllib.core.distribution.torch.torch_distribution import TorchSquashedGaussian
 
         weights = next(self.module.parameters())  # a module loaded in float64 acts too
         out = self.module.forward_inference({"obs": obs.to(weights.dtype)})
         dist = self.dist.from_logits(out["action_dist_inputs"])
-        if hasattr(dist, "low") and hasattr(dist, "high") and hasattr(dist, "loc"):
+        if isinstance(dist, TorchSquashedGaussian):
             return (torch.tanh(dist.loc) + 1.0) / 2.0 * (dist.high - dist.low) + dist.low
         return dist.to_deterministic().sample()
 
@@ -83,6 +84,15 @@ def evaluate(
     vector env class of the task (e.g. the hard task's :class:`~.hard_task.HardVectorEnv`).
     """
     env = vector_env(task, num_envs=episodes)
+    try:
+        return _run_episodes(policy, env, episodes, seed)
+    finally:
+        env.close()  # a service client: closed before the caller's Ray shuts down
+
+
+def _run_episodes(
+    policy: Policy, env: BeamlineVectorEnv, episodes: int, seed: int
+) -> dict[str, Any]:
     t0 = time.perf_counter()
     obs, _ = env.reset(seed=seed)
     done = np.zeros(episodes, bool)

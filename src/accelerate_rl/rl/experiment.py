@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .backends import start_service
+from .resources import RESOURCE_WAIT, MissingResources
 from .task import adige_task
 
 #: The options the experiments share: flag -> argparse keywords.
@@ -32,12 +33,22 @@ TASK_OPTIONS: dict[str, dict[str, Any]] = {
     ),
     "--slot-resource": dict(default=None, help="custom resource per slot (KubeRay)"),
 }
+#: Added with ``--licence`` or ``--slot-resource``: how long a missing resource is waited for.
+RESOURCE_WAIT_OPTION = dict(
+    type=float,
+    default=RESOURCE_WAIT,
+    help="seconds to wait for a node with the slots' resources to join a cluster without "
+    "them and without an autoscaler, before failing (default %(default)s)",
+)
 
 
 def add_task_arguments(ap: argparse.ArgumentParser, *flags: str) -> None:
-    """Add the shared options ``flags`` (keys of :data:`TASK_OPTIONS`) to ``ap``."""
+    """Add the shared options ``flags`` (keys of :data:`TASK_OPTIONS`) to ``ap``, and
+    ``--resource-wait`` with a slot resource option (``--licence``, ``--slot-resource``)."""
     for flag in flags:
         ap.add_argument(flag, **TASK_OPTIONS[flag])
+    if {"--licence", "--slot-resource"} & set(flags):
+        ap.add_argument("--resource-wait", **RESOURCE_WAIT_OPTION)
 
 
 def task_from_args(
@@ -78,6 +89,7 @@ def service(
     slots: int,
     max_actors: int | None = None,
     resources: Mapping[str, float] | None = None,
+    resource_wait: float = RESOURCE_WAIT,
 ):
     """The named simulation service every env runner and trial shares, on the task's
     simulator (a context manager: it is shut down on exit). ``resources``: the custom Ray
@@ -85,9 +97,28 @@ def service(
     workers, so the autoscaler adds them; ``{"tracewin_licence": 1}``: a licence).
     It starts with one actor and grows up to ``max_actors`` on the load the env runners
     and trials report (they are the service's clients); actors that cannot be placed yet
-    are the autoscaler's demand."""
-    return start_service(
-        task, name=name, slots=slots, max_actors=max_actors, resources_per_slot=resources
+    are the autoscaler's demand. A resource the cluster lacks (and no autoscaler adds)
+    ends the program after ``resource_wait`` seconds with a message saying how to add it.
+    """
+    try:
+        return start_service(
+            task,
+            name=name,
+            slots=slots,
+            max_actors=max_actors,
+            resources_per_slot=resources,
+            resource_wait=resource_wait,
+        )
+    except MissingResources as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
+def service_from_args(task: Mapping[str, Any], args: argparse.Namespace):
+    """:func:`service` for a script's command line: ``--service`` (the name),
+    ``--slots``, ``--max-actors``, the slot resources (``--licence``,
+    ``--slot-resource``) and ``--resource-wait``."""
+    return service(
+        task, args.service, args.slots, args.max_actors, slot_resources(args), args.resource_wait
     )
 
 

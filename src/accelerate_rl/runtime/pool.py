@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import atexit
 import itertools
-import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -57,7 +56,9 @@ from .service import ServiceClient, init_ray
 from .window import done, joined, split_evenly, windowed
 
 _ERRORS = ("raise", "return", "skip")
-_OPEN_POOLS: weakref.WeakSet[SimulationPool] = weakref.WeakSet()
+#: Pools not shut down, held strongly: a dropped pool's dispatcher thread runs on, and
+#: the exit hook must still close it before Ray shuts down (see ``_close_open_pools``).
+_OPEN_POOLS: set[SimulationPool] = set()
 
 
 class SimulationPool:

@@ -1,0 +1,90 @@
+"""Whether the Ray cluster can place a simulation service's actors: a service on licence
+slots (``resources_per_slot={"tracewin_licence": 1}``) started on a Ray that has no such
+resource would otherwise wait, silently, until the pool's start timeout (600 s).
+
+:func:`require_actor_resources` returns at once when a live node holds one actor's
+resources, or when an autoscaler may add such nodes (then the actor waits pending: that
+is the autoscaler's demand); on a fixed cluster it waits ``wait`` seconds for a node to
+join (a licence host started by hand), then raises :class:`MissingResources` naming the
+resource, what the cluster has, and how to give it the resource.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+
+#: Seconds to wait for a node with a service actor's resources to join a fixed cluster.
+RESOURCE_WAIT = 20.0
+#: What KubeRay sets in every Ray container it starts (Ray's usage stats read it too).
+KUBERAY_ENV = "RAY_USAGE_STATS_KUBERAY_IN_USE"
+
+
+class MissingResources(RuntimeError):
+    """No node of the cluster can hold a simulation service's actor, and none will join."""
+
+
+def _fits(node: Mapping[str, float], need: Mapping[str, float]) -> bool:
+    return all(node.get(key, 0.0) >= amount for key, amount in need.items())
+
+
+def _nodes_hold(need: Mapping[str, float]) -> bool:
+    import ray
+
+    return any(n["Alive"] and _fits(n["Resources"], need) for n in ray.nodes())
+
+
+def autoscaled(resources: Mapping[str, float]) -> bool:
+    """Whether an autoscaler may add nodes holding ``resources``: the driver runs in a
+    KubeRay pod (``RAY_USAGE_STATS_KUBERAY_IN_USE=1``; its in-tree autoscaler adds a
+    worker group's nodes on pending actors), or Ray's autoscaler published a cluster
+    config whose node groups hold every one of them."""
+    if os.environ.get(KUBERAY_ENV) == "1":
+        return True
+    try:
+        from ray._private.state import state
+
+        limits = state.get_max_resources_from_cluster_config() or {}
+    except Exception:  # no config published (a cluster without an autoscaler)
+        return False
+    return bool(resources) and all(limits.get(k, 0) >= v for k, v in resources.items())
+
+
+def _cluster_summary() -> str:
+    import ray
+
+    total = ray.cluster_resources()
+    shown = {
+        k: v
+        for k, v in sorted(total.items())
+        if not k.startswith("node:") and k not in ("memory", "object_store_memory")
+    }
+    return ", ".join(f"{k}: {v:g}" for k, v in shown.items()) or "nothing"
+
+
+def require_actor_resources(
+    resources_per_slot: Mapping[str, float] | None, slots: int, wait: float = RESOURCE_WAIT
+) -> None:
+    """Return when a live node holds one service actor's custom resources
+    (``resources_per_slot`` x ``slots``) or an autoscaler may add one; else wait up to
+    ``wait`` seconds [s] for such a node to join, then raise :class:`MissingResources`."""
+    need = {k: float(v) * slots for k, v in (resources_per_slot or {}).items() if v > 0}
+    if not need or _nodes_hold(need) or autoscaled(need):
+        return
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+        if _nodes_hold(need):
+            return
+    example = {k: max(4, int(v)) for k, v in need.items()}
+    raise MissingResources(
+        f"the simulation service's actors need {need} each ({slots} slot(s) x "
+        f"{dict(resources_per_slot or {})}) and no node of this Ray cluster has them "
+        f"(waited {wait:g} s; the cluster has {_cluster_summary()}). Start Ray with the "
+        f"resource, e.g. `ray start --head --resources '{json.dumps(example)}'` or "
+        f"ray.init(resources={example}), one unit per licence you own; or run on "
+        "KubeRay's tracewin worker group (cluster/rayjob-train-tracewin.yaml), whose "
+        "autoscaler adds licence nodes"
+    )

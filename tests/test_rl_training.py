@@ -69,6 +69,7 @@ def test_ppo_env_runners_on_the_service_improve_the_policy(service):
     assert after < before, (before, after)
 
 
+@pytest.mark.timeout(1200)  # 40 SAC iterations: about 4 min alone, over 300 s under load
 def test_sac_env_runners_on_the_service_improve_the_policy(service):
     served = _served_requests(service)
     config = sac_config(service=SERVICE, num_envs_per_env_runner=8, learning_starts=512, seed=1)

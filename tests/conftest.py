@@ -48,4 +48,7 @@ def ray_session():
             namespace="accelerate_rl",
         )
     yield ray
+    from accelerate_rl.runtime import close_open_pools
+
+    close_open_pools()  # pools a test left open: their threads must not outlive Ray
     ray.shutdown()

@@ -136,9 +136,26 @@ EXIT_SCRIPT = textwrap.dedent(
     """
 )
 
+#: The same pool left open, then an explicit ray.shutdown() (as a test session's teardown
+#: does) after close_open_pools(): no pool thread may call into Ray after it.
+SHUTDOWN_ENDING = textwrap.dedent(
+    """
+    import threading, time
+    from accelerate_rl.runtime import close_open_pools
+    close_open_pools()
+    assert all(f.done() for f in futures)
+    ray.shutdown()
+    time.sleep(2.0)  # long enough for a surviving dispatcher thread to reach Ray
+    print("THREADS", sum(t.name == "simulation-pool" for t in threading.enumerate()))
+    """
+)
 
-def test_a_pool_left_open_at_interpreter_exit_closes_quietly(tmp_path):
-    proc = run_script(EXIT_SCRIPT, tmp_path, timeout=300)
+
+@pytest.mark.parametrize("ending", ["", SHUTDOWN_ENDING], ids=["at-exit", "ray-shutdown"])
+def test_a_pool_left_open_at_interpreter_exit_closes_quietly(tmp_path, ending):
+    proc = run_script(EXIT_SCRIPT + ending, tmp_path, timeout=300)
+    if ending:
+        assert "THREADS 0" in proc.stdout, proc.stderr[-3000:]
     assert proc.returncode == 0 and "EXITING" in proc.stdout, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr and "Ray has not been started" not in proc.stderr, (
         proc.stderr[-3000:]

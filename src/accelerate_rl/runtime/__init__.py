@@ -11,7 +11,7 @@ from .errors import (
     SimulationTimeoutError,
     WorkerLostError,
 )
-from .pool import SimulationPool
+from .pool import SimulationPool, close_open_pools
 from .request import DEFAULT_TIMEOUT, Request
 from .scan import grid, parse_axis, random_points, run_scan, summarise
 from .service import NAMESPACE, init_ray
@@ -30,6 +30,7 @@ __all__ = [
     "SimulationTimeoutError",
     "SimulatorSpec",
     "WorkerLostError",
+    "close_open_pools",
     "grid",
     "init_ray",
     "parse_axis",

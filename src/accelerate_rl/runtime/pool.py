@@ -57,7 +57,7 @@ from .window import done, joined, split_evenly, windowed
 
 _ERRORS = ("raise", "return", "skip")
 #: Pools not shut down, held strongly: a dropped pool's dispatcher thread runs on, and
-#: the exit hook must still close it before Ray shuts down (see ``_close_open_pools``).
+#: the exit hook must still close it before Ray shuts down (see :func:`close_open_pools`).
 _OPEN_POOLS: set[SimulationPool] = set()
 
 
@@ -397,6 +397,7 @@ class SimulationPool:
         own shutdown take the actors (no traceback from a thread racing Ray's exit)."""
         self._dispatcher.close(cancel_futures=True)
         self._dispatcher.join(timeout=5.0)
+        _OPEN_POOLS.discard(self)
 
     def __enter__(self) -> SimulationPool:
         return self
@@ -447,8 +448,13 @@ def _len(iterable: Iterable) -> int | None:
         return None
 
 
-@atexit.register
-def _close_open_pools() -> None:  # registered after Ray's own hook, so it runs first
+@atexit.register  # registered after Ray's own hook, so it runs first
+def close_open_pools() -> None:
+    """Stop every pool of this process that was not shut down: what is queued or running
+    fails as cancelled and their dispatcher threads end; the actors go with Ray. It runs by
+    itself at interpreter exit; call it before an explicit ``ray.shutdown()`` when pools
+    may still be open (a pool's thread calling into Ray after ``ray.shutdown()`` makes
+    Ray end the process with exit code 1)."""
     for pool in list(_OPEN_POOLS):
         try:
             pool._close_at_exit()

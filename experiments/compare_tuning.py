@@ -11,6 +11,10 @@ included), simulations (with the reset), model runs of the design-model inverse 
     python experiments/compare_tuning.py --policy ppo=experiments/policies/hard_ppo.pt \
         --trials 300 --mismatched-trials 50 --out experiments/results/compare_tuning.json
 
+A run cut short by ``--minutes`` is continued by another with ``--first`` (its first
+trial: where the earlier one ended) and the two ``--merge``d into one row (success rate
+and means over all trials; medians None, as no row keeps per-trial values).
+
 Prints one JSON object: per machine and method, success rate, mean / median steps to
 success, mean simulations per trial, final error (largest |error| / tolerance over the
 targets at the end; <= 1 is in tolerance), magnet travel (knob path length in units of
@@ -55,19 +59,25 @@ def summarise(trials: list[Trial], seconds: float) -> dict[str, Any]:
 
 
 def run_method(
-    controller, task: dict, trials: int, seed: int, minutes: float | None = None
+    controller,
+    task: dict,
+    trials: int,
+    seed: int,
+    minutes: float | None = None,
+    first: int = 0,
 ) -> dict[str, Any]:
-    """Trials ``seed``, ``seed + 1``, ... of ``controller``: ``trials`` of them, or as
-    many as finish within ``minutes`` of wall time (the count is in the row)."""
+    """Trials ``first``, ``first + 1``, ... ``trials - 1`` of ``controller`` (trial i:
+    seed ``seed + i``), or as many as finish within ``minutes`` of wall time (the count
+    and the first trial are in the row)."""
     machine = Machine(HardTuningEnv(task))
     t0 = time.perf_counter()
     stop = None if minutes is None else t0 + 60 * minutes
     results = []
-    for i in range(trials):
+    for i in range(first, trials):
         if stop is not None and results and time.perf_counter() > stop:
             break
         results.append(run_trial(controller, machine, seed + i))
-    return summarise(results, time.perf_counter() - t0)
+    return {**summarise(results, time.perf_counter() - t0), "first": first}
 
 
 def _upfront(path: Path) -> dict[str, Any]:
@@ -104,7 +114,7 @@ def markdown(report: dict[str, Any]) -> str:
                 f"| {machine} | {shown} | {r['trials']} | {100 * r['success_rate']:.1f} % "
                 f"| {num(r['steps_mean_success'])} / {num(r['steps_median_success'], 0)} "
                 f"| {r['simulations_mean']:.1f} | {r['final_error_mean']:.2f} / "
-                f"{r['final_error_median']:.2f} | {r['travel_mean']:.2f} | {cost} |"
+                f"{num(r['final_error_median'], 2)} | {r['travel_mean']:.2f} | {cost} |"
             )
     return "\n".join(lines)
 
@@ -121,6 +131,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--minutes", type=float, default=None, help="wall time per method and machine at most"
     )
     ap.add_argument("--seed", type=int, default=5_000_000, help="trial i uses seed + i")
+    ap.add_argument(
+        "--first", type=int, default=0, help="start at trial FIRST (continue a run: --merge)"
+    )
     ap.add_argument("--service", default=None, help="run every simulation on this new service")
     ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     ap.add_argument(
@@ -170,7 +183,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 n = args.trials if machine == "design" else args.mismatched_trials
                 rows[name] = {
                     **run_method(
-                        PolicyController(load_policy(path)), task, n, args.seed, args.minutes
+                        PolicyController(load_policy(path)),
+                        task,
+                        n,
+                        args.seed,
+                        args.minutes,
+                        args.first,
                     ),
                     **_upfront(path),
                     "policy": str(path),
@@ -181,7 +199,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 n = args.trials if name not in EXPENSIVE else args.expensive_trials
                 n = n if machine == "design" else min(n, args.mismatched_trials)
                 rows[name] = {
-                    **run_method(CONTROLLERS[name](task), task, n, args.seed, args.minutes),
+                    **run_method(
+                        CONTROLLERS[name](task), task, n, args.seed, args.minutes, args.first
+                    ),
                     "training_simulations": 0,
                     "training_seconds": 0,
                     "backend": report["backend"],
@@ -198,7 +218,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 def merged(reports: list[dict[str, Any]]) -> dict[str, Any]:
     """Runs (e.g. methods run in parallel) as one report: later rows replace earlier ones
-    of the same machine and method; every row keeps its own ``backend``."""
+    of the same machine and method, except a row that starts where the earlier one ended
+    (``--first``), which continues it (:func:`continued`); every row keeps its own
+    ``backend``."""
     out: dict[str, Any] = {"seed": reports[0]["seed"], "machines": {}}
     for report in reports:
         if report["seed"] != out["seed"]:
@@ -206,9 +228,31 @@ def merged(reports: list[dict[str, Any]]) -> dict[str, Any]:
         for machine, rows in report["machines"].items():
             for name, row in rows.items():
                 row.setdefault("backend", report.get("backend"))
-                out["machines"].setdefault(machine, {})[name] = row
+                earlier = out["machines"].setdefault(machine, {}).get(name)
+                if earlier and row.get("first", 0) == earlier.get("first", 0) + earlier["trials"]:
+                    row = continued(earlier, row)
+                out["machines"][machine][name] = row
         out["notes"] = report.get("notes", out.get("notes", []))
     return out
+
+
+def continued(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
+    """One row over both runs' trials (``later`` starts where ``earlier`` ended): the
+    success rate and means weighted by trial (steps by success) counts, wall times added;
+    the medians are unknown (a row keeps no per-trial values), so they are None."""
+    n1, n2 = earlier["trials"], later["trials"]
+    ok1, ok2 = n1 * earlier["success_rate"], n2 * later["success_rate"]
+    row = {**later, "trials": n1 + n2, "first": earlier.get("first", 0)}
+    row["success_rate"] = (ok1 + ok2) / (n1 + n2)
+    for key in ("simulations_mean", "final_error_mean", "travel_mean", "model_simulations_mean"):
+        row[key] = (n1 * earlier[key] + n2 * later[key]) / (n1 + n2)
+    steps = [(ok, r["steps_mean_success"]) for ok, r in ((ok1, earlier), (ok2, later)) if ok]
+    row["steps_mean_success"] = (
+        sum(ok * s for ok, s in steps) / sum(ok for ok, _ in steps) if steps else None
+    )
+    row["steps_median_success"] = row["final_error_median"] = None
+    row["seconds"] = round(earlier["seconds"] + later["seconds"], 1)
+    return row
 
 
 def _write(report: dict[str, Any], out: Path | None) -> dict[str, Any]:

@@ -147,3 +147,20 @@ def test_gymnasium_make_builds_the_registered_tasks():
 def test_a_misspelt_hard_task_field_is_an_error_naming_it():
     with pytest.raises(ValueError, match="target_range"):
         HardTuningEnv(hard_task(target_range=[[0, 1]]))
+
+
+def test_the_training_only_precision_bonus_pays_for_a_smaller_final_error():
+    plain, shaped = HardTuningEnv(hard_task()), HardTuningEnv(hard_task(precision_bonus=10.0))
+    assert "precision_bonus" not in hard_task()  # the benchmark's reward is BeamlineEnv's
+    rewards = {}
+    for name, e in (("plain", plain), ("shaped", shaped)):
+        e.reset(seed=5)
+        solution = _solve(e)
+        e.reset(seed=5, options={"values": solution})
+        for _ in range(3):
+            _, reward, terminated, _, info = e.step(np.zeros(6))
+        assert terminated and info["success"]
+        rewards[name] = reward
+    final = max(info["errors"])
+    assert final < 1.0
+    assert rewards["shaped"] == pytest.approx(rewards["plain"] + 10.0 * (1.0 - final))

@@ -129,9 +129,14 @@ def _counted_sample(runner, timesteps: int) -> tuple[int, int]:
     return env_steps, calls[0] * env.num_envs
 
 
-def slow_sampling(latency: float, slots: int, nodes: int, runners: int, repeats: int) -> dict:
+def slow_sampling(
+    latency: float, slots: int, nodes: int, runners: int, repeats: int, max_steps: int = 10
+) -> dict:
     """RLlib sampling through a service of ``slots`` slots of a ``latency``-second simulator
-    on a local cluster of ``nodes`` simulation nodes (see the module docstring)."""
+    on a local cluster of ``nodes`` simulation nodes (see the module docstring), episodes
+    truncated at ``max_steps`` (the benchmark task's 10 by default; each episode's reset is
+    one more simulation, so the env-step share of simulations is at most
+    max_steps / (max_steps + 1))."""
     import ray
     from ray.cluster_utils import Cluster
 
@@ -150,7 +155,7 @@ def slow_sampling(latency: float, slots: int, nodes: int, runners: int, repeats:
         cluster.wait_for_nodes()
         base = adige_task()
         sim = LatencySimulator(base["project"], latency, observe_list(TaskConfig(**base)))
-        task = {**base, "simulator": sim, "timeout": 10 * latency + 30}
+        task = {**base, "simulator": sim, "timeout": 10 * latency + 30, "max_steps": max_steps}
         options = dict(slots=per_node, min_actors=nodes, max_actors=nodes, isolation="thread")
         with start_service(task, SERVICE, resources_per_slot={"sim_slot": 1}, **options) as pool:
             deadline = time.monotonic() + 300
@@ -168,6 +173,7 @@ def slow_sampling(latency: float, slots: int, nodes: int, runners: int, repeats:
     steps, sims = rates["env_steps_per_s"], rates["simulations_per_s"]
     return {
         "latency_s": latency,
+        "max_steps": max_steps,
         "slots": slots,
         "simulation_nodes": nodes,
         "actors": actors,
@@ -257,6 +263,12 @@ def main() -> None:
     ap.add_argument("--slow-nodes", type=int, default=4, help="simulation nodes")
     ap.add_argument("--slow-runners", type=int, default=2, help="RLlib env runners")
     ap.add_argument(
+        "--slow-max-steps",
+        type=int,
+        default=10,
+        help="episode length of slow_sampling (recorded as slow_sampling_<N>_steps if not 10)",
+    )
+    ap.add_argument(
         "--section",
         choices=("slow_sampling", "tracewin_overhead"),
         action="append",
@@ -272,10 +284,18 @@ def main() -> None:
             result = json.loads(args.out.read_text())
         result["machine"] = f"{os.cpu_count()} cores (shared)"
         if "slow_sampling" in sections:
-            result["slow_sampling"] = {
+            key = "slow_sampling"
+            if args.slow_max_steps != 10:
+                key = f"slow_sampling_{args.slow_max_steps}_steps"
+            result[key] = {
                 "load_before": machine_load(),
                 **slow_sampling(
-                    args.latency, args.slow_slots, args.slow_nodes, args.slow_runners, args.repeats
+                    args.latency,
+                    args.slow_slots,
+                    args.slow_nodes,
+                    args.slow_runners,
+                    args.repeats,
+                    args.slow_max_steps,
                 ),
             }
         if "tracewin_overhead" in sections:

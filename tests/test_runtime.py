@@ -13,6 +13,7 @@ from accelerate_rl.examples import ADIGE_DEMO
 from accelerate_rl.runtime import (
     BeamLostError,
     InvalidRequestError,
+    MissingResources,
     PoolFullError,
     SimulationError,
     SimulationPool,
@@ -153,6 +154,18 @@ def test_backpressure_raise_mode(ray_session):
         for f in futures:
             f.result()
         pool.submit({}).result()
+
+
+def test_a_pool_on_a_resource_no_node_has_fails_naming_it_instead_of_waiting(monkeypatch):
+    """Any pool, not only an RL service: after ``resource_wait`` seconds (not the 600 s
+    start timeout) it says what is missing, what the cluster has and how to add it."""
+    monkeypatch.delenv("RAY_USAGE_STATS_KUBERAY_IN_USE", raising=False)
+    t0 = time.monotonic()
+    with pytest.raises(MissingResources, match=r"need \{'tracewin_licence': 3.0\} each"):
+        SimulationPool(
+            NoopSimulator(), slots=3, resources_per_slot={"tracewin_licence": 1}, resource_wait=0
+        )
+    assert time.monotonic() - t0 < 60  # far below the 600 s start timeout, not a timing test
 
 
 def test_map_reads_its_input_lazily_with_a_bounded_window(ray_session):

@@ -25,7 +25,6 @@ from typing import Any
 from ..simulators import make_simulator
 from ..simulators.base import SimResult, failure
 from ..simulators.observe import TRANSMISSION, MetricUnavailable, missing_metrics
-from .resources import RESOURCE_WAIT, require_actor_resources
 from .task import TaskConfig
 
 #: Fewest parameter sets a batch part of a vectorising simulator gets: below it the
@@ -191,7 +190,6 @@ def start_service(
     *,
     simulator: Any = None,
     simulator_options: Mapping[str, Any] | None = None,
-    resource_wait: float = RESOURCE_WAIT,
     **pool_options: Any,
 ):
     """Start the named SimulationPool an env with ``backend={"service": name}`` uses, on
@@ -200,12 +198,11 @@ def start_service(
     given they must be the task's (the envs decide how to batch from the task), e.g.
     ``start_service(adige_task(simulator="tracewin", simulator_options={"executable":
     "arl-tracewin"}), resources_per_slot={"tracewin_licence": 1}, slots=4)``.
-    ``pool_options`` go to SimulationPool (slots, max_actors, resources_per_slot, ...).
-
-    A ``resources_per_slot`` resource no node has (a licence on a Ray started without
-    it) fails with :class:`~.resources.MissingResources` (naming it, what the cluster
-    has and how to add it) after ``resource_wait`` seconds, unless an autoscaler
-    (KubeRay's) may add such nodes: see :mod:`.resources`.
+    ``pool_options`` go to SimulationPool (slots, max_actors, resources_per_slot,
+    resource_wait, ...): a ``resources_per_slot`` resource no node has (a licence on a Ray
+    started without it) fails with :class:`~accelerate_rl.runtime.MissingResources` after
+    ``resource_wait`` seconds, unless an autoscaler may add such nodes
+    (:mod:`accelerate_rl.runtime.resources`).
 
     Call it in the driver, outside Tune trials (its actors reserve no CPUs and are not
     captured by trial placement groups).
@@ -224,9 +221,6 @@ def start_service(
                 "simulator needs"
             )
     init_ray(address=pool_options.get("address"))
-    require_actor_resources(
-        pool_options.get("resources_per_slot"), int(pool_options.get("slots", 1)), resource_wait
-    )
     if isinstance(task.simulator, str):
         return SimulationPool(
             task.simulator,

@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..runtime.resources import RESOURCE_WAIT, MissingResources
 from .backends import start_service
-from .resources import RESOURCE_WAIT, MissingResources
 from .task import adige_task
 
 #: The options the experiments share: flag -> argparse keywords.

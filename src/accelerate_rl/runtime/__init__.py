@@ -13,14 +13,17 @@ from .errors import (
 )
 from .pool import SimulationPool, close_open_pools
 from .request import DEFAULT_TIMEOUT, Request
+from .resources import RESOURCE_WAIT, MissingResources
 from .scan import grid, parse_axis, random_points, run_scan, summarise
 from .service import NAMESPACE, init_ray
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "RESOURCE_WAIT",
     "NAMESPACE",
     "BeamLostError",
     "InvalidRequestError",
+    "MissingResources",
     "PoolFullError",
     "Request",
     "RequestCancelledError",

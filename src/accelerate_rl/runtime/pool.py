@@ -52,6 +52,7 @@ from .errors import error_for
 from .fleet import ClientFleet, OwnedFleet, actor_stats
 from .metrics import PoolMetrics
 from .request import DEFAULT_TIMEOUT, Request
+from .resources import RESOURCE_WAIT, require_actor_resources
 from .service import ServiceClient, init_ray
 from .window import done, joined, split_evenly, windowed
 
@@ -88,6 +89,10 @@ class SimulationPool:
         max_batch: requests sent to an actor in one call when the queue is deep (a lone
             request always goes alone, so latency does not change).
         address: Ray address when Ray is not initialised yet (default: a local Ray).
+        resource_wait: seconds [s] to wait for a node holding an actor's
+            ``resources_per_slot`` (x ``slots``) to join a cluster without an autoscaler
+            that may add one, before :class:`~.resources.MissingResources` says what is
+            missing and how to add it (see resources.py).
     """
 
     def __init__(
@@ -111,6 +116,7 @@ class SimulationPool:
         idle_timeout: float = 60.0,
         max_batch: int = 16,
         address: str | None = None,
+        resource_wait: float = RESOURCE_WAIT,
     ) -> None:
         _check_on_full(on_full)
         init_ray(address=address)
@@ -124,6 +130,7 @@ class SimulationPool:
         # validate requests on the driver before dispatch (cheap: compile / read lattice)
         validator = make_simulator(kind, project_path, **options) if isinstance(kind, str) else kind
         spec = SimulatorSpec(kind, project_path.name if project_path else None, options, isolation)
+        require_actor_resources(resources_per_slot, int(slots), resource_wait)
         fleet = OwnedFleet(
             spec,
             project_path,

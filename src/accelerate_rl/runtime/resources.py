@@ -1,6 +1,7 @@
-"""Whether the Ray cluster can place a simulation service's actors: a service on licence
-slots (``resources_per_slot={"tracewin_licence": 1}``) started on a Ray that has no such
-resource would otherwise wait, silently, until the pool's start timeout (600 s).
+"""Whether the Ray cluster can place a pool's actors: a pool on licence slots
+(``SimulationPool(..., resources_per_slot={"tracewin_licence": 1})``) started on a Ray that
+has no such resource would otherwise wait, silently, until its start timeout (600 s).
+``SimulationPool`` checks it before it starts an actor (``resource_wait``).
 
 :func:`require_actor_resources` returns at once when a live node holds one actor's
 resources, or when an autoscaler may add such nodes (then the actor waits pending: that
@@ -23,7 +24,7 @@ KUBERAY_ENV = "RAY_USAGE_STATS_KUBERAY_IN_USE"
 
 
 class MissingResources(RuntimeError):
-    """No node of the cluster can hold a simulation service's actor, and none will join."""
+    """No node of the cluster can hold a simulation pool's actor, and none will join."""
 
 
 def _fits(node: Mapping[str, float], need: Mapping[str, float]) -> bool:
@@ -67,7 +68,7 @@ def _cluster_summary() -> str:
 def require_actor_resources(
     resources_per_slot: Mapping[str, float] | None, slots: int, wait: float = RESOURCE_WAIT
 ) -> None:
-    """Return when a live node holds one service actor's custom resources
+    """Return when a live node holds one pool actor's custom resources
     (``resources_per_slot`` x ``slots``) or an autoscaler may add one; else wait up to
     ``wait`` seconds [s] for such a node to join, then raise :class:`MissingResources`."""
     need = {k: float(v) * slots for k, v in (resources_per_slot or {}).items() if v > 0}
@@ -80,7 +81,7 @@ def require_actor_resources(
             return
     example = {k: max(4, int(v)) for k, v in need.items()}
     raise MissingResources(
-        f"the simulation service's actors need {need} each ({slots} slot(s) x "
+        f"the simulation pool's actors need {need} each ({slots} slot(s) x "
         f"{dict(resources_per_slot or {})}) and no node of this Ray cluster has them "
         f"(waited {wait:g} s; the cluster has {_cluster_summary()}). Start Ray with the "
         f"resource, e.g. `ray start --head --resources '{json.dumps(example)}'` or "

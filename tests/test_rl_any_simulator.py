@@ -16,8 +16,8 @@ import pytest
 from accelerate_rl.examples import ADIGE_DEMO
 from accelerate_rl.rl import BeamlineEnv, BeamlineVectorEnv, adige_task, start_service
 from accelerate_rl.rl.backends import observe_list
-from accelerate_rl.runtime.resources import KUBERAY_ENV, MissingResources, require_actor_resources
 from accelerate_rl.rl.task import TaskConfig
+from accelerate_rl.runtime.resources import KUBERAY_ENV, MissingResources, require_actor_resources
 from accelerate_rl.simulators.observe import MetricUnavailable
 from accelerate_rl.simulators.testing import LatencySimulator
 from ray_scripts import run_script

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from ..tracewin.dat import parse_ele_key
@@ -30,29 +31,51 @@ from .spacecharge_mesh import DEFAULT_SHAPE
 MODES = ("envelope", "multiparticle")
 
 
+#: What a request key is, by :func:`key_kind`.
+ELE, BEAM, RUN, IGNORED = "ele", "beam", "run", "ignored"
+
+
+@lru_cache(maxsize=4096)
+def key_kind(key: str) -> str:
+    """What ``key`` (a string) is: :data:`ELE` (``ele[n][v]``), :data:`BEAM`, :data:`RUN`
+    or :data:`IGNORED`. Cached: a vector env's sets repeat the same few keys, so a set
+    costs a lookup per key, not a parse.
+
+    Raises:
+        InvalidParameterError: a key that is none of these, naming it (not cached).
+    """
+    low = key.lower()
+    if parse_ele_key(key) is not None:
+        return ELE
+    if low in TRACEWIN_BEAM_KEYS:
+        return BEAM
+    if low in ENGINE_RUN_KEYS:
+        return RUN
+    if low in ENGINE_IGNORED_KEYS:
+        return IGNORED
+    known = ENGINE_RUN_KEYS | ENGINE_IGNORED_KEYS
+    raise unknown_key(key, "the embedded engine", known, ", ".join(sorted(TRACEWIN_BEAM_KEYS)))
+
+
 def split_params(params: Mapping[str, Any]) -> tuple[dict, dict, dict, list[str]]:
     """Split run parameters into ``ele[n][v]`` overrides, beam keys (as written), run keys
     (lower case), ignored keys.
 
     Raises:
-        InvalidParameterError: a key that is none of these, naming it.
+        InvalidParameterError: a key that is not a non-empty string or that is none of
+            these, naming it.
     """
     ele, beam, run, ignored = {}, {}, {}, []
     for key, value in params.items():
-        low = check_key(key).lower()
-        if parse_ele_key(key) is not None:
+        kind = key_kind(check_key(key))
+        if kind == ELE:
             ele[key] = value
-        elif low in TRACEWIN_BEAM_KEYS:
+        elif kind == BEAM:
             beam[key] = value  # as written: its errors name it so
-        elif low in ENGINE_RUN_KEYS:
-            run[low] = value
-        elif low in ENGINE_IGNORED_KEYS:
-            ignored.append(key)
+        elif kind == RUN:
+            run[key.lower()] = value
         else:
-            known = ENGINE_RUN_KEYS | ENGINE_IGNORED_KEYS
-            raise unknown_key(
-                key, "the embedded engine", known, ", ".join(sorted(TRACEWIN_BEAM_KEYS))
-            )
+            ignored.append(key)
     return ele, beam, run, ignored
 
 

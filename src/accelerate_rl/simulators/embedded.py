@@ -64,7 +64,7 @@ class EmbeddedSimulator:
         ``ele[n][v]`` keys and nothing else (a vector env's step) are checked in one
         vectorised pass (the element rules on a (B, P) array, as ``run_batch`` applies
         them), not one model build per set."""
-        splits = _split_sets(sets)
+        splits = [split_params(params) for params in sets]
         keys = {tuple(sorted(ele)) for ele, *_ in splits}
         if len(keys) != 1 or any(b or r or i for _, b, r, i in splits):
             for params in sets:
@@ -121,7 +121,7 @@ class EmbeddedSimulator:
         batchable = len(merged) > 1 and self.mode == "envelope" and not self.table
         if batchable:
             try:
-                splits = _split_sets(merged)
+                splits = [split_params(params) for params in merged]
                 keys = {(tuple(sorted(ele)), tuple(sorted(beam))) for ele, beam, *_ in splits}
                 others = {repr(sorted(r.items())) for _, _, r, _ in splits}
                 batchable = (
@@ -157,29 +157,3 @@ class EmbeddedSimulator:
                 metrics[metric_name(name, n)] = float(cols[name][row, b])
             results.append(SimResult(dict(params), Status.OK, metrics, seed=None))
         return results
-
-
-def _split_sets(sets: Sequence[Mapping[str, Any]]) -> list[tuple[dict, dict, dict, list[str]]]:
-    """``split_params`` of every set. A set with the previous set's keys in the same order
-    (every sub-environment of a vector env's step) reuses that set's classification of
-    its keys instead of parsing them again; the splits are the same."""
-    out: list[tuple[dict, dict, dict, list[str]]] = []
-    keys: tuple | None = None
-    for params in sets:
-        these = tuple(params)
-        if these != keys:
-            ele, beam, run, ignored = split = split_params(params)
-            keys = these
-            run_keys = [(k, k.lower()) for k in these if k not in ele and k not in beam]
-            run_keys = [(k, low) for k, low in run_keys if k not in ignored]
-            out.append(split)
-            continue
-        out.append(
-            (
-                {k: params[k] for k in ele},
-                {k: params[k] for k in beam},
-                {low: params[k] for k, low in run_keys},
-                list(ignored),
-            )
-        )
-    return out

@@ -31,9 +31,12 @@ class _Recorder(Machine):
 
 @pytest.mark.parametrize("name", list(CONTROLLERS))
 def test_each_baseline_runs_an_episode_within_the_move_limits(name):
+    torch = pytest.importorskip("torch")
+    dtype = torch.get_default_dtype()
     task = hard_task()
     machine = _Recorder(HardTuningEnv(task))
     trial = run_trial(CONTROLLERS[name](task), machine, SEED)
+    assert torch.get_default_dtype() == dtype  # Xopt's float64 does not leak out of its run
     assert 1 <= trial.steps <= task["max_steps"]
     assert trial.simulations == trial.steps + 1  # the reset is a simulation too
     assert len(machine.moves) == trial.steps

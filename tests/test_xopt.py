@@ -13,6 +13,17 @@ xopt = pytest.importorskip("xopt")
 pytestmark = pytest.mark.usefixtures("ray_session")
 
 
+@pytest.fixture(autouse=True)
+def _keep_torch_dtype():
+    """Importing Xopt's Bayesian generators sets torch's default dtype to float64 for the
+    process (xopt/generators/bayesian/__init__.py): give later test modules theirs back."""
+    import torch
+
+    previous = torch.get_default_dtype()
+    yield
+    torch.set_default_dtype(previous)
+
+
 @pytest.fixture(scope="module")
 def pool():
     from accelerate_rl.runtime import SimulationPool

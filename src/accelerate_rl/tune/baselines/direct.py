@@ -10,6 +10,9 @@ episode once the true beam held its targets).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 
 from .machine import Machine
@@ -80,6 +83,21 @@ class BayesianOptimisation:
             study.tell(trial, np.log1p(_evaluate(machine, u)))
 
 
+@contextmanager
+def _float64_torch() -> Iterator[None]:
+    """torch's default dtype float64 inside (what Xopt's Bayesian generators want: their
+    package sets it on import, for the whole process), what it was after: an RLlib module
+    or a policy built later in the same process keeps float32."""
+    import torch
+
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
+
+
 class XoptBayesianOptimisation:
     """Xopt's expected-improvement generator (BoTorch GP) over the normalised knobs,
     driven by Xopt's own loop (``Xopt.step``); its evaluate function ramps the machine to
@@ -89,6 +107,10 @@ class XoptBayesianOptimisation:
         self.n_startup = n_startup
 
     def __call__(self, machine: Machine) -> None:
+        with _float64_torch():
+            self._run(machine)
+
+    def _run(self, machine: Machine) -> None:
         from xopt import VOCS, Evaluator, Xopt
         from xopt.errors import XoptError
         from xopt.generators.bayesian import ExpectedImprovementGenerator

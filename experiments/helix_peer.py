@@ -31,8 +31,20 @@ ke. HELIX tracks a 3D map with the same kick-drift slices as a 1D one, so only t
 missing field changes.
 
     python experiments/helix_peer.py LATTICE.dat INPUT.dst OUTPUT.dst [--mesh 32]
-        [--kicks-per-m 100] [--grid-mode fixed|adaptive] [--current 5] [--freq 100]
-        [--fields 1d|3d] [--helix-phases]
+        [--kicks-per-m 100] [--grid-mode fixed|adaptive|extent] [--current 5] [--freq 100]
+        [--fields 1d|3d] [--helix-phases] [--history HISTORY.json]
+
+Grids (``--grid-mode``): HELIX's ``fixed`` (5 rms sizes about the centre of the beam at
+the first kick, kept for the whole line; particles outside are deposited on its faces)
+and ``adaptive`` (the same fitted at every kick) are HELIX's own; ``extent`` gives HELIX
+our mesh's grid, through its public ``Simulation(pic_setup_hook=)``: at every kick the
+nodes cover every particle with one empty cell on each side (cell = extent / (n - 3),
+centred on the extent), as ``MeshSolver(reuse=0)``, so the two solvers see the same
+nodes and only their implementations differ (HELIX's deposition, integrated Green's
+function and gathers run unchanged on them).
+
+``--history`` writes HELIX's rms sizes after every element (s [m], sigma_x, sigma_y,
+sigma_z [mm], sigma_z from its sigma_phi at the local beta and RF wavelength) as JSON.
 """
 
 from __future__ import annotations
@@ -58,7 +70,7 @@ def main() -> None:
     ap.add_argument("final")
     ap.add_argument("--mesh", type=int, default=32, help="PIC nodes per axis")
     ap.add_argument("--kicks-per-m", type=float, default=100.0, help="space-charge kicks / m")
-    ap.add_argument("--grid-mode", choices=("fixed", "adaptive"), default="fixed")
+    ap.add_argument("--grid-mode", choices=("fixed", "adaptive", "extent"), default="fixed")
     ap.add_argument("--current", type=float, required=True, help="beam current [mA]; 0: no SC")
     ap.add_argument("--freq", type=float, required=True, help="bunch frequency [MHz]")
     ap.add_argument("--helix-phases", action="store_true", help="keep HELIX's own reading of P = 0")
@@ -69,6 +81,7 @@ def main() -> None:
         help="1d: the lattice's 1D RF maps as HELIX reads them (no B theta); 3d: the same "
         "maps' paraxial fields with B theta, as 3D maps (module docstring)",
     )
+    ap.add_argument("--history", help="write the rms sizes after every element here (JSON)")
     args = ap.parse_args()
 
     import linac_gen
@@ -96,7 +109,11 @@ def main() -> None:
     step = StepConfig(sc_steps_per_metre=args.kicks_per_m)
     lattice.step_config = step
     sc = SpaceChargeConfig(
-        nx=args.mesh, ny=args.mesh, nz=args.mesh, grid_mode=args.grid_mode, use_gpu="cpu"
+        nx=args.mesh,
+        ny=args.mesh,
+        nz=args.mesh,
+        grid_mode="adaptive" if args.grid_mode == "extent" else args.grid_mode,
+        use_gpu="cpu",
     )
     beam = create_beam(cfg, seed=1)
     n0 = int(beam.n_alive)
@@ -112,12 +129,18 @@ def main() -> None:
 
     hook = None if args.helix_phases else tracewin_phase
     sim = Simulation(
-        lattice, beam, space_charge=sc if args.current > 0 else "off", element_entry_hook=hook
+        lattice,
+        beam,
+        space_charge=sc if args.current > 0 else "off",
+        element_entry_hook=hook,
+        pic_setup_hook=extent_grid if args.grid_mode == "extent" else None,
     )
     t0, c0 = time.perf_counter(), time.process_time()
-    sim.run()
+    record = sim.run()
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     common.write_final_dst(beam, args.final)
+    if args.history:
+        Path(args.history).write_text(json.dumps(size_history(record)))
     print(
         json.dumps(
             {
@@ -132,7 +155,7 @@ def main() -> None:
                     "kicks_per_m": args.kicks_per_m,
                     "integration_steps_per_m": step.integration_steps_per_metre,
                     "grid_mode": args.grid_mode,
-                    "grid_extent_sigma": sc.grid_extent,
+                    "grid_extent_sigma": None if args.grid_mode == "extent" else sc.grid_extent,
                     "green_kind": sc.green_kind,
                     "deposition": sc.kernel,
                     "space_charge": args.current > 0,
@@ -146,6 +169,50 @@ def main() -> None:
             }
         )
     )
+
+
+def extent_grid(pic) -> None:
+    """Make HELIX's PIC solver ``pic`` fit our mesh's grid at every kick (module
+    docstring): nodes ``origin + i h`` [mm, rest frame], h = (max - min) / (n - 3) per
+    axis, the extent centred; a solver built at the first kick, retargeted after."""
+    from linac_gen.pic.poisson_solver import PoissonSolverFFT
+
+    n = np.array([pic.config.nx, pic.config.ny, pic.config.nz], dtype=np.int64)
+
+    def setup(coords_rest: np.ndarray) -> None:
+        lo, hi = coords_rest.min(axis=0), coords_rest.max(axis=0)
+        h = np.maximum(hi - lo, 1e-9) / (n - 3)
+        pic._grid_min = 0.5 * (lo + hi) - 0.5 * h * (n - 1)
+        pic._grid_max = pic._grid_min + h * (n - 1)
+        pic._n_grid = n
+        if pic._solver is None:
+            pic._solver = PoissonSolverFFT(
+                pic._grid_min,
+                pic._grid_max,
+                n,
+                use_gpu=pic.config.use_gpu,
+                green_kind=pic.config.green_kind,
+            )
+        else:
+            pic._solver.update_grid(pic._grid_min, pic._grid_max)
+
+    pic._setup_grid = setup
+
+
+def size_history(record) -> dict[str, list]:
+    """HELIX's recorder (one row per element exit, row 0 the input) as rms sizes: s [m],
+    sigma_x, sigma_y [mm], sigma_z [mm] = sigma_phi [deg] beta lambda / 360."""
+    wavelength_mm = [C_LIGHT / (f * 1e6) * 1e3 for f in record.ref_frequency]
+    return {
+        "element": list(record.element_names),
+        "s_m": [s * 1e-3 for s in record.s],
+        "sigma_x_mm": list(map(float, record.sigma_x)),
+        "sigma_y_mm": list(map(float, record.sigma_y)),
+        "sigma_z_mm": [
+            float(p) * b * lam / 360.0
+            for p, b, lam in zip(record.sigma_phi, record.ref_beta, wavelength_mm, strict=True)
+        ],
+    }
 
 
 def with_3d_rf_maps(dat: Path) -> tuple[Path, int]:

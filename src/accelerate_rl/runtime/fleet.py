@@ -32,6 +32,7 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError
 
 from .actor import SimulationActor, SimulatorSpec, pack_folder
+from .resources import RESOURCE_WAIT, MissingResources, require_actor_resources
 from .service import Demand, ServiceClient, ServiceInfo, start_registry
 
 #: Longest pause between failed actor starts [s].
@@ -144,6 +145,7 @@ class OwnedFleet:
         idle_timeout: float,
     ) -> None:
         self.spec, self.slots, self.scratch = spec, slots, scratch
+        self.resources_per_slot = dict(resources_per_slot)
         # the project's folder reaches every actor once, through the object store
         self.blob = ray.put(pack_folder(project.parent)) if project is not None else None
         self.actor_options = dict(
@@ -193,11 +195,24 @@ class OwnedFleet:
         self.actors[name] = actor
         return actor
 
-    def wait_first(self, timeout: float = 600.0) -> None:
-        """Block until one actor is up; raise naming the resources if none starts."""
+    def wait_first(self, timeout: float = 600.0, resource_wait: float = RESOURCE_WAIT) -> None:
+        """Block until one actor is up (``timeout`` [s]); after ``resource_wait`` [s], raise
+        :class:`MissingResources` if no node holds its resources and no autoscaler may add
+        one (see resources.py). On failure the actors and the registry are stopped."""
         refs = [a.ready_ref for a in self.actors.values()]
+        try:
+            require_actor_resources(
+                self.resources_per_slot,
+                self.slots,
+                resource_wait,
+                started=lambda: bool(ray.wait(refs, num_returns=1, timeout=0)[0]),
+            )
+        except MissingResources:
+            self.shutdown()
+            raise
         ready, _ = ray.wait(refs, num_returns=1, timeout=timeout)
         if not ready:
+            self.shutdown()
             raise TimeoutError(
                 f"no simulation actor started within {timeout} s: the cluster lacks the "
                 f"resources {self.actor_options['resources'] or 'asked'} or is still scaling"

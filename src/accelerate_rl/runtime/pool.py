@@ -52,7 +52,7 @@ from .errors import error_for
 from .fleet import ClientFleet, OwnedFleet, actor_stats
 from .metrics import PoolMetrics
 from .request import DEFAULT_TIMEOUT, Request
-from .resources import RESOURCE_WAIT, require_actor_resources
+from .resources import RESOURCE_WAIT
 from .service import ServiceClient, init_ray
 from .window import done, joined, split_evenly, windowed
 
@@ -89,10 +89,10 @@ class SimulationPool:
         max_batch: requests sent to an actor in one call when the queue is deep (a lone
             request always goes alone, so latency does not change).
         address: Ray address when Ray is not initialised yet (default: a local Ray).
-        resource_wait: seconds [s] to wait for a node holding an actor's
-            ``resources_per_slot`` (x ``slots``) to join a cluster without an autoscaler
-            that may add one, before :class:`~.resources.MissingResources` says what is
-            missing and how to add it (see resources.py).
+        resource_wait: seconds [s] the first actor may stay unplaced, on a cluster where
+            no node holds its ``resources_per_slot`` (x ``slots``) and no autoscaler may
+            add one, before :class:`~.resources.MissingResources` says what is missing and
+            how to add it (see resources.py).
     """
 
     def __init__(
@@ -130,7 +130,6 @@ class SimulationPool:
         # validate requests on the driver before dispatch (cheap: compile / read lattice)
         validator = make_simulator(kind, project_path, **options) if isinstance(kind, str) else kind
         spec = SimulatorSpec(kind, project_path.name if project_path else None, options, isolation)
-        require_actor_resources(resources_per_slot, int(slots), resource_wait)
         fleet = OwnedFleet(
             spec,
             project_path,
@@ -143,7 +142,7 @@ class SimulationPool:
             max_actors=max_actors,
             idle_timeout=idle_timeout,
         )
-        fleet.wait_first()
+        fleet.wait_first(resource_wait=resource_wait)
         limits = (max_pending, on_full, max_retries, timeout, max_batch)
         self._setup(fleet, spec, validator, name, slots, *limits)
 

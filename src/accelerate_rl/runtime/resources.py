@@ -1,12 +1,12 @@
 """Whether the Ray cluster can place a pool's actors: a pool on licence slots
 (``SimulationPool(..., resources_per_slot={"tracewin_licence": 1})``) started on a Ray that
 has no such resource would otherwise wait, silently, until its start timeout (600 s).
-``SimulationPool`` checks it before it starts an actor (``resource_wait``).
 
-:func:`require_actor_resources` returns at once when a live node holds one actor's
-resources, or when an autoscaler may add such nodes (then the actor waits pending: that
-is the autoscaler's demand); on a fixed cluster it waits ``wait`` seconds for a node to
-join (a licence host started by hand), then raises :class:`MissingResources` naming the
+``SimulationPool`` requests its first actor (so an autoscaler sees the demand), then
+:func:`require_actor_resources` returns as soon as that actor started, a live node holds
+one actor's resources, or an autoscaler may add such nodes (the actor then waits pending:
+that is the autoscaler's cue); otherwise, after ``resource_wait`` seconds (a licence host
+started by hand may join meanwhile), it raises :class:`MissingResources` naming the
 resource, what the cluster has, and how to give it the resource.
 """
 
@@ -15,9 +15,9 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-#: Seconds to wait for a node with a service actor's resources to join a fixed cluster.
+#: Seconds to wait for a node with a pool actor's resources to join a fixed cluster.
 RESOURCE_WAIT = 20.0
 #: What KubeRay sets in every Ray container it starts (Ray's usage stats read it too).
 KUBERAY_ENV = "RAY_USAGE_STATS_KUBERAY_IN_USE"
@@ -40,8 +40,9 @@ def _nodes_hold(need: Mapping[str, float]) -> bool:
 def autoscaled(resources: Mapping[str, float]) -> bool:
     """Whether an autoscaler may add nodes holding ``resources``: the driver runs in a
     KubeRay pod (``RAY_USAGE_STATS_KUBERAY_IN_USE=1``; its in-tree autoscaler adds a
-    worker group's nodes on pending actors), or Ray's autoscaler published a cluster
-    config whose node groups hold every one of them."""
+    worker group's nodes on pending actors), Ray's autoscaler published a cluster config
+    whose node groups hold every one of them, or Ray's classic autoscaler (``ray up``)
+    reports in the monitor's status (a local Ray's monitor runs no autoscaler)."""
     if os.environ.get(KUBERAY_ENV) == "1":
         return True
     try:
@@ -49,8 +50,18 @@ def autoscaled(resources: Mapping[str, float]) -> bool:
 
         limits = state.get_max_resources_from_cluster_config() or {}
     except Exception:  # no config published (a cluster without an autoscaler)
+        limits = {}
+    if resources and all(limits.get(k, 0) >= v for k, v in resources.items()):
+        return True
+    try:
+        from ray._private.ray_constants import DEBUG_AUTOSCALING_STATUS
+        from ray.experimental.internal_kv import _internal_kv_get
+
+        status = json.loads(_internal_kv_get(DEBUG_AUTOSCALING_STATUS) or b"{}")
+    except Exception:  # not connected, or Ray moved the key
         return False
-    return bool(resources) and all(limits.get(k, 0) >= v for k, v in resources.items())
+    # every head's monitor writes the status; only one running an autoscaler reports it
+    return "autoscaler_report" in status
 
 
 def _cluster_summary() -> str:
@@ -66,26 +77,29 @@ def _cluster_summary() -> str:
 
 
 def require_actor_resources(
-    resources_per_slot: Mapping[str, float] | None, slots: int, wait: float = RESOURCE_WAIT
+    resources_per_slot: Mapping[str, float] | None,
+    slots: int,
+    wait: float = RESOURCE_WAIT,
+    started: Callable[[], bool] = lambda: False,
 ) -> None:
-    """Return when a live node holds one pool actor's custom resources
-    (``resources_per_slot`` x ``slots``) or an autoscaler may add one; else wait up to
-    ``wait`` seconds [s] for such a node to join, then raise :class:`MissingResources`."""
+    """Return when ``started()`` (the pool's first actor is up), a live node holds one
+    actor's custom resources (``resources_per_slot`` x ``slots``) or an autoscaler may add
+    one; checked every second for ``wait`` seconds [s], then :class:`MissingResources`."""
     need = {k: float(v) * slots for k, v in (resources_per_slot or {}).items() if v > 0}
-    if not need or _nodes_hold(need) or autoscaled(need):
+    if not need:
         return
     deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
-        if _nodes_hold(need):
-            return
-    example = {k: max(4, int(v)) for k, v in need.items()}
-    raise MissingResources(
-        f"the simulation pool's actors need {need} each ({slots} slot(s) x "
-        f"{dict(resources_per_slot or {})}) and no node of this Ray cluster has them "
-        f"(waited {wait:g} s; the cluster has {_cluster_summary()}). Start Ray with the "
-        f"resource, e.g. `ray start --head --resources '{json.dumps(example)}'` or "
-        f"ray.init(resources={example}), one unit per licence you own; or run on "
-        "KubeRay's tracewin worker group (cluster/rayjob-train-tracewin.yaml), whose "
-        "autoscaler adds licence nodes"
-    )
+    while not (started() or _nodes_hold(need) or autoscaled(need)):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            example = {k: max(4, int(v)) for k, v in need.items()}
+            raise MissingResources(
+                f"the simulation pool's actors need {need} each ({slots} slot(s) x "
+                f"{dict(resources_per_slot or {})}) and no node of this Ray cluster has "
+                f"them (waited {wait:g} s; the cluster has {_cluster_summary()}). Start Ray "
+                f"with the resource, e.g. `ray start --head --resources "
+                f"'{json.dumps(example)}'` or ray.init(resources={example}), one unit per "
+                "licence you own; or run on KubeRay's tracewin worker group "
+                "(cluster/rayjob-train-tracewin.yaml), whose autoscaler adds licence nodes"
+            )
+        time.sleep(min(1.0, left))

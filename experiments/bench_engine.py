@@ -539,7 +539,8 @@ def compare_helix(
     ours_linear: dict[str, float],
 ) -> dict:
     """HELIX with the grid ``mode`` and RF ``fields`` with space charge and without, from
-    ``initial``, against ``ours`` (the kept-mesh run, with its ``final_moments``) and our
+    ``initial``, against ``ours`` (the run of ours it is compared with, kept or fitted
+    mesh as the caller chooses for ``mode``, with its ``final_moments``) and our
     final moments without space charge: times, speed-ups, differences, effects."""
     peer = run_helix(python, initial, mode, beam, fields)
     if "error" in peer:

@@ -37,7 +37,9 @@ missing field changes.
 Grids (``--grid-mode``): HELIX's ``fixed`` (5 rms sizes about the centre of the beam at
 the first kick, kept for the whole line; particles outside are deposited on its faces)
 and ``adaptive`` (the same fitted at every kick) are HELIX's own; ``extent`` gives HELIX
-our mesh's grid, through its public ``Simulation(pic_setup_hook=)``: at every kick the
+our mesh's grid through ``Simulation(pic_setup_hook=)`` (public), whose hook here
+replaces private attributes of HELIX 1.9.0's solver (``_setup_grid``, ``_grid_min``,
+``_grid_max``, ``_n_grid``, ``_solver``; refused on another version): at every kick the
 nodes cover every particle with one empty cell on each side (cell = extent / (n - 3),
 centred on the extent), as ``MeshSolver(reuse=0)``, so the two solvers see the same
 nodes and only their implementations differ (HELIX's deposition, integrated Green's
@@ -175,8 +177,16 @@ def extent_grid(pic) -> None:
     """Make HELIX's PIC solver ``pic`` fit our mesh's grid at every kick (module
     docstring): nodes ``origin + i h`` [mm, rest frame], h = (max - min) / (n - 3) per
     axis, the extent centred; a solver built at the first kick, retargeted after."""
+    import linac_gen
     from linac_gen.pic.poisson_solver import PoissonSolverFFT
 
+    version = getattr(linac_gen, "__version__", "unknown")
+    private = ("_setup_grid", "_grid_min", "_grid_max", "_n_grid", "_solver")
+    if version != "1.9.0" or not all(hasattr(pic, name) for name in private):
+        raise SystemExit(
+            f"--grid-mode extent replaces private attributes {private} of HELIX 1.9.0's PIC "
+            f"solver; this is HELIX {version}: check them in its source, then allow it here"
+        )
     n = np.array([pic.config.nx, pic.config.ny, pic.config.nz], dtype=np.int64)
 
     def setup(coords_rest: np.ndarray) -> None:

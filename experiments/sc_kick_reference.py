@@ -26,10 +26,10 @@ particles, 32^3 mesh every cm, ``bench_engine.py``'s ``mesh_prefix``) writes its
 particles at every element (``.plt``); at every ``--every``-th element the rest-frame
 positions (x, y, gamma z) get each solver's field E' and its rms strengths k_i = <x_i
 E'_i> / <x_i^2> (what moves the rms envelopes), against the direct Coulomb sum over the
-same macroparticles (exact for them: the pair sum of (x_i - x_j)^2 / r^3 has no
-singularity). Ours fits its mesh to the beam (``reuse=0``); HELIX with its ``fixed``
-grid (set on the first beam, as in a run), ``adaptive`` (5 rms sizes, fitted) and
-``extent`` (our grid given to it, ``helix_peer.extent_grid``).
+same macroparticles (exact for them: the pair sum of (x_i - x_j)^2 / r^3 is bounded by
+1 / r, an integrable singularity). Ours fits its mesh to the beam (``reuse=0``); HELIX
+with its ``fixed`` grid (set on the first beam, as in a run), ``adaptive`` (5 rms sizes,
+fitted) and ``extent`` (our grid given to it, ``helix_peer.extent_grid``).
 
     python experiments/sc_kick_reference.py [--particles 200000] [--mesh 32] [--every 10]
 
@@ -99,6 +99,15 @@ def uniform_ellipsoid(n: int, seed: int = 0) -> np.ndarray:
     return g * rng.random(n) ** (1 / 3) * np.array(AXES)[:, None]
 
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _on_path(folder: str) -> None:
+    """Import from ``folder`` (this script runs in HELIX's interpreter too)."""
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+
+
 def fitted(coord: np.ndarray, kick: np.ndarray, inner: np.ndarray) -> float:
     """Least-squares slope of ``kick`` against ``coord`` (through 0) on ``inner``."""
     u, k = coord[inner], kick[inner]
@@ -107,7 +116,7 @@ def fitted(coord: np.ndarray, kick: np.ndarray, inner: np.ndarray) -> float:
 
 def ours(energy_mev: float, pos: np.ndarray, mesh: int) -> dict:
     """Our kicks: transport coordinates and the RF maps' integration state."""
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
+    _on_path(os.path.join(HERE, "..", "src"))
     from accelerate_rl.engine.spacecharge_mesh import MeshSolver, MeshSpaceCharge
     from accelerate_rl.engine.species import Kinematics, Species
 
@@ -174,7 +183,7 @@ def prefix_beams(every: int, folder: str) -> tuple[list[int], np.ndarray, np.nda
     """Our prefix run's beams at every ``every``-th element: element numbers, kinetic
     energies [MeV], (K, 3, N) laboratory positions x, y, z [m] about the centre and the
     bunch frequency [MHz] (Q = I / f)."""
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    _on_path(HERE)
     from dataclasses import replace
 
     import bench_engine as be
@@ -227,7 +236,7 @@ def helix_rest_fields(
     from linac_gen.core.reference import ReferenceParticle
     from linac_gen.pic.pic_solver import PicSolver
 
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    _on_path(HERE)
     from helix_peer import extent_grid
 
     def solver(grid: str) -> PicSolver:
@@ -243,7 +252,7 @@ def helix_rest_fields(
         rest = pos * np.array([[1.0], [1.0], [ref.gamma]])
         for grid, pic in (
             ("fixed", fixed),
-            ("adaptive", solver("a")),
+            ("adaptive", solver("adaptive")),  # HELIX's own grid, fitted to this beam
             ("extent", solver("extent")),
         ):
             beam = Beam(ref, pos.shape[1], CURRENT_MA)

@@ -31,14 +31,14 @@ from .spacecharge_mesh import DEFAULT_SHAPE
 MODES = ("envelope", "multiparticle")
 
 
-#: What a request key is, by :func:`key_kind`.
-ELE, BEAM, RUN, IGNORED = "ele", "beam", "run", "ignored"
+#: What a request key is, by ``_key_kind``.
+_ELE, _BEAM, _RUN, _IGNORED = "ele", "beam", "run", "ignored"
 
 
 @lru_cache(maxsize=4096)
-def key_kind(key: str) -> str:
-    """What ``key`` (a string) is: :data:`ELE` (``ele[n][v]``), :data:`BEAM`, :data:`RUN`
-    or :data:`IGNORED`. Cached: a vector env's sets repeat the same few keys, so a set
+def _key_kind(key: str) -> str:
+    """What ``key`` (a string) is: ``_ELE`` (``ele[n][v]``), ``_BEAM``, ``_RUN``
+    or ``_IGNORED``. Cached: a vector env's sets repeat the same few keys, so a set
     costs a lookup per key, not a parse.
 
     Raises:
@@ -46,13 +46,13 @@ def key_kind(key: str) -> str:
     """
     low = key.lower()
     if parse_ele_key(key) is not None:
-        return ELE
+        return _ELE
     if low in TRACEWIN_BEAM_KEYS:
-        return BEAM
+        return _BEAM
     if low in ENGINE_RUN_KEYS:
-        return RUN
+        return _RUN
     if low in ENGINE_IGNORED_KEYS:
-        return IGNORED
+        return _IGNORED
     known = ENGINE_RUN_KEYS | ENGINE_IGNORED_KEYS
     raise unknown_key(key, "the embedded engine", known, ", ".join(sorted(TRACEWIN_BEAM_KEYS)))
 
@@ -67,12 +67,12 @@ def split_params(params: Mapping[str, Any]) -> tuple[dict, dict, dict, list[str]
     """
     ele, beam, run, ignored = {}, {}, {}, []
     for key, value in params.items():
-        kind = key_kind(check_key(key))
-        if kind == ELE:
+        kind = _key_kind(check_key(key))
+        if kind == _ELE:
             ele[key] = value
-        elif kind == BEAM:
+        elif kind == _BEAM:
             beam[key] = value  # as written: its errors name it so
-        elif kind == RUN:
+        elif kind == _RUN:
             run[key.lower()] = value
         else:
             ignored.append(key)

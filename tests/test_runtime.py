@@ -168,23 +168,28 @@ def test_a_pool_on_a_resource_no_node_has_fails_naming_it_instead_of_waiting(mon
     assert "(waited 0 s; the cluster has CPU: 4" in str(err.value)
 
 
-def test_an_autoscaler_reporting_its_status_counts_as_one_that_may_add_the_resource(
-    monkeypatch,
-):
-    """Ray's classic autoscaler (``ray up``) reports in ``__autoscaling_status``, which the
-    head's monitor rewrites every few seconds (a local Ray's monitor, with no
-    autoscaler, writes no ``autoscaler_report``): a pool on a resource no node has yet
-    then waits for the node instead of failing."""
+def test_an_autoscaler_with_node_types_counts_as_one_that_may_add_the_resource(monkeypatch):
+    """The head's monitor reports in ``__autoscaling_status`` every few seconds. Ray's
+    classic autoscaler (``ray up``) names its configured node types there: a pool on a
+    resource no node has yet then waits for the node instead of failing. A local Ray's
+    read-only provider names each node's type after the node: no autoscaler."""
+    import json
+
     from ray.experimental.internal_kv import _internal_kv_get, _internal_kv_put
 
     from accelerate_rl.runtime.resources import autoscaled
 
     monkeypatch.delenv("RAY_USAGE_STATS_KUBERAY_IN_USE", raising=False)
     licence = {"tracewin_licence": 1.0}
-    assert not autoscaled(licence)  # the session's local Ray
+
+    def report(mapping: dict) -> bytes:
+        return json.dumps({"autoscaler_report": {"node_type_mapping": mapping}}).encode()
+
     local = _internal_kv_get("__autoscaling_status")
-    _internal_kv_put("__autoscaling_status", b'{"autoscaler_report": {}}', overwrite=True)
     try:
+        _internal_kv_put("__autoscaling_status", report({"ab12": "node_ab12"}), overwrite=True)
+        assert not autoscaled(licence)  # a local Ray
+        _internal_kv_put("__autoscaling_status", report({"ab12": "licence-host"}), overwrite=True)
         assert autoscaled(licence)
     finally:
         _internal_kv_put("__autoscaling_status", local or b"{}", overwrite=True)

@@ -42,7 +42,7 @@ def autoscaled(resources: Mapping[str, float]) -> bool:
     KubeRay pod (``RAY_USAGE_STATS_KUBERAY_IN_USE=1``; its in-tree autoscaler adds a
     worker group's nodes on pending actors), Ray's autoscaler published a cluster config
     whose node groups hold every one of them, or Ray's classic autoscaler (``ray up``)
-    reports in the monitor's status (a local Ray's monitor runs no autoscaler)."""
+    reports configured node types in the monitor's status."""
     if os.environ.get(KUBERAY_ENV) == "1":
         return True
     try:
@@ -58,10 +58,12 @@ def autoscaled(resources: Mapping[str, float]) -> bool:
         from ray.experimental.internal_kv import _internal_kv_get
 
         status = json.loads(_internal_kv_get(DEBUG_AUTOSCALING_STATUS) or b"{}")
+        types = (status.get("autoscaler_report") or {}).get("node_type_mapping") or {}
     except Exception:  # not connected, or Ray moved the key
         return False
-    # every head's monitor writes the status; only one running an autoscaler reports it
-    return "autoscaler_report" in status
+    # every head's monitor reports; without an autoscaling config (a local Ray, `ray
+    # start`) its read-only provider names each node's type after the node ("node_<id>")
+    return any(kind != f"node_{node}" for node, kind in types.items())
 
 
 def _cluster_summary() -> str:

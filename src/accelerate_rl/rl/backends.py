@@ -24,13 +24,16 @@ from typing import Any
 
 from ..simulators import make_simulator
 from ..simulators.base import SimResult, failure
-from ..simulators.observe import TRANSMISSION, MetricUnavailable, missing_metrics
+from ..simulators.observe import TRANSMISSION, MetricUnavailable
 from .resources import RESOURCE_WAIT, require_actor_resources
 from .task import TaskConfig
 
 #: Fewest parameter sets a batch part of a vectorising simulator gets: below it the
 #: engine's fixed cost per call (~2 ms) outweighs computing in parallel on another slot.
 MIN_SETS_PER_PART = 16
+#: How long closing a service client waits for its runs in flight [s] before abandoning
+#: them (an env runner stopping must not hang on a simulation that never answers).
+CLOSE_TIMEOUT = 30.0
 
 
 def observe_list(task: TaskConfig) -> list[tuple[str, int]]:
@@ -65,18 +68,14 @@ def check_metrics(
 ) -> SimResult:
     """``result``, or MetricUnavailable when it is ok but lacks a metric the task uses
     (``required``: :func:`required_metrics` of ``task``, when the caller keeps it)."""
-    if result.ok:
-        if required is None:
-            required = required_metrics(task)
-        if not result.metrics.keys() >= required:
-            missing = missing_metrics(
-                result.metrics, [m.metric for m in task.metrics] + [TRANSMISSION]
-            )
-            raise MetricUnavailable(
-                f"{_simulator_name(task)} returned no {', '.join(map(repr, missing))}: the "
-                "task observes or targets them; a simulator object must be built with "
-                f"observe={observe_list(task)} and return 'transmission'"
-            )
+    required = required_metrics(task) if required is None else required
+    missing = required - result.metrics.keys() if result.ok else None
+    if missing:
+        raise MetricUnavailable(
+            f"{_simulator_name(task)} returned no {', '.join(map(repr, sorted(missing)))}: "
+            "the task observes or targets them; a simulator object must be built with "
+            f"observe={observe_list(task)} and return 'transmission'"
+        )
     return result
 
 
@@ -158,13 +157,15 @@ class ServiceBackend:
                 results.append(failure(params, _named(exc, self.deadline)))
         return results
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = CLOSE_TIMEOUT) -> None:
         """Close this client of the service (the service itself runs on): its queued
-        requests are cancelled, runs in flight finished, its dispatcher thread stopped
-        and its demand withdrawn, so nothing of it calls into Ray once Ray shuts down
-        (a thread left running then ends the process with "The core worker has already
-        been shutdown" and exit code 1). Safe after Ray is down and when called twice."""
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        requests are cancelled, runs in flight waited for at most ``timeout`` s (None:
+        without limit) and then abandoned (their futures fail; a warning says how many),
+        its dispatcher thread stopped and its demand withdrawn, so nothing of it calls
+        into Ray once Ray shuts down (a thread left running then ends the process with
+        "The core worker has already been shutdown" and exit code 1). Safe after Ray is
+        down and when called twice."""
+        self.pool.shutdown(wait=True, cancel_futures=True, timeout=timeout)
 
 
 def _named(exc: Exception, deadline: float | None) -> Exception:

@@ -58,22 +58,25 @@ def _simulator_name(task: TaskConfig) -> str:
     return f"the {kind} simulator" if isinstance(kind, str) else type(kind).__name__
 
 
-def required_metrics(task: TaskConfig) -> frozenset[str]:
-    """The metrics every ok result must carry for ``task`` (its own and transmission)."""
-    return frozenset([m.metric for m in task.metrics] + [TRANSMISSION])
+def required_metrics(task: TaskConfig) -> tuple[str, ...]:
+    """The metrics every ok result must carry for ``task`` (its own, in the task's order,
+    and transmission)."""
+    return tuple(dict.fromkeys([m.metric for m in task.metrics] + [TRANSMISSION]))
 
 
 def check_metrics(
-    task: TaskConfig, result: SimResult, required: frozenset[str] | None = None
+    task: TaskConfig, result: SimResult, required: tuple[str, ...] | None = None
 ) -> SimResult:
     """``result``, or MetricUnavailable when it is ok but lacks a metric the task uses
     (``required``: :func:`required_metrics` of ``task``, when the caller keeps it)."""
+    if not result.ok:
+        return result
     required = required_metrics(task) if required is None else required
-    missing = required - result.metrics.keys() if result.ok else None
+    missing = [name for name in required if name not in result.metrics]
     if missing:
         raise MetricUnavailable(
-            f"{_simulator_name(task)} returned no {', '.join(map(repr, sorted(missing)))}: "
-            "the task observes or targets them; a simulator object must be built with "
+            f"{_simulator_name(task)} returned no {', '.join(map(repr, missing))}: the "
+            "task observes or targets them; a simulator object must be built with "
             f"observe={observe_list(task)} and return 'transmission'"
         )
     return result

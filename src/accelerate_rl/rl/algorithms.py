@@ -19,8 +19,8 @@ With a service, give ``num_env_runners`` one runner per core the env runners may
 other runner's RLlib work (policy, episodes, connectors), which costs more per step
 than the simulations themselves. On the 2-core benchmark machine two runners of 64
 sub-environments sampled 1.15-1.57x the env steps/s of one (median 1.4x over six runs:
-``bench_rl.py --rllib-runners 1 2``; README, "Throughput"). The default stays 1 runner: the trained results in the
-README were obtained with it.
+``bench_rl.py --rllib-runners 1 2``; README, "Throughput"). The default stays 1
+runner: the trained results in the README were obtained with it.
 """
 
 from __future__ import annotations

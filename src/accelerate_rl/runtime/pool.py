@@ -30,7 +30,7 @@ Behaviour:
   runner, a Tune trial) sends requests to the same actors (``service.py``).
 * A pool still open at interpreter exit is closed quietly before Ray shuts down.
 
-The module is the pool's public API only (a little over 400 lines of documented methods);
+The module is the pool's public API only (under 500 lines, mostly docstrings of its methods);
 the machinery is in ``dispatch.py``, ``fleet.py``, ``actor.py``, ``slots.py`` and
 ``window.py``.
 """

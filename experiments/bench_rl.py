@@ -9,9 +9,12 @@ repeats, ratios measured in the same run) with the machine's load (``uptime``).
   Goal: vector_service >= 1.0x vector_inprocess on 2 cores.
 * rllib_sampling: env steps/s of an RLlib PPO env runner (random initial policy, the
   vector env on the service), sampling only: what training sees before learning costs.
-  Goal: >= 0.8x vector_inprocess.
+  Goal: >= 0.8x vector_inprocess. ``rllib_sampling_<N>_runners`` (``--rllib-runners 1
+  2``): N env runners of ``--num-envs`` each, sampling at once, so one runner's RLlib
+  work (policy, episodes) overlaps the other's simulations on the service.
 
-    python experiments/bench_rl.py [--repeats 3] [--steps 2000] [--num-envs 64]
+    python experiments/bench_rl.py [--repeats 3] [--steps 2000] [--num-envs 64] \
+        [--rllib-runners 1 2]
 
 ``--slow`` runs the slow-simulator section instead (JSON also written to ``--out``):
 
@@ -257,6 +260,13 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=2000, help="env steps per repeat")
     ap.add_argument("--num-envs", type=int, default=64)
     ap.add_argument("--no-rllib", action="store_true")
+    ap.add_argument(
+        "--rllib-runners",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="env runner counts of rllib_sampling (1: rllib_sampling, N: ..._N_runners)",
+    )
     ap.add_argument("--slow", action="store_true", help="the slow-simulator section")
     ap.add_argument("--latency", type=float, default=1.0, help="slow simulator's latency [s]")
     ap.add_argument("--slow-slots", type=int, default=64)
@@ -321,10 +331,11 @@ def main() -> None:
         for name, cfg in (("vector_inprocess", task), ("vector_service", served)):
             env = BeamlineVectorEnv(cfg, num_envs=args.num_envs)
             result[name] = steps_per_s(env, args.steps * 5, args.repeats)
-        if not args.no_rllib:
-            rates = rllib_sampling(args.num_envs, args.repeats)
-            result["rllib_sampling"] = rates["env_steps_per_s"]
-            result["rllib_simulations"] = rates["simulations_per_s"]
+        for runners in [] if args.no_rllib else args.rllib_runners:
+            rates = rllib_sampling(args.num_envs, args.repeats, num_env_runners=runners)
+            suffix = "" if runners == 1 else f"_{runners}_runners"
+            result[f"rllib_sampling{suffix}"] = rates["env_steps_per_s"]
+            result[f"rllib_simulations{suffix}"] = rates["simulations_per_s"]
     base = result["single_inprocess"]
     for key in ("single_service", "vector_inprocess", "vector_service", "rllib_sampling"):
         if key in result:
@@ -334,10 +345,8 @@ def main() -> None:
         "vector_service_over_vector_inprocess": round(result["vector_service"] / vector, 3),
         "vector_service_goal": ">= 1.0",
     }
-    if "rllib_sampling" in result:
-        result["goals"]["rllib_sampling_over_vector_inprocess"] = round(
-            result["rllib_sampling"] / vector, 3
-        )
+    for key in [k for k in result if k.startswith("rllib_sampling") and "ratio" not in k]:
+        result["goals"][f"{key}_over_vector_inprocess"] = round(result[key] / vector, 3)
         result["goals"]["rllib_sampling_goal"] = ">= 0.8"
     for key, value in list(result.items()):
         if isinstance(value, float) and not key.endswith("_ratio"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -162,3 +163,18 @@ def test_futures_waited_on_in_many_threads_each_settle_once_and_an_unsendable_re
         assert len({r.request_id for b in batches for r in b}) == 64
         assert pool.run({"x": 2.0}).metrics["x"] == 2.0
         assert pool._dispatcher.counts() == {"queued": 0, "in_flight": 0}
+
+
+def test_closing_a_client_waits_a_bounded_time_then_abandons_its_hung_run():
+    """A client's ``shutdown(timeout=)`` (what ServiceBackend.close uses) does not hang on a
+    run that never answers: after the timeout its future fails saying it was abandoned,
+    and the service goes on serving others."""
+    with SimulationPool(FaultySimulator(), slots=2, max_actors=1, name="hop-close") as owner:
+        client = SimulationPool.connect("hop-close")
+        hung = client.submit({"fault": "hang"}, timeout=600)
+        while not hung.running():
+            time.sleep(0.05)
+        client.shutdown(wait=True, cancel_futures=True, timeout=1.0)  # the run: an hour
+        with pytest.raises(RuntimeError, match="abandoned"):
+            hung.result(timeout=5)
+        assert owner.run({"x": 1.0}).metrics["x"] == 1.0

@@ -13,6 +13,14 @@ so env runners and Tune trials never wait for CPUs the service holds), else in-p
     algo.train()
 
 The defaults are the ones that solve the benchmark task (see the README's table).
+
+With a service, give ``num_env_runners`` one runner per core the env runners may use
+(2 on a 2-core machine): a runner waiting for its simulations leaves its core to the
+other runner's RLlib work (policy, episodes, connectors), which costs more per step
+than the simulations themselves. On the 2-core benchmark machine two runners of 64
+sub-environments sampled 1.15-1.57x the env steps/s of one (median 1.4x over six runs:
+``bench_rl.py --rllib-runners 1 2``; README, "Throughput"). The default stays 1
+runner: the trained results in the README were obtained with it.
 """
 
 from __future__ import annotations

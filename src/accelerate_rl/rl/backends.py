@@ -24,12 +24,15 @@ from typing import Any
 
 from ..simulators import make_simulator
 from ..simulators.base import SimResult, failure
-from ..simulators.observe import TRANSMISSION, MetricUnavailable, missing_metrics
+from ..simulators.observe import TRANSMISSION, MetricUnavailable
 from .task import TaskConfig
 
 #: Fewest parameter sets a batch part of a vectorising simulator gets: below it the
 #: engine's fixed cost per call (~2 ms) outweighs computing in parallel on another slot.
 MIN_SETS_PER_PART = 16
+#: How long closing a service client waits for its runs in flight [s] before abandoning
+#: them (an env runner stopping must not hang on a simulation that never answers).
+CLOSE_TIMEOUT = 30.0
 
 
 def observe_list(task: TaskConfig) -> list[tuple[str, int]]:
@@ -54,28 +57,27 @@ def _simulator_name(task: TaskConfig) -> str:
     return f"the {kind} simulator" if isinstance(kind, str) else type(kind).__name__
 
 
-def required_metrics(task: TaskConfig) -> frozenset[str]:
-    """The metrics every ok result must carry for ``task`` (its own and transmission)."""
-    return frozenset([m.metric for m in task.metrics] + [TRANSMISSION])
+def required_metrics(task: TaskConfig) -> tuple[str, ...]:
+    """The metrics every ok result must carry for ``task`` (its own, in the task's order,
+    and transmission)."""
+    return tuple(dict.fromkeys([m.metric for m in task.metrics] + [TRANSMISSION]))
 
 
 def check_metrics(
-    task: TaskConfig, result: SimResult, required: frozenset[str] | None = None
+    task: TaskConfig, result: SimResult, required: tuple[str, ...] | None = None
 ) -> SimResult:
     """``result``, or MetricUnavailable when it is ok but lacks a metric the task uses
     (``required``: :func:`required_metrics` of ``task``, when the caller keeps it)."""
-    if result.ok:
-        if required is None:
-            required = required_metrics(task)
-        if not result.metrics.keys() >= required:
-            missing = missing_metrics(
-                result.metrics, [m.metric for m in task.metrics] + [TRANSMISSION]
-            )
-            raise MetricUnavailable(
-                f"{_simulator_name(task)} returned no {', '.join(map(repr, missing))}: the "
-                "task observes or targets them; a simulator object must be built with "
-                f"observe={observe_list(task)} and return 'transmission'"
-            )
+    if not result.ok:
+        return result
+    required = required_metrics(task) if required is None else required
+    missing = [name for name in required if name not in result.metrics]
+    if missing:
+        raise MetricUnavailable(
+            f"{_simulator_name(task)} returned no {', '.join(map(repr, missing))}: the "
+            "task observes or targets them; a simulator object must be built with "
+            f"observe={observe_list(task)} and return 'transmission'"
+        )
     return result
 
 
@@ -157,13 +159,15 @@ class ServiceBackend:
                 results.append(failure(params, _named(exc, self.deadline)))
         return results
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = CLOSE_TIMEOUT) -> None:
         """Close this client of the service (the service itself runs on): its queued
-        requests are cancelled, runs in flight finished, its dispatcher thread stopped
-        and its demand withdrawn, so nothing of it calls into Ray once Ray shuts down
-        (a thread left running then ends the process with "The core worker has already
-        been shutdown" and exit code 1). Safe after Ray is down and when called twice."""
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        requests are cancelled, runs in flight waited for at most ``timeout`` s (None:
+        without limit) and then abandoned (their futures fail; a warning says how many),
+        its dispatcher thread stopped and its demand withdrawn, so nothing of it calls
+        into Ray once Ray shuts down (a thread left running then ends the process with
+        "The core worker has already been shutdown" and exit code 1). Safe after Ray is
+        down and when called twice."""
+        self.pool.shutdown(wait=True, cancel_futures=True, timeout=timeout)
 
 
 def _named(exc: Exception, deadline: float | None) -> Exception:

@@ -13,12 +13,14 @@ busy slots, restarts and scratch usage; ``shutdown()`` removes the scratch direc
 from __future__ import annotations
 
 import asyncio
+import collections
 import io
 import os
 import shutil
 import tarfile
 import tempfile
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -144,15 +146,23 @@ class SimulationActor:
             return slot.index, await asyncio.shield(fut)
         except asyncio.CancelledError:
             slot.interrupt()
-            self._count(Status.CANCELLED, 0.0)
+            self._count({Status.CANCELLED.value: 1}, [], [0.0])
             raise
 
-    def _stamp(self, result: SimResult, slot: int, request: Request) -> SimResult:
-        result.actor = self.name
-        result.slot = slot
-        request.stamp(result)
-        self._count(result.status, result.elapsed)
-        return result
+    def _stamp(
+        self, results: list[SimResult], slot: int, requests: list[Request], batch: bool = False
+    ) -> list[SimResult]:
+        """Mark each result as run here for its request (``requests[i]``: result i's) and
+        count them; ``batch``: the results are one batch request's (one latency)."""
+        statuses: collections.Counter[str] = collections.Counter()
+        for result, request in zip(results, requests):
+            result.actor = self.name
+            result.slot = slot
+            request.stamp(result)
+            statuses[str(result.status)] += 1
+        elapsed = [r.elapsed for r in results]
+        self._count(statuses, elapsed, [sum(elapsed)] if batch else elapsed)
+        return results
 
     async def run(self, request: Request) -> SimResult | Unserved:
         """Run one request on a free slot (an :class:`Unserved` if its slot is down)."""
@@ -160,7 +170,7 @@ class SimulationActor:
             slot, result = await self._on_slot("call", request)
         except SlotUnavailable as exc:
             return Unserved(str(exc), type(exc).__name__)
-        return self._stamp(result, slot, request)
+        return self._stamp([result], slot, [request])[0]
 
     async def run_many(
         self, requests: list[Request]
@@ -199,11 +209,10 @@ class SimulationActor:
             slot, results = await self._on_slot("call_many", requests)
         except SlotUnavailable as exc:
             return [Unserved(str(exc), type(exc).__name__)] * len(requests)
+        ran = [i for i, result in enumerate(results) if result is not None]
+        self._stamp([results[i] for i in ran], slot, [requests[i] for i in ran])
         down = Unserved(f"slot {slot} went down before running it", "SlotUnavailable")
-        return [
-            down if result is None else self._stamp(result, slot, request)
-            for result, request in zip(results, requests)
-        ]
+        return [down if result is None else result for result in results]
 
     async def run_batch(self, request: Request) -> list[SimResult] | Unserved:
         """One batch request on one slot in one exchange: the simulator's
@@ -213,15 +222,20 @@ class SimulationActor:
             slot, results = await self._on_slot("call_batch", request)
         except SlotUnavailable as exc:
             return Unserved(str(exc), type(exc).__name__)
-        return [self._stamp(r, slot, request) for r in results]
+        return self._stamp(results, slot, [request] * len(results), batch=True)
 
-    def _count(self, status: str, elapsed: float) -> None:
-        if elapsed > 0:
-            self._ewma_elapsed = 0.9 * self._ewma_elapsed + 0.1 * elapsed
-        self.runs += 1
-        key = str(status)
-        self.by_status[key] = self.by_status.get(key, 0) + 1
-        self.metrics.request(status, elapsed)
+    def _count(
+        self, statuses: Mapping[str, int], elapsed: list[float], latencies: list[float]
+    ) -> None:
+        """Count runs by status; ``elapsed``: each run's wall time [s] (the running mean
+        that decides grouping), ``latencies``: each request's (the histogram)."""
+        for one in elapsed:
+            if one > 0:
+                self._ewma_elapsed = 0.9 * self._ewma_elapsed + 0.1 * one
+        for status, count in statuses.items():
+            self.runs += count
+            self.by_status[status] = self.by_status.get(status, 0) + count
+        self.metrics.record(statuses, latencies)
 
     async def ping(self) -> str:
         return self.name

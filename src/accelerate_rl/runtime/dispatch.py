@@ -176,6 +176,11 @@ class Dispatcher:
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
 
+    @property
+    def running(self) -> bool:
+        """Whether the dispatcher thread still runs (after ``join``: it timed out)."""
+        return self._thread.is_alive()
+
     def counts(self) -> dict[str, int]:
         with self.lock:
             return {"queued": len(self.pending), "in_flight": len(self.inflight)}
@@ -372,7 +377,7 @@ class Dispatcher:
         try:
             while not self._done():
                 if not ray.is_initialized():
-                    self._abandon(RuntimeError("Ray was shut down before the pool"))
+                    self.abandon(RuntimeError("Ray was shut down before the pool"))
                     return
                 try:
                     self._step(last_scale)
@@ -387,16 +392,18 @@ class Dispatcher:
                     time.sleep(0.1 * errors)
         except BaseException as exc:  # pragma: no cover - surfaced to callers
             self.error = exc
-            self._abandon(exc)
+            self.abandon(exc)
             raise
 
-    def _abandon(self, exc: BaseException) -> None:
-        """Fail every open request with ``exc`` (the dispatcher stops)."""
+    def abandon(self, exc: BaseException) -> int:
+        """Fail every open request with ``exc`` (the dispatcher stops); how many were open."""
         with self.lock:
             self.closing = True
             tickets = [t for ts, _ in self.inflight.values() for t in ts] + list(self.pending)
             self.pending.clear()
             self.inflight.clear()
+            self.lock.notify()
         for ticket in tickets:
             if not ticket.future.done():
                 ticket.future.set_exception(exc)
+        return len(tickets)

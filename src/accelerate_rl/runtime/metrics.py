@@ -3,6 +3,8 @@ queue depth, slot utilisation. Metric names start with ``accelerate_rl_``."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 LATENCY_BOUNDARIES = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100, 300]
 
 
@@ -40,10 +42,14 @@ class ActorMetrics:
         self.slots = m.Gauge("accelerate_rl_slots", "simulator slots", tag_keys=("actor",))
         self.slots.set(slots, tags=self.tags)
 
-    def request(self, status: str, elapsed: float) -> None:
+    def record(self, statuses: Mapping[str, int], latencies: Iterable[float]) -> None:
+        """Count finished runs by status (one increment per status) and observe each
+        request's wall time [s] (a batch request is one)."""
         if self.enabled:
-            self.requests.inc(1, tags={**self.tags, "status": status})
-            self.latency.observe(max(elapsed, 0.0), tags=self.tags)
+            for status, count in statuses.items():
+                self.requests.inc(count, tags={**self.tags, "status": status})
+            for elapsed in latencies:
+                self.latency.observe(max(elapsed, 0.0), tags=self.tags)
 
     def busy(self, n: int) -> None:
         if self.enabled:

@@ -30,7 +30,7 @@ Behaviour:
   runner, a Tune trial) sends requests to the same actors (``service.py``).
 * A pool still open at interpreter exit is closed quietly before Ray shuts down.
 
-The module is the pool's public API only (a little over 400 lines of documented methods);
+The module is the pool's public API only (under 500 lines, mostly docstrings of its methods);
 the machinery is in ``dispatch.py``, ``fleet.py``, ``actor.py``, ``slots.py`` and
 ``window.py``.
 """
@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import atexit
 import itertools
+import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -55,6 +56,8 @@ from .request import DEFAULT_TIMEOUT, Request
 from .resources import RESOURCE_WAIT
 from .service import ServiceClient, init_ray
 from .window import done, joined, split_evenly, windowed
+
+log = logging.getLogger(__name__)
 
 _ERRORS = ("raise", "return", "skip")
 #: Pools not shut down, held strongly: a dropped pool's dispatcher thread runs on, and
@@ -388,12 +391,29 @@ class SimulationPool:
         dispatched inside a batch runs to its end). True if it will be cancelled."""
         return self._dispatcher.cancel(future)
 
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        """Stop accepting requests; with ``wait`` finish the queued ones; then stop the
-        actors (an owner) and unregister the service."""
+    def shutdown(
+        self, wait: bool = True, *, cancel_futures: bool = False, timeout: float | None = None
+    ) -> None:
+        """Stop accepting requests; with ``wait`` finish the queued ones (at most
+        ``timeout`` s, None: without limit; what is still open then is abandoned: its
+        futures fail with a RuntimeError saying so, and a warning gives the count); then
+        stop the actors (an owner) and unregister the service."""
         self._dispatcher.close(cancel_futures)
         if wait:
-            self._dispatcher.join()
+            self._dispatcher.join(timeout)
+            if self._dispatcher.running:
+                why = RuntimeError(
+                    f"abandoned: the pool was shut down after waiting {timeout} s for it "
+                    "(it may still run on the service; its result is dropped)"
+                )
+                count = self._dispatcher.abandon(why)
+                self._dispatcher.join(timeout)
+                log.warning(
+                    "pool %s shut down after %s s with %d request(s) still open: abandoned",
+                    self.name,
+                    timeout,
+                    count,
+                )
         with self._dispatcher.lock:
             self._fleet.shutdown()
         _OPEN_POOLS.discard(self)

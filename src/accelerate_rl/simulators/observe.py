@@ -115,8 +115,3 @@ def table_metrics(table: Mapping[str, Any], observe: Observe, simulator: str) ->
         npart = np.asarray(table["npart"], dtype=float)
         out[TRANSMISSION] = float(npart[-1] / npart[0]) if npart[0] > 0 else 0.0
     return out
-
-
-def missing_metrics(metrics: Mapping[str, float], wanted: Iterable[str]) -> list[str]:
-    """The names in ``wanted`` absent from ``metrics``."""
-    return [name for name in wanted if name not in metrics]

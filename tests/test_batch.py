@@ -157,3 +157,78 @@ def test_a_beam_key_array_of_another_length_is_an_error_naming_it():
         engine().run_batch({"ele[2][2]": np.linspace(2, 14, 6), "betx1": [1.0, 2.0]})
     with pytest.raises(InvalidParameterError, match="betx1"):  # a bad value in one row
         engine().run_batch({"ele[2][2]": np.linspace(2, 14, 3), "betx1": [1.0, -2.0, 1.0]})
+
+
+#: Observed exits: the input beam, element 1, a knob of some sets (2, 5), base elements,
+#: the aperture (10), the last element (13), an element twice, out of order.
+EXITS = [0, 1, 2, 5, 7, 10, 13, 4, 5]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"ele[2][2]": np.linspace(2, 14, 5)},
+        {"ele[5][2]": np.linspace(-9, -2, 5), "ele[13][1]": 450.0, "ele[6][2]": 0.5},
+        {"ele[3][1]": np.linspace(-0.003, 0.003, 5), "ele[1][1]": np.linspace(100, 300, 5)},
+        {"x1": np.linspace(-0.5, 0.5, 5), "betx1": np.linspace(1.0, 2.5, 5)},  # no knob
+        # the cases the fast path leaves to the table: space charge, several references
+        {"ele[2][2]": np.linspace(4, 10, 3), "current1": 5.0},
+        {"ele[2][2]": np.linspace(2, 14, 3), "energy1": [5.0, 6.0, 5.0]},
+    ],
+)
+def test_the_exits_of_the_fast_path_equal_the_tables_rows(params):
+    eng = engine()
+    batch = eng.run_batch(params, exits=EXITS)
+    exits = {k: v.copy() for k, v in batch.exits.items()}
+    assert batch._full is None or "current1" in params  # no table was needed
+    assert exits["##"][:, 0].tolist() == EXITS
+    columns = batch.columns
+    for name, values in exits.items():
+        assert values.shape == (len(EXITS), batch.size), name
+        want = columns[name][EXITS]
+        np.testing.assert_allclose(values, want, rtol=1e-12, atol=1e-12, err_msg=name)
+    assert {"x0", "y0", "SizeX", "SizeY", "x'0", "ex", "ep", "W0"} <= set(exits)
+    assert len({round(v, 9) for v in exits["SizeX"][3]}) > 1  # the settings differ there
+
+
+def test_exits_outside_the_lattice_are_an_error_naming_the_element():
+    with pytest.raises(ValueError, match="element 14 .*0..13"):
+        engine().run_batch({"ele[2][2]": np.linspace(2, 14, 3)}, exits=[3, 14])
+
+
+def _embedded(tmp_path, observe):
+    from accelerate_rl.simulators.embedded import EmbeddedSimulator
+
+    (tmp_path / "batch.dat").write_text(LINE)
+    (tmp_path / "batch.toml").write_text(
+        'lattice = "batch.dat"\n[beam]\nenergy = 5.0\netnx = 0.2\netny = 0.25\neln = 0.3\n'
+        "alpx = -1.0\nbetx = 2.0\nalpy = 0.5\nbety = 1.5\n"
+    )
+    return EmbeddedSimulator(tmp_path / "batch.toml", observe=observe)
+
+
+@pytest.mark.parametrize(
+    "observe",
+    [
+        ["x0@13", "y0@9", "SizeX@5", "x'0@1", "SizeY@0", "ey@3"],  # core columns: no table
+        ["x0@13", "z(m)@5", "Hdisp@9", "npart@13"],  # columns only the table has
+    ],
+)
+def test_simulate_batch_metrics_at_exits_equal_single_runs(tmp_path, observe):
+    sim = _embedded(tmp_path, observe)
+    requests = [
+        {"ele[3][1]": f, "ele[5][2]": g}
+        for f, g in zip(np.linspace(-0.003, 0.003, 4), np.linspace(-9, -3, 4))
+    ]
+    singles = [sim.simulate(r) for r in requests]
+    calls = []
+    run = sim.engine.run
+    sim.engine.run = lambda *a, **k: calls.append(1) or run(*a, **k)  # count single runs
+    batched = sim.simulate_batch(requests)
+    sim.engine.run = run
+    assert not calls  # one batched envelope call
+    for one, many in zip(singles, batched):
+        assert many.ok and set(many.metrics) == set(one.metrics)
+        for key, value in one.metrics.items():
+            assert many.metrics[key] == pytest.approx(value, rel=1e-12, abs=1e-12), key
+    assert len({r.metrics["x0@13"] for r in batched}) == 4

@@ -5,7 +5,9 @@ element keeps its base map. The affine maps (R, d) (6x6 map, steering kick) of t
 stretches before, between and after the knobs are multiplied once per reference particle
 and set of knobs (:class:`Stretches`, cached by the engine), so a batch costs 2 j + 1
 products of (B, 6, 6) arrays (numpy matmul over the leading batch axis) instead of one
-per element.
+per element. Observed elements (``exits``: the beam wanted at their exit, e.g. an RL
+task's metrics) cut the lattice too: an observed element that is not a knob is applied
+with its base map, and the moments after it are recorded.
 
 Transmission (:mod:`.envelope`'s Gaussian estimate, the minimum along the line) needs the
 beam at every aperture. Inside a stretch the beam at aperture row m is the fixed linear
@@ -67,14 +69,20 @@ class _Stretch:
 
 
 class Stretches:
-    """The base lattice (``base``) cut at ``knobs`` (1-based element numbers, ascending)."""
+    """The base lattice (``base``) cut at ``knobs`` (1-based element numbers, ascending)
+    and at the exits of the elements in ``exits`` (0, the input beam, .. n)."""
 
-    def __init__(self, base: BaseMaps, knobs: tuple[int, ...]) -> None:
+    def __init__(self, base: BaseMaps, knobs: tuple[int, ...], exits: tuple[int, ...] = ()) -> None:
         rows = base.maps.shape[0]
-        bounds = (0, *knobs, rows)
+        cuts = sorted(set(knobs) | {e for e in exits if e > 0})
+        bounds = (0, *cuts, rows)
         ap = base.apertures
         self.base = base
         self.knobs = knobs
+        self.exits = exits
+        #: per stretch after the first, the knob index of its start element, or None
+        #: (a base element cut for its exit)
+        self.knob_at = [knobs.index(c) if c in knobs else None for c in cuts]
         self.stretches: list[_Stretch] = []
         for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
             r, d = np.eye(6), np.zeros(6)
@@ -113,8 +121,9 @@ def track_knobs(
     knob_apertures: list[Apertures],
     sigma0: np.ndarray,
     centroid0: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The final moments and transmission of a batch.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The final moments and transmission of a batch, and the moments at the exits of
+    ``stretches.exits``.
 
     Args:
         stretches: the base lattice cut at the knobs.
@@ -126,27 +135,44 @@ def track_knobs(
             centroid0: (6,) input centroid, or (B, 6).
 
     Returns:
-        sigma (B, 6, 6), centroid (B, 6) at the end, transmission (B,) [0..1].
+        sigma (B, 6, 6), centroid (B, 6) at the end, transmission (B,) [0..1]; sigma
+        (E, B, 6, 6) and centroid (E, B, 6) at the E exits (B is 1 when neither the
+        input beam nor the knobs vary).
     """
     s = np.asarray(sigma0, dtype=float).reshape(-1, 6, 6)
     c = np.asarray(centroid0, dtype=float).reshape(-1, 6)
     trans = np.ones(1)
+    seen = {0: (s, c)}
+    base = stretches.base
     for i, stretch in enumerate(stretches.stretches):
         if i:
-            r, d = knob_maps[i - 1]
-            s = r @ s @ np.swapaxes(r, -1, -2)
-            c = (r @ c[..., None])[..., 0]
-            if d is not None:
-                c = c + d
-            frac = aperture_fraction(
-                knob_apertures[i - 1], c[:, 0], c[:, 2], s[:, 0, 0], s[:, 2, 2]
-            )
+            j = stretches.knob_at[i - 1]
+            if j is None:  # a base element cut for its exit
+                m = stretch.start
+                s = _congruence(base.maps[m, 0], s)
+                c = c @ base.maps[m, 0].T + base.kicks[m, 0]
+                ap = base.apertures.rows(m)  # arrays (1,)
+            else:
+                r, d = knob_maps[j]
+                s = r @ s @ np.swapaxes(r, -1, -2)
+                c = (r @ c[..., None])[..., 0]
+                if d is not None:
+                    c = c + d
+                ap = knob_apertures[j]
+            frac = aperture_fraction(ap, c[:, 0], c[:, 2], s[:, 0, 0], s[:, 2, 2])
             trans = np.minimum(trans, frac)
+            seen[stretch.start] = (s, c)
         if stretch.apertures:
             trans = np.minimum(trans, _stretch_fraction(stretch, s, c))
         s = _congruence(stretch.map, s)
         c = c @ stretch.map.T + stretch.shift
-    return s, c, trans
+    seen[base.maps.shape[0] - 1] = (s, c)
+    width = max(len(s), len(c))  # the beams before are as wide or (1,)
+    sig_at = np.empty((len(stretches.exits), width, 6, 6))
+    cen_at = np.empty((len(stretches.exits), width, 6))
+    for k, e in enumerate(stretches.exits):
+        sig_at[k], cen_at[k] = seen[e]
+    return s, c, trans, sig_at, cen_at
 
 
 def _congruence(m: np.ndarray, s: np.ndarray) -> np.ndarray:

@@ -130,6 +130,9 @@ class BatchResult:
             the line).
         energy: (B,) the reference particle's final kinetic energy [MeV].
         compute_table: returns the per-element columns and transmission, each (rows, B).
+        exits: the columns (E, B) at the exits of the elements ``run_batch(exits=...)``
+            asked for, in that order (``##`` their numbers): without the table on the
+            fast path, where they are the :func:`.table.core_columns` only.
     """
 
     settings: dict[str, np.ndarray]
@@ -137,6 +140,7 @@ class BatchResult:
     final_transmission: np.ndarray
     energy: np.ndarray
     compute_table: Callable[[], tuple[dict[str, np.ndarray], np.ndarray]] = field(repr=False)
+    exits: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _full: tuple[dict[str, np.ndarray], np.ndarray] | None = field(
         default=None, init=False, repr=False
     )
@@ -148,10 +152,16 @@ class BatchResult:
         columns: dict[str, np.ndarray],
         transmission: np.ndarray,
         energy: np.ndarray,
+        exits: tuple[int, ...] = (),
     ) -> BatchResult:
-        """A batch whose per-element columns (rows, B) are already computed."""
+        """A batch whose per-element columns (rows, B) are already computed (row n:
+        element n's exit); ``exits``: the elements whose rows :attr:`exits` holds."""
         final = {name: col[-1] for name, col in columns.items()}
-        return cls(settings, final, transmission[-1], energy, lambda: (columns, transmission))
+        at = list(exits)
+        observed = {name: col[at] for name, col in columns.items()} if at else {}
+        return cls(
+            settings, final, transmission[-1], energy, lambda: (columns, transmission), observed
+        )
 
     def _computed(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
         if self._full is None:

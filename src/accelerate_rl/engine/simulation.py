@@ -16,7 +16,7 @@ Parameters accepted by ``run``: ``ele[n][v]`` overrides, TraceWin's beam keys
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -267,7 +267,7 @@ class Engine:
             tuples[k - 1] = aperture_tuple(models[k - 1])
         return tuples
 
-    def run_batch(self, params: Mapping[str, Any]) -> BatchResult:
+    def run_batch(self, params: Mapping[str, Any], *, exits: Sequence[int] = ()) -> BatchResult:
         """Evaluate B settings in one envelope call.
 
         ``params`` maps ``ele[n][v]`` keys to 1-D arrays of one common length B (scalars
@@ -280,12 +280,23 @@ class Engine:
         per set of overridden elements: a few (B, 6, 6) products per call); the
         per-element table (``columns``, ``transmission`` per row, ``at()`` of an inner
         element) falls back to tracking every element for every setting, on first
-        access. With a beam current (space charge, which depends on each setting's own
+        access. ``exits``: element numbers (0 = the input beam) whose exit rows the
+        fast path also gives, in :attr:`BatchResult.exits` (each (E, B), in the order
+        asked; the lattice is cut there too: a few more products, still no table).
+        With a beam current (space charge, which depends on each setting's own
         envelope) the settings are run one after the other, with the same result layout.
 
         Raises:
             InvalidParameterError: a bad key, value or batch length.
+            ValueError: an element in ``exits`` outside 0..n.
         """
+        exits = tuple(int(e) for e in exits)
+        for e in exits:
+            if not 0 <= e <= len(self.compiled.models):
+                raise ValueError(
+                    f"run_batch(exits=...): element {e} is not in the lattice (elements "
+                    f"0..{len(self.compiled.models)}, 0 = the input beam)"
+                )
         ele, beam_keys, run_keys, _ = split_params(params)
         if is_multiparticle(run_keys.get("partran", 0)):
             raise InvalidParameterError("partran", "run_batch() is envelope mode only")
@@ -295,7 +306,7 @@ class Engine:
         for b, row in enumerate(beams):
             groups.setdefault(_reference(row), []).append(b)
         if len(groups) > 1:
-            return self._run_batch_groups(params, batch, list(groups.values()))
+            return self._run_batch_groups(params, batch, list(groups.values()), exits)
         beam = beams[0]
         per_row = len(beams) > 1
         sigma0 = np.stack([b.sigma() for b in beams]) if per_row else beam.sigma()
@@ -305,7 +316,7 @@ class Engine:
             for k, v in ele.items()
         }
         if beam.current > 0:
-            return self._run_batch_space_charge(beam, batch, settings, sigma0, centroid0)
+            return self._run_batch_space_charge(beam, batch, settings, sigma0, centroid0, exits)
         profile, fresh = self._profile(models, beam, touched, batch)
         base = self._base_maps(beam)
         energy = np.full(batch, float(profile.energy[-1]))
@@ -317,16 +328,16 @@ class Engine:
             return track_columns(env, env, profile.rows(), beam.freq), env.transmission
 
         if profile is not base.profile:  # an RF override: every later map changes
-            return BatchResult.from_table(settings, *table(), energy)
+            return BatchResult.from_table(settings, *table(), energy, exits)
         knobs = tuple(sorted(fresh))
-        stretches = self._stretches(beam, base, knobs)
+        stretches = self._stretches(beam, base, knobs, exits)
         knob_maps, knob_apertures, length_mm = [], [], float(base.lengths_mm[:, 0].sum())
         for k in knobs:
             model, kin = models[k - 1], profile.entry(k)
             knob_maps.append((model.matrix(kin), model.kick(kin)))
             knob_apertures.append(aperture_rows([model], batch).rows(1))
             length_mm += model.length_m * 1e3 - base.lengths_mm[k, 0]
-        sigma, centroid, transmission = track_knobs(
+        sigma, centroid, transmission, sigma_at, centroid_at = track_knobs(
             stretches, knob_maps, knob_apertures, sigma0, centroid0
         )
         sigma = np.broadcast_to(sigma, (batch, 6, 6))
@@ -334,7 +345,17 @@ class Engine:
         kin = Kinematics(profile.energy[-1:], beam.species)
         final = core_columns(centroid, sigma, kin, beam.freq)
         final["z(m)"] = np.broadcast_to(np.asarray(length_mm, dtype=float) * 1e-3, (batch,))
-        return BatchResult(settings, final, np.broadcast_to(transmission, (batch,)), energy, table)
+        observed = {}
+        if exits:
+            at = np.array(exits, dtype=np.intp)
+            shape = (len(exits), batch)
+            kin_at = Kinematics(profile.energy[at][:, None], beam.species)
+            observed["##"] = np.broadcast_to(at[:, None].astype(float), shape)
+            for name, col in core_columns(centroid_at, sigma_at, kin_at, beam.freq).items():
+                observed[name] = np.broadcast_to(col, shape)
+        return BatchResult(
+            settings, final, np.broadcast_to(transmission, (batch,)), energy, table, observed
+        )
 
     def _row_beams(self, beam_keys: Mapping[str, Any], batch: int) -> tuple[list[Beam], int]:
         """The input beam of every row ([one beam] when every beam key is a scalar) and
@@ -364,7 +385,11 @@ class Engine:
         return rows, batch
 
     def _run_batch_groups(
-        self, params: Mapping[str, Any], batch: int, groups: list[list[int]]
+        self,
+        params: Mapping[str, Any],
+        batch: int,
+        groups: list[list[int]],
+        exits: tuple[int, ...],
     ) -> BatchResult:
         """A batch whose rows have different reference particles: each group of rows
         with one reference run as its own batch, the results put back in row order."""
@@ -375,7 +400,7 @@ class Engine:
                 k: v if np.ndim(v) == 0 else np.broadcast_to(np.asarray(v), (batch,))[idx]
                 for k, v in params.items()
             }
-            parts.append((idx, self.run_batch(sub)))
+            parts.append((idx, self.run_batch(sub, exits=exits)))
 
         def gather(arrays: list[np.ndarray]) -> np.ndarray:
             first = np.asarray(arrays[0])
@@ -396,16 +421,20 @@ class Engine:
             gather([r.final_transmission for r in results]),
             gather([r.energy for r in results]),
             table,
+            {k: gather([r.exits[k] for r in results]) for k in results[0].exits},
         )
 
-    def _stretches(self, beam: Beam, base: BaseMaps, knobs: tuple[int, ...]) -> Stretches:
-        """The base maps multiplied between ``knobs``, cached per reference and knobs."""
-        key = (beam.energy, beam.mass, beam.charge, knobs)
+    def _stretches(
+        self, beam: Beam, base: BaseMaps, knobs: tuple[int, ...], exits: tuple[int, ...]
+    ) -> Stretches:
+        """The base maps multiplied between ``knobs`` and ``exits``, cached per
+        reference, knobs and exits."""
+        key = (beam.energy, beam.mass, beam.charge, knobs, exits)
         stretches = self._stretch_cache.get(key)
         if stretches is None or stretches.base is not base:
             if len(self._stretch_cache) >= 16:
                 self._stretch_cache.clear()
-            stretches = self._stretch_cache[key] = Stretches(base, knobs)
+            stretches = self._stretch_cache[key] = Stretches(base, knobs, exits)
         return stretches
 
     def _run_batch_space_charge(
@@ -415,6 +444,7 @@ class Engine:
         settings: dict,
         sigma0: np.ndarray,
         centroid0: np.ndarray,
+        exits: tuple[int, ...],
     ) -> BatchResult:
         """Setting after setting (space charge depends on each one's own envelope);
         ``sigma0`` (6, 6) or (B, 6, 6), ``centroid0`` (6,) or (B, 6): the input beams."""
@@ -439,7 +469,7 @@ class Engine:
             energy.append(float(profile.energy[-1]))
         cols = {name: np.concatenate([c[name] for c in columns], axis=1) for name in columns[0]}
         return BatchResult.from_table(
-            settings, cols, np.concatenate(transmission, axis=1), np.array(energy)
+            settings, cols, np.concatenate(transmission, axis=1), np.array(energy), exits
         )
 
 

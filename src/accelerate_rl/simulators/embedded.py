@@ -142,11 +142,15 @@ class EmbeddedSimulator:
                 values = [s[1][k] for s in splits]
                 same = all(v == values[0] for v in values)
                 columns[k] = values[0] if same else np.array(values, dtype=float)
-            batch = self.engine.run_batch({**columns, **splits[0][2]})
+            elements = [n for _, n in self.observe]
+            batch = self.engine.run_batch({**columns, **splits[0][2]}, exits=elements)
         except Exception:
             return [self.simulate(p) for p in requests]
-        cols, lost = batch.columns, batch.lost
-        rows = exit_rows(cols["##"], self.observe, "the embedded simulator")
+        lost, cols, rows = batch.lost, batch.exits, []
+        if self.observe:  # the exits' rows, or the per-element table if a column needs it
+            if not all(name in cols for name, _ in self.observe):
+                cols = batch.columns
+            rows = exit_rows(cols["##"], self.observe, "the embedded simulator")
         results = []
         for b, params in enumerate(requests):
             if lost[b]:  # rare: the single run reports where and what was left

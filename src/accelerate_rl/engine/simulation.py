@@ -421,7 +421,11 @@ class Engine:
             gather([r.final_transmission for r in results]),
             gather([r.energy for r in results]),
             table,
-            {k: gather([r.exits[k] for r in results]) for k in results[0].exits},
+            {  # the columns every group gives (a tabled group gives them all)
+                k: gather([r.exits[k] for r in results])
+                for k in results[0].exits
+                if all(k in r.exits for r in results)
+            },
         )
 
     def _stretches(

@@ -174,7 +174,11 @@ def test_closing_a_client_waits_a_bounded_time_then_abandons_its_hung_run():
         hung = client.submit({"fault": "hang"}, timeout=600)
         while not hung.running():
             time.sleep(0.05)
-        client.shutdown(wait=True, cancel_futures=True, timeout=1.0)  # the run: an hour
+        with ThreadPoolExecutor(1) as ex:  # a thread already waiting on it is released too
+            waiter = ex.submit(lambda: pytest.raises(RuntimeError, hung.result))
+            time.sleep(0.3)
+            client.shutdown(wait=True, cancel_futures=True, timeout=1.0)  # the run: an hour
+            assert "abandoned" in str(waiter.result(timeout=60).value)
         with pytest.raises(RuntimeError, match="abandoned"):
             hung.result(timeout=5)
         assert owner.run({"x": 1.0}).metrics["x"] == 1.0

@@ -27,7 +27,7 @@ import collections
 import logging
 import threading
 import time
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 UNHEALTHY_AFTER = 3
 #: Times a request may come back unserved before it fails.
 MAX_UNSERVED = 50
+#: Seconds a thread waiting on a request's result waits on Ray at a time, so that an
+#: abandoned request (a bounded shutdown) releases it.
+FINISH_SLICE = 0.2
 
 
 class RequestFuture(Future):
@@ -62,7 +65,7 @@ class RequestFuture(Future):
     def result(self, timeout: float | None = None) -> Any:
         end = None if timeout is None else time.monotonic() + timeout
         if not self.done() and self.ref is not None:
-            self.dispatcher.finish(self.ref, timeout)
+            self.dispatcher.finish(self.ref, timeout, self)
         return super().result(None if end is None else max(0.0, end - time.monotonic()))
 
 
@@ -242,16 +245,26 @@ class Dispatcher:
         return actor.handle.run.remote(requests[0])
 
     # -- completion -----------------------------------------------------------------------
-    def finish(self, ref: Any, timeout: float | None) -> None:
+    def finish(self, ref: Any, timeout: float | None, future: Future) -> None:
         """Wait (at most ``timeout`` s) for the actor call ``ref`` in the calling thread
-        and settle it, unless the dispatcher thread did already."""
-        try:
-            ready, _ = ray.wait([ref], timeout=timeout, fetch_local=True)
-        except Exception:  # Ray going away: the dispatcher thread deals with it
-            return
-        if ready:
-            with self.lock:
-                self._settle_if_open(ref)
+        and settle it, unless the dispatcher thread did already. Waits in slices of
+        :data:`FINISH_SLICE` s, returning early once ``future`` is done without it
+        (abandoned by a bounded shutdown, cancelled) or its request was sent again."""
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = FINISH_SLICE if end is None else min(FINISH_SLICE, end - time.monotonic())
+            try:
+                ready, _ = ray.wait([ref], timeout=max(0.0, left), fetch_local=True)
+            except Exception:  # Ray going away: the dispatcher thread deals with it
+                return
+            if ready:
+                with self.lock:
+                    self._settle_if_open(ref)
+                return
+            if future.done() or future.ref is not ref:
+                return
+            if end is not None and time.monotonic() >= end:
+                return
 
     def _settle_if_open(self, ref: Any) -> None:
         if ref not in self.inflight:
@@ -403,7 +416,11 @@ class Dispatcher:
             self.pending.clear()
             self.inflight.clear()
             self.lock.notify()
+        failed = 0
         for ticket in tickets:
-            if not ticket.future.done():
+            try:
                 ticket.future.set_exception(exc)
-        return len(tickets)
+                failed += 1
+            except InvalidStateError:  # done or cancelled meanwhile (outside the lock)
+                pass
+        return failed

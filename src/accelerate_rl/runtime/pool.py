@@ -408,12 +408,13 @@ class SimulationPool:
                 )
                 count = self._dispatcher.abandon(why)
                 self._dispatcher.join(timeout)
-                log.warning(
-                    "pool %s shut down after %s s with %d request(s) still open: abandoned",
-                    self.name,
-                    timeout,
-                    count,
-                )
+                if count:
+                    log.warning(
+                        "pool %s shut down after %s s with %d request(s) still open: abandoned",
+                        self.name,
+                        timeout,
+                        count,
+                    )
         with self._dispatcher.lock:
             self._fleet.shutdown()
         _OPEN_POOLS.discard(self)

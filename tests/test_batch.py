@@ -236,3 +236,18 @@ def test_simulate_batch_metrics_at_exits_equal_single_runs(tmp_path, monkeypatch
         for key, value in one.metrics.items():
             assert many.metrics[key] == pytest.approx(value, rel=1e-12, abs=1e-12), key
     assert len({r.metrics["x0@13"] for r in batched}) == 4
+
+
+def test_simulate_batch_with_exits_reruns_a_lost_beam_alone(tmp_path):
+    """A set losing its beam in a batch read at the observed exits is re-run alone: its
+    status and error are the single run's, and its neighbours' metrics are theirs."""
+    sim = _embedded(tmp_path, ["x0@13", "SizeX@5"])
+    requests = [{"ele[3][1]": float(f)} for f in np.linspace(-0.02, 0.02, 7)]
+    singles = [sim.simulate(r) for r in requests]
+    batched = sim.simulate_batch(requests)
+    statuses = [str(s.status) for s in singles]
+    assert [str(r.status) for r in batched] == statuses
+    assert "lost" in statuses and "ok" in statuses
+    for one, many in zip(singles, batched):
+        assert many.error == one.error
+        assert many.metrics == pytest.approx(one.metrics, rel=1e-12, abs=1e-12)

@@ -147,18 +147,15 @@ def track_knobs(
     for i, stretch in enumerate(stretches.stretches):
         if i:
             j = stretches.knob_at[i - 1]
-            if j is None:  # a base element cut for its exit
+            if j is None:  # a base element cut for its exit: its (6, 6) map, arrays (1,)
                 m = stretch.start
-                s = _congruence(base.maps[m, 0], s)
-                c = c @ base.maps[m, 0].T + base.kicks[m, 0]
-                ap = base.apertures.rows(m)  # arrays (1,)
+                r, d, ap = base.maps[m, 0], base.kicks[m, 0], base.apertures.rows(m)
             else:
-                r, d = knob_maps[j]
-                s = r @ s @ np.swapaxes(r, -1, -2)
-                c = (r @ c[..., None])[..., 0]
-                if d is not None:
-                    c = c + d
-                ap = knob_apertures[j]
+                (r, d), ap = knob_maps[j], knob_apertures[j]
+            s = r @ s @ np.swapaxes(r, -1, -2)
+            c = (r @ c[..., None])[..., 0]
+            if d is not None:
+                c = c + d
             frac = aperture_fraction(ap, c[:, 0], c[:, 2], s[:, 0, 0], s[:, 2, 2])
             trans = np.minimum(trans, frac)
             seen[stretch.start] = (s, c)

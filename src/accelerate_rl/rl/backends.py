@@ -211,7 +211,7 @@ def start_service(
     Call it in the driver, outside Tune trials (its actors reserve no CPUs and are not
     captured by trial placement groups).
     """
-    from ..runtime import SimulationPool, init_ray
+    from ..runtime import SimulationPool
 
     task = TaskConfig(**task_config)
     for key, given, own in (
@@ -224,7 +224,6 @@ def start_service(
                 f"set the task's {key!r} instead, so its environments batch as the "
                 "simulator needs"
             )
-    init_ray(address=pool_options.get("address"))
     if isinstance(task.simulator, str):
         return SimulationPool(
             task.simulator,

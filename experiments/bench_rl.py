@@ -5,13 +5,23 @@ repeats, ratios measured in the same run) with the machine's load (``uptime``).
 * single_service: one BeamlineEnv on the named service (one request per step).
 * vector_inprocess / vector_service: a BeamlineVectorEnv of ``--num-envs`` sub-envs. In
   process one vectorised engine call a step; through the service (``--slots`` slots, one
-  actor) the batch is split over the slots, which compute their parts in parallel.
+  actor) the batch is split over the slots, which compute their parts in parallel, sent
+  part by part as the sub-envs are prepared (pipelined). vector_service_one_batch: the
+  same without pipelining (all prepared, one batch in parts, all finished).
   Goal: vector_service >= 1.0x vector_inprocess on 2 cores.
+* hop_ms: where a service step's time goes, medians [ms] of one part of
+  ``--num-envs / --slots`` sets: a Ray round trip to the actor (``ping``), the part
+  through the actor (``actor_run_batch``, ``run_batch`` called directly), the same
+  part through a slot process of this process (``slot_exchange``: the pipe and the
+  worker, no Ray) and computed in this process (``in_process``).
 * rllib_sampling: env steps/s of an RLlib PPO env runner (random initial policy, the
   vector env on the service), sampling only: what training sees before learning costs.
   Goal: >= 0.8x vector_inprocess. ``rllib_sampling_<N>_runners`` (``--rllib-runners 1
   2``): N env runners of ``--num-envs`` each, sampling at once, so one runner's RLlib
   work (policy, episodes) overlaps the other's simulations on the service.
+  rllib_sampling_inprocess: one env runner with the engine in its own process (no
+  service): the ceiling RLlib's own per-step work leaves, against which the service's
+  runners are also given (``..._over_rllib_inprocess``).
 
     python experiments/bench_rl.py [--repeats 3] [--steps 2000] [--num-envs 64] \
         [--rllib-runners 1 2]
@@ -82,14 +92,16 @@ def rllib_sampling(
     task: dict | None = None,
     num_env_runners: int = 1,
     timesteps: int = 4096,
+    service: str | None = SERVICE,
 ) -> dict:
     """Medians of ``EnvRunnerGroup.sample`` in a PPO algorithm (no learning):
-    ``num_env_runners`` runners of ``num_envs`` sub-envs, ``timesteps`` each per repeat.
+    ``num_env_runners`` runners of ``num_envs`` sub-envs, ``timesteps`` each per repeat,
+    on the named ``service`` (None: in each runner's process).
     ``env_steps_per_s`` counts RLlib's env steps; ``simulations_per_s`` every simulation
     the vector envs asked for (a sub-env's reset is one, not an env step for RLlib)."""
     algo = ppo_config(
         task,
-        service=SERVICE,
+        service=service,
         num_env_runners=num_env_runners,
         num_envs_per_env_runner=num_envs,
         train_batch_size=4096,
@@ -130,6 +142,47 @@ def _counted_sample(runner, timesteps: int) -> tuple[int, int]:
     finally:
         del env.step  # the class's step again
     return env_steps, calls[0] * env.num_envs
+
+
+def hop_ms(task: dict, num_envs: int, slots: int, repeats: int) -> dict:
+    """Medians [ms] of one service part (``num_envs // slots`` sets) along the hop: see
+    the module docstring. Needs the fast service running (``SERVICE``)."""
+    import shutil
+    import tempfile
+    from functools import partial
+
+    import ray
+
+    from accelerate_rl.rl.backends import task_simulator_options
+    from accelerate_rl.rl.task import TaskConfig
+    from accelerate_rl.runtime import SimulationPool
+    from accelerate_rl.runtime.actor import SimulatorSpec, build_simulator
+    from accelerate_rl.runtime.request import Request
+    from accelerate_rl.runtime.slots import ProcessSlot
+
+    env = BeamlineVectorEnv(task, num_envs=num_envs)
+    env.reset(seed=0)
+    sets = [e._params() for e in env.envs][: max(1, num_envs // slots)]
+    request = Request.many(sets, 60.0, 0)
+    calls = 50 * repeats
+    client = SimulationPool.connect(SERVICE)
+    actor = client.actors[0]
+    spec = SimulatorSpec("embedded", None, task_simulator_options(TaskConfig(**task)))
+    scratch = tempfile.mkdtemp(prefix="bench-rl-hop-")
+    slot = ProcessSlot(partial(build_simulator, spec, task["project"], scratch), 0)
+    try:
+        out = {
+            "sets": len(sets),
+            "ping": timed(lambda: ray.get(actor.ping.remote()), calls),
+            "actor_run_batch": timed(lambda: ray.get(actor.run_batch.remote(request)), calls),
+            "slot_exchange": timed(lambda: slot.call_batch(request), calls),
+            "in_process": timed(lambda: env.backend.sim.simulate_batch(sets), calls),
+        }
+    finally:
+        slot.close()
+        client.shutdown()
+        shutil.rmtree(scratch, ignore_errors=True)
+    return {k: round(v * 1e3, 3) if isinstance(v, float) else v for k, v in out.items()}
 
 
 def slow_sampling(
@@ -328,26 +381,40 @@ def main() -> None:
         served = env_config(task, SERVICE)
         result["single_inprocess"] = steps_per_s(BeamlineEnv(task), args.steps, args.repeats)
         result["single_service"] = steps_per_s(BeamlineEnv(served), args.steps, args.repeats)
-        for name, cfg in (("vector_inprocess", task), ("vector_service", served)):
+        vectors = (
+            ("vector_inprocess", task, True),
+            ("vector_service", served, True),
+            ("vector_service_one_batch", served, False),
+        )
+        for name, cfg, pipelined in vectors:
             env = BeamlineVectorEnv(cfg, num_envs=args.num_envs)
+            env.pipelined = pipelined
             result[name] = steps_per_s(env, args.steps * 5, args.repeats)
+            env.close()
+        result["hop_ms"] = hop_ms(task, args.num_envs, args.slots, args.repeats)
+        if not args.no_rllib:
+            rates = rllib_sampling(args.num_envs, args.repeats, service=None)
+            result["rllib_sampling_inprocess"] = rates["env_steps_per_s"]
         for runners in [] if args.no_rllib else args.rllib_runners:
             rates = rllib_sampling(args.num_envs, args.repeats, num_env_runners=runners)
             suffix = "" if runners == 1 else f"_{runners}_runners"
             result[f"rllib_sampling{suffix}"] = rates["env_steps_per_s"]
             result[f"rllib_simulations{suffix}"] = rates["simulations_per_s"]
     base = result["single_inprocess"]
-    for key in ("single_service", "vector_inprocess", "vector_service", "rllib_sampling"):
-        if key in result:
-            result[f"{key}_ratio"] = round(result[key] / base, 3)
+    rates = [k for k in result if k.startswith(("single_", "vector_", "rllib_sampling"))]
+    for key in rates:
+        result[f"{key}_ratio"] = round(result[key] / base, 3)
     vector = result["vector_inprocess"]
     result["goals"] = {
         "vector_service_over_vector_inprocess": round(result["vector_service"] / vector, 3),
         "vector_service_goal": ">= 1.0",
     }
-    for key in [k for k in result if k.startswith("rllib_sampling") and "ratio" not in k]:
+    ceiling = result.get("rllib_sampling_inprocess")
+    for key in [k for k in rates if k.startswith("rllib_sampling")]:
         result["goals"][f"{key}_over_vector_inprocess"] = round(result[key] / vector, 3)
         result["goals"]["rllib_sampling_goal"] = ">= 0.8"
+        if ceiling and key != "rllib_sampling_inprocess":
+            result["goals"][f"{key}_over_rllib_inprocess"] = round(result[key] / ceiling, 3)
     for key, value in list(result.items()):
         if isinstance(value, float) and not key.endswith("_ratio"):
             result[key] = round(value, 1)

@@ -8,8 +8,9 @@ The one exception is a simulator that does not give a metric the task asks for: 
 a configuration error, raised (:class:`MetricUnavailable`) on the first such result.
 
 Batching fits the simulator: when it vectorises (the embedded engine in envelope mode),
-the sets go as batch requests, one per slot of the service (so 2 slots on 2 cores
-compute halves in parallel while in-process runs one); otherwise every parameter set is
+the sets go as batch requests, one per slot of the service (so 2 slots compute halves
+in parallel while in-process runs one) once a part holds :data:`MIN_SETS_PER_PART` sets
+(fewer: one request, as a part's fixed cost outweighs the parallel computing); otherwise every parameter set is
 its own request, queued together, spread over every free slot and gathered with a
 per-request timeout, so a slow or failed run fails only its own sub-environment.
 
@@ -34,9 +35,13 @@ from ..simulators.base import SimResult, failure
 from ..simulators.observe import TRANSMISSION, MetricUnavailable
 from .task import TaskConfig
 
-#: Fewest parameter sets a batch part of a vectorising simulator gets: below it the
-#: engine's fixed cost per call (~2 ms) outweighs computing in parallel on another slot.
-MIN_SETS_PER_PART = 16
+#: Fewest parameter sets a batch part of a vectorising simulator gets: below it one
+#: more part's fixed cost (a Ray call to the actor and a slot exchange, ~5 ms on the
+#: 2-core benchmark machine: ``bench_rl.py``'s ``hop_ms``) outweighs computing half the
+#: sets (~26 us each) on another slot. Measured there: 64 sub-envs step faster as one
+#: part on one slot than as two parts on two (4,000 against 3,670 env steps/s, medians
+#: of 3); 256 as two parts of 128 (6,600 against 5,850).
+MIN_SETS_PER_PART = 128
 #: The results of a part sent with ``start_batch``, in order (blocks until they are in).
 Collect = Callable[[], list[SimResult]]
 #: How long closing a service client waits for its runs in flight [s] before abandoning
@@ -149,8 +154,8 @@ class ServiceBackend:
 
     def parts(self, n: int) -> int:
         """A vectorising simulator: one part per free slot of the service, at least
-        :data:`MIN_SETS_PER_PART` sets each (below it the engine's fixed cost per call
-        outweighs computing in parallel). Otherwise 1: every set is its own request
+        :data:`MIN_SETS_PER_PART` sets each (below it a part's fixed cost outweighs
+        computing in parallel). Otherwise 1: every set is its own request
         already, fanned out over the slots."""
         if not self.batched:
             return 1

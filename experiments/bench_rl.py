@@ -5,10 +5,10 @@ repeats, ratios measured in the same run) with the machine's load (``uptime``).
 * single_service: one BeamlineEnv on the named service (one request per step).
 * vector_inprocess / vector_service: a BeamlineVectorEnv of ``--num-envs`` sub-envs. In
   process one vectorised engine call a step; through the service (``--slots`` slots, one
-  actor) the batch is split over the slots, which compute their parts in parallel, sent
-  part by part as the sub-envs are prepared (pipelined). vector_service_one_batch: the
-  same without pipelining (all prepared, one batch in parts, all finished).
-  Goal: vector_service >= 1.0x vector_inprocess on 2 cores.
+  actor) the batch is split over the slots, which compute their parts in parallel
+  (at least ``MIN_SETS_PER_PART`` sets a part: 64 sub-envs are one part).
+  Goal: vector_service >= 1.0x vector_inprocess on 2 cores. ``vector_<N>_*``
+  (``--large-envs N``, default 256): the same two with N sub-envs (two parts).
 * hop_ms: where a service step's time goes, medians [ms] of one part of
   ``--num-envs / --slots`` sets: a Ray round trip to the actor (``ping``), the part
   through the actor (``actor_run_batch``, ``run_batch`` called directly), the same
@@ -24,6 +24,7 @@ repeats, ratios measured in the same run) with the machine's load (``uptime``).
   runners are also given (``..._over_rllib_inprocess``).
 
     python experiments/bench_rl.py [--repeats 3] [--steps 2000] [--num-envs 64] \
+        [--large-envs 256] \
         [--rllib-runners 1 2]
 
 ``--slow`` runs the slow-simulator section instead (JSON also written to ``--out``):
@@ -312,6 +313,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--steps", type=int, default=2000, help="env steps per repeat")
     ap.add_argument("--num-envs", type=int, default=64)
+    ap.add_argument("--large-envs", type=int, default=256, help="second vector size (0: none)")
     ap.add_argument("--no-rllib", action="store_true")
     ap.add_argument(
         "--rllib-runners",
@@ -381,16 +383,15 @@ def main() -> None:
         served = env_config(task, SERVICE)
         result["single_inprocess"] = steps_per_s(BeamlineEnv(task), args.steps, args.repeats)
         result["single_service"] = steps_per_s(BeamlineEnv(served), args.steps, args.repeats)
-        vectors = (
-            ("vector_inprocess", task, True),
-            ("vector_service", served, True),
-            ("vector_service_one_batch", served, False),
-        )
-        for name, cfg, pipelined in vectors:
-            env = BeamlineVectorEnv(cfg, num_envs=args.num_envs)
-            env.pipelined = pipelined
-            result[name] = steps_per_s(env, args.steps * 5, args.repeats)
-            env.close()
+        sizes = [("vector", args.num_envs)]
+        if args.large_envs:
+            sizes.append((f"vector_{args.large_envs}", args.large_envs))
+        for prefix, num_envs in sizes:
+            for name, cfg in (("inprocess", task), ("service", served)):
+                env = BeamlineVectorEnv(cfg, num_envs=num_envs)
+                steps = max(args.steps * 5, 20 * num_envs)
+                result[f"{prefix}_{name}"] = steps_per_s(env, steps, args.repeats)
+                env.close()
         result["hop_ms"] = hop_ms(task, args.num_envs, args.slots, args.repeats)
         if not args.no_rllib:
             rates = rllib_sampling(args.num_envs, args.repeats, service=None)
@@ -409,6 +410,10 @@ def main() -> None:
         "vector_service_over_vector_inprocess": round(result["vector_service"] / vector, 3),
         "vector_service_goal": ">= 1.0",
     }
+    if args.large_envs:
+        large = f"vector_{args.large_envs}"
+        over = result[f"{large}_service"] / result[f"{large}_inprocess"]
+        result["goals"][f"{large}_service_over_{large}_inprocess"] = round(over, 3)
     ceiling = result.get("rllib_sampling_inprocess")
     for key in [k for k in rates if k.startswith("rllib_sampling")]:
         result["goals"][f"{key}_over_vector_inprocess"] = round(result[key] / vector, 3)

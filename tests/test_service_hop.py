@@ -75,40 +75,6 @@ def test_a_vector_env_split_over_two_slots_equals_in_process_and_one_slot():
     assert any(any(step[3]) for step in local[1:])  # episodes ended and were reset
 
 
-def test_a_vector_env_on_two_slots_sends_its_second_part_before_finishing_the_first():
-    """Pipelined: each part goes to the service as soon as its sub-envs are prepared,
-    and the first is finished while the second computes; the same trace as preparing
-    all, one batch, then finishing all (``pipelined = False``)."""
-    task = adige_task(max_steps=3)
-    n = 2 * MIN_SETS_PER_PART
-    with start_service(task, name="hop-pipe", slots=2, max_actors=1):
-        served = {**task, "backend": {"service": "hop-pipe"}}
-        piped = BeamlineVectorEnv(served, num_envs=n)
-        calls: list[tuple[str, int]] = []
-        start = piped.backend.start_batch
-
-        def spied_start(requests, parts=1):
-            calls.append(("sent", len(requests)))
-            collect = start(requests, parts)
-
-            def spied_collect():
-                calls.append(("collected", len(requests)))
-                return collect()
-
-            return spied_collect
-
-        piped.backend.start_batch = spied_start
-        trace = _roll(piped, 11, 5)
-        whole = BeamlineVectorEnv(served, num_envs=n)
-        whole.pipelined = False
-        _assert_identical(trace, _roll(whole, 11, 5))
-        piped.close()
-        whole.close()
-    half = n // 2
-    step = [("sent", half), ("sent", half), ("collected", half), ("collected", half)]
-    assert calls == step * 6  # the reset and 5 steps
-
-
 def test_a_batch_in_parts_equals_one_batch_and_names_a_bad_set_by_its_index():
     with SimulationPool("embedded", ADIGE_DEMO, slots=2, max_actors=1) as pool:
         rng = np.random.default_rng(2)

@@ -8,25 +8,19 @@ The one exception is a simulator that does not give a metric the task asks for: 
 a configuration error, raised (:class:`MetricUnavailable`) on the first such result.
 
 Batching fits the simulator: when it vectorises (the embedded engine in envelope mode),
-the sets go as batch requests, one per slot of the service (so 2 slots compute halves
-in parallel while in-process runs one) once a part holds :data:`MIN_SETS_PER_PART` sets
-(fewer: one request, as a part's fixed cost outweighs the parallel computing); otherwise every parameter set is
-its own request, queued together, spread over every free slot and gathered with a
-per-request timeout, so a slow or failed run fails only its own sub-environment.
-
-Both backends have the same two-phase API, which a vector env pipelines:
-``parts(n)`` says into how many contiguous parts to cut ``n`` sets (1 in-process; one per
-free slot of the service for a vectorising simulator), ``start_batch(sets)`` sends one
-part and returns a callable giving its results (in-process it computes them at once), and
-``evaluate_batch(sets)`` is both in one call. A vector env sends part 1, prepares part 2
-while part 1 computes on the service, and so on: the env's own work (actions, rewards,
-observations) overlaps the simulations instead of waiting for them.
+``evaluate_batch`` sends the sets as batch requests, one per slot of the service (so 2
+slots compute halves in parallel while in-process runs one) once a part holds
+:data:`MIN_SETS_PER_PART` sets (fewer: one request, as a part's fixed cost outweighs the
+parallel computing); otherwise every
+parameter set is its own request, queued together, spread over every free slot and
+gathered with a per-request timeout, so a slow or failed run fails only its own
+sub-environment.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
@@ -42,8 +36,6 @@ from .task import TaskConfig
 #: part on one slot than as two parts on two (4,000 against 3,670 env steps/s, medians
 #: of 3); 256 as two parts of 128 (6,600 against 5,850).
 MIN_SETS_PER_PART = 128
-#: The results of a part sent with ``start_batch``, in order (blocks until they are in).
-Collect = Callable[[], list[SimResult]]
 #: How long closing a service client waits for its runs in flight [s] before abandoning
 #: them (an env runner stopping must not hang on a simulation that never answers).
 CLOSE_TIMEOUT = 30.0
@@ -111,15 +103,6 @@ class InProcessBackend:
         result = self.sim.simulate(params, timeout=self.task.timeout)
         return check_metrics(self.task, result, self.required)
 
-    def parts(self, n: int) -> int:
-        """One part: in this process nothing computes while the env prepares the next."""
-        return 1
-
-    def start_batch(self, requests: Sequence[Mapping[str, Any]]) -> Collect:
-        """Compute ``requests`` now; the callable returns their results."""
-        results = self.evaluate_batch(requests)
-        return lambda: results
-
     def evaluate_batch(self, requests: Sequence[Mapping[str, Any]]) -> list[SimResult]:
         """One vectorised call when the simulator vectorises, else one run each."""
         if self.batched:
@@ -152,60 +135,35 @@ class ServiceBackend:
             return failure(params, _named(exc, self.deadline))
         return check_metrics(self.task, result, self.required)
 
-    def parts(self, n: int) -> int:
-        """A vectorising simulator: one part per free slot of the service, at least
-        :data:`MIN_SETS_PER_PART` sets each (below it a part's fixed cost outweighs
-        computing in parallel). Otherwise 1: every set is its own request
-        already, fanned out over the slots."""
-        if not self.batched:
-            return 1
-        return max(1, min(self.pool.total_slots, n // MIN_SETS_PER_PART))
-
-    def start_batch(self, requests: Sequence[Mapping[str, Any]], parts: int = 1) -> Collect:
-        """Send ``requests`` and return the callable that gathers their results.
-
-        A vectorising simulator: the sets as ``parts`` batch requests (each one exchange
-        with one slot), which compute in parallel. Otherwise one request each over every
-        free slot, gathered with ``timeout`` per run (enforced by the actors). Either way
-        ``service_deadline`` bounds the gathering, and a run that fails or does not come
-        back fails alone (a failed :class:`SimResult`, never an exception)."""
+    def evaluate_batch(self, requests: Sequence[Mapping[str, Any]]) -> list[SimResult]:
+        """A vectorising simulator: the requests as batch requests, one per free slot of
+        the service (at least :data:`MIN_SETS_PER_PART` sets each), which compute in
+        parallel. Otherwise one request each over every free slot, gathered with
+        ``timeout`` per run (enforced by the actors) and ``service_deadline`` for the
+        whole gather: a run that fails or does not come back fails alone."""
         if self.batched:
+            parts = max(1, min(self.pool.total_slots, len(requests) // MIN_SETS_PER_PART))
             try:
                 fut = self.pool.submit_batch(requests, timeout=self.timeout, parts=parts)
+                results = fut.result(self.deadline)
             except Exception as exc:
-                return _failed(requests, exc, self.deadline)
-
-            def collect_batch() -> list[SimResult]:
-                try:
-                    results = fut.result(self.deadline)
-                except Exception as exc:
-                    return [failure(p, _named(exc, self.deadline)) for p in requests]
-                return [check_metrics(self.task, r, self.required) for r in results]
-
-            return collect_batch
+                return [failure(params, _named(exc, self.deadline)) for params in requests]
+            return [check_metrics(self.task, r, self.required) for r in results]
         try:
             futures = self.pool.submit_many(requests, timeout=self.timeout, errors="return")
         except Exception as exc:  # the service is gone or shut down
-            return _failed(requests, exc, self.deadline)
-
-        def collect_each() -> list[SimResult]:
-            end = None if self.deadline is None else time.monotonic() + self.deadline
-            results = []
-            for params, fut in zip(requests, futures):
-                left = None if end is None else max(0.0, end - time.monotonic())
-                try:
-                    results.append(check_metrics(self.task, fut.result(left), self.required))
-                except MetricUnavailable:
-                    raise
-                except Exception as exc:
-                    results.append(failure(params, _named(exc, self.deadline)))
-            return results
-
-        return collect_each
-
-    def evaluate_batch(self, requests: Sequence[Mapping[str, Any]]) -> list[SimResult]:
-        """All of ``requests`` in :meth:`parts` parts at once, their results in order."""
-        return self.start_batch(requests, self.parts(len(requests)))()
+            return [failure(params, _named(exc, self.deadline)) for params in requests]
+        end = None if self.deadline is None else time.monotonic() + self.deadline
+        results = []
+        for params, fut in zip(requests, futures):
+            left = None if end is None else max(0.0, end - time.monotonic())
+            try:
+                results.append(check_metrics(self.task, fut.result(left), self.required))
+            except MetricUnavailable:
+                raise
+            except Exception as exc:
+                results.append(failure(params, _named(exc, self.deadline)))
+        return results
 
     def close(self, timeout: float | None = CLOSE_TIMEOUT) -> None:
         """Close this client of the service (the service itself runs on): its queued
@@ -216,12 +174,6 @@ class ServiceBackend:
         "The core worker has already been shutdown" and exit code 1). Safe after Ray is
         down and when called twice."""
         self.pool.shutdown(wait=True, cancel_futures=True, timeout=timeout)
-
-
-def _failed(requests: Sequence[Mapping[str, Any]], exc: Exception, deadline) -> Collect:
-    """A part that could not be sent: each set's failed result."""
-    results = [failure(params, _named(exc, deadline)) for params in requests]
-    return lambda: results
 
 
 def _named(exc: Exception, deadline: float | None) -> Exception:

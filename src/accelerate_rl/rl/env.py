@@ -1,7 +1,6 @@
 """BeamlineEnv: a gymnasium environment for beam tuning, one simulation per step, and
-BeamlineVectorEnv: many of them stepped together (batched requests when the simulator
-vectorises, one part per free slot of the service, pipelined with the env's own work;
-else one request per sub-environment over every free slot).
+BeamlineVectorEnv: many of them stepped together (one batched request when the simulator
+vectorises, else one request per sub-environment over every free slot).
 
 Actions are normalised to [-1, 1] per knob: with ``action="delta"`` they move each knob by
 ``action * action_scale * (high - low) / 2``; with ``"absolute"`` they set it. The machine
@@ -17,7 +16,7 @@ simulator reported); a technical failure truncates it and is counted in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import gymnasium as gym
@@ -187,12 +186,9 @@ class BeamlineVectorEnv(gym.vector.VectorEnv):
     """``num_envs`` BeamlineEnvs stepped together, in-process or through the service.
     When the task's simulator vectorises (the embedded engine), every step (and every
     autoreset) of all sub-environments is one batched request (``simulate_batch``: one
-    vectorised envelope call) in-process, and one per free slot through the service,
-    sent part by part as the sub-envs are prepared, so that the env's own work overlaps
-    the slots' computing (:meth:`_pipelined`); otherwise each sub-environment's run is
-    its own request, spread over every free slot of the service and gathered with a
-    per-run timeout: a slow or failed run truncates that sub-environment only (see
-    :mod:`.backends`).
+    vectorised envelope call); otherwise each sub-environment's run is its own request,
+    spread over every free slot of the service and gathered with a per-run timeout: a
+    slow or failed run truncates that sub-environment only (see :mod:`.backends`).
     Sub-environment i behaves exactly as a BeamlineEnv seeded with ``seed + i``.
 
     Autoreset: gymnasium's next-step mode (what RLlib's env runners expect): the step
@@ -206,9 +202,6 @@ class BeamlineVectorEnv(gym.vector.VectorEnv):
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
     #: The sub-environment class (a subclass of BeamlineEnv for another task model).
     env_class: type[BeamlineEnv] = BeamlineEnv
-    #: Send the parts as they are prepared (False: prepare all, one ``evaluate_batch``,
-    #: then finish all; the same results, what ``bench_rl.py`` compares with).
-    pipelined: bool = True
 
     def __init__(self, config: Mapping[str, Any] | None = None, num_envs: int | None = None):
         config = dict(config) if config else adige_task()
@@ -235,68 +228,37 @@ class BeamlineVectorEnv(gym.vector.VectorEnv):
         )
         if len(seeds) != self.num_envs:
             raise ValueError(f"{len(seeds)} seeds for {self.num_envs} environments")
-        obs = np.zeros((self.num_envs, *self.single_observation_space.shape), np.float32)
-        infos: dict[str, Any] = {}
-
-        def end(i: int, result: SimResult) -> None:
-            nonlocal infos
-            obs[i], info = self.envs[i]._end_reset(result)
+        params = [env._begin_reset(s, options) for env, s in zip(self.envs, seeds)]
+        results = self.backend.evaluate_batch(params)
+        obs, infos = [], {}
+        for i, (env, result) in enumerate(zip(self.envs, results)):
+            o, info = env._end_reset(result)
+            obs.append(o)
             infos = self._add_info(infos, info, i)
-
-        self._pipelined(lambda i: self.envs[i]._begin_reset(seeds[i], options), end)
         self._autoreset[:] = False
-        return obs, infos
+        return np.stack(obs), infos
 
     def step(self, actions):
         actions = np.asarray(actions)
+        params = [
+            env._begin_reset(None, None) if self._autoreset[i] else env._begin_step(actions[i])
+            for i, env in enumerate(self.envs)
+        ]
+        results = self.backend.evaluate_batch(params)
         n = self.num_envs
         obs = np.zeros((n, *self.single_observation_space.shape), np.float32)
         rewards = np.zeros(n)
         terminated = np.zeros(n, bool)
         truncated = np.zeros(n, bool)
         infos: dict[str, Any] = {}
-
-        def begin(i: int) -> dict[str, float]:
-            env = self.envs[i]
-            if self._autoreset[i]:
-                return env._begin_reset(None, None)
-            return env._begin_step(actions[i])
-
-        def end(i: int, result: SimResult) -> None:
-            nonlocal infos
-            env = self.envs[i]
+        for i, (env, result) in enumerate(zip(self.envs, results)):
             if self._autoreset[i]:
                 obs[i], info = env._end_reset(result)
             else:
                 obs[i], rewards[i], terminated[i], truncated[i], info = env._end_step(result)
             infos = self._add_info(infos, info, i)
-
-        self._pipelined(begin, end)
         self._autoreset = terminated | truncated
         return obs, rewards, terminated, truncated, infos
-
-    def _pipelined(
-        self,
-        begin: Callable[[int], dict[str, float]],
-        end: Callable[[int, SimResult], None],
-    ) -> None:
-        """Run ``begin(i)`` (sub-env i's parameter set), the simulations, then
-        ``end(i, result)`` for every sub-env, in the backend's ``parts(n)`` contiguous
-        parts, pipelined: part k is sent as soon as it is prepared and part k + 1 is
-        prepared while k computes; part k is finished while k + 1 computes. Sub-envs are
-        independent (each its own random generator), so the results are those of one
-        batch, in order; on a service of 2 slots the env's own work overlaps them."""
-        if not self.pipelined:
-            results = self.backend.evaluate_batch([begin(i) for i in range(self.num_envs)])
-            for i, result in enumerate(results):
-                end(i, result)
-            return
-        bounds = np.linspace(0, self.num_envs, self.backend.parts(self.num_envs) + 1)
-        parts = [range(lo, hi) for lo, hi in zip(bounds[:-1].astype(int), bounds[1:].astype(int))]
-        sent = [(part, self.backend.start_batch([begin(i) for i in part])) for part in parts]
-        for part, collect in sent:
-            for i, result in zip(part, collect(), strict=True):
-                end(i, result)
 
     def close_extras(self, **kwargs: Any) -> None:
         """gymnasium's ``close()`` (once): close the backend the sub-envs share."""

@@ -22,7 +22,8 @@ from accelerate_rl.rl import BeamlineVectorEnv, adige_task, start_service
 from accelerate_rl.rl.backends import MIN_SETS_PER_PART
 from accelerate_rl.runtime import SimulationPool
 from accelerate_rl.runtime.request import Request
-from accelerate_rl.simulators.testing import FaultySimulator, NoopSimulator
+from accelerate_rl.simulators import EmbeddedSimulator
+from accelerate_rl.simulators.testing import FaultyBatchSimulator, FaultySimulator, NoopSimulator
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
@@ -131,6 +132,61 @@ def test_a_timeout_or_crash_in_a_grouped_exchange_fails_only_its_own_request():
     assert [o.metrics["x"] for o in outcomes if o.ok] == [0.0, 1.0, 3.0, 4.0, 7.0, 8.0]
     # grouped: two groups (0-4 and 5-8), each on one slot
     assert len({o.slot for o in outcomes[:5]}) == 1 and len({o.slot for o in outcomes[5:]}) == 1
+
+
+def test_a_fast_group_runs_vectorised_and_a_fault_in_it_fails_only_its_own_request():
+    """A simulator with simulate_batch: a group of unseeded single requests is one
+    vectorised call on its slot; seeded ones run one by one. A crash or a hang takes the
+    vectorised call down as a whole: the group runs again request by request, so only
+    the culprits fail, each with its own status, and every other result comes once."""
+    with SimulationPool(FaultyBatchSimulator(), slots=2, max_actors=1) as pool:
+        assert sum(r.ok for r in pool.map({"x": float(i)} for i in range(200))) == 200
+        actor = pool.actors[0]
+        clean = [Request.one({"x": float(i)}, None, 30.0, 2000 + i) for i in range(8)]
+        outcomes = ray.get(actor.run_many.remote(clean), timeout=300)
+        assert [o.metrics for o in outcomes] == [
+            {"x": float(i), "pid": outcomes[i].metrics["pid"], "batched": 1.0} for i in range(8)
+        ]
+        seeded = [Request.one({"x": 1.0}, 5, 30.0, 3000 + i) for i in range(4)]
+        outcomes = ray.get(actor.run_many.remote(seeded), timeout=300)
+        assert all(o.ok and o.seed == 5 and "batched" not in o.metrics for o in outcomes)
+        restarts = ray.get(actor.stats.remote())["restarts"]
+        faults = {2: {"fault": "crash"}, 5: {"fault": "hang"}, 6: {"fault": "garbage"}}
+        params = [faults.get(i, {"x": float(i)}) for i in range(9)]
+        requests = [Request.one(p, None, 3.0, 4000 + i) for i, p in enumerate(params)]
+        outcomes = ray.get(actor.run_many.remote(requests), timeout=300)
+        stats = ray.get(actor.stats.remote())
+    assert [o.request_id for o in outcomes] == [r.request_id for r in requests]
+    assert [o.params for o in outcomes] == params
+    status = [o.status for o in outcomes]
+    assert status == ["ok", "ok", "failed", "ok", "ok", "timeout", "failed", "ok", "ok"]
+    assert outcomes[2].error_type == "SimulatorCrashed" and "exit code 7" in outcomes[2].error
+    assert [o.metrics["x"] for o in outcomes if o.ok] == [0.0, 1.0, 3.0, 4.0, 7.0, 8.0]
+    # each group's vectorised call went down (crash, hang), then each culprit once more
+    assert stats["restarts"] - restarts == 4
+    assert stats["unhealthy_slots"] == []
+
+
+def test_fast_single_runs_vectorised_on_the_slots_equal_in_process_single_runs():
+    """pool.map of embedded envelope runs (grouped and vectorised on the slots once they
+    are fast) gives what simulate gives for each setting: the same statuses, errors and
+    metric names, the values within 1e-12 (the vectorised path's floating-point order,
+    as ``tests/test_batch.py``), lost beams included."""
+    rng = np.random.default_rng(4)
+    sets = [{"ele[29][2]": float(v), "ele[5][1]": 10.0} for v in rng.uniform(2000, 3800, 300)]
+    for i in (40, 41, 250):
+        sets[i]["ele[5][1]"] = 50000.0  # loses the beam
+    sim = EmbeddedSimulator(ADIGE_DEMO)
+    expected = [sim.simulate(p) for p in sets]
+    with SimulationPool("embedded", ADIGE_DEMO, slots=2, max_actors=1) as pool:
+        for _ in range(2):  # the first pass makes the pool see fast simulations
+            results = list(pool.map(sets, errors="return"))
+            assert [r.params for r in results] == sets
+            assert [r.status for r in results] == [e.status for e in expected]
+            assert [r.error for r in results] == [e.error for e in expected]
+            for r, e in zip(results, expected):
+                assert r.metrics == pytest.approx(e.metrics, rel=1e-12, abs=1e-12)
+    assert [expected[i].status for i in (40, 41, 250)] == ["lost"] * 3
 
 
 def test_the_tracewin_path_fans_out_through_the_service_as_in_process():

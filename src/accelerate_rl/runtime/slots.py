@@ -9,6 +9,13 @@
 * :class:`ThreadSlot`: the simulator runs in the actor's thread pool; for simulators whose
   work already happens in a subprocess with its own timeout (TraceWin, command codes).
 
+A group of single requests (``call_many``: what the actor gives a slot while simulations
+are fast) runs as one ``simulate_batch`` call when the simulator has one and no request
+carries a seed (:class:`Vectorised`: the embedded engine's envelope runs vectorised,
+their results equal to single runs'); a vectorised exchange that fails as a whole (the
+process crashed, or no answer within the group's smallest timeout) is run again request
+by request, each with its own timeout, so that only a culprit fails.
+
 Every result leaving a slot went through :func:`~accelerate_rl.simulators.base.checked`.
 """
 
@@ -16,10 +23,12 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import pickle
 import threading
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from ..simulators.base import SimResult, Simulator, Status, checked, failure
 from .request import ERROR_TAIL_CHARS, Request
@@ -35,7 +44,7 @@ def _serve(factory_blob: bytes, conn) -> None:  # pragma: no cover - child proce
         import cloudpickle
 
         sim = cloudpickle.loads(factory_blob)()
-        conn.send(("ready", None))
+        conn.send(("ready", callable(getattr(sim, "simulate_batch", None))))
     except BaseException:
         conn.send(("error", traceback.format_exc()))
         return
@@ -46,8 +55,57 @@ def _serve(factory_blob: bytes, conn) -> None:  # pragma: no cover - child proce
             return
         if request is None:
             return
+        if isinstance(request, Vectorised):
+            _answer_all(conn, request.requests, run_vectorised(sim, request.requests))
+            continue
         for one in request if isinstance(request, list) else [request]:
             _answer(conn, one, run_request(sim, one))
+
+
+@dataclass(frozen=True)
+class Vectorised:
+    """Single requests a slot process runs in one ``simulate_batch`` call (no seeds),
+    answered in one message: one result each, in order."""
+
+    requests: list[Request]
+
+
+def run_vectorised(sim: Simulator, requests: list[Request]) -> list[SimResult]:
+    """The requests' results from one ``simulate_batch`` of their parameter sets (each
+    result checked against its set), or from one ``simulate`` each when the simulator
+    has no batch call or its batch call raised or returned a wrong list."""
+    batch = getattr(sim, "simulate_batch", None)
+    sets = [r.params for r in requests]
+    if batch is not None:
+        timeouts = [r.timeout for r in requests if r.timeout is not None]
+        try:
+            results = batch(sets, timeout=min(timeouts) if timeouts else None)
+        except Exception:
+            results = None
+        if isinstance(results, list) and len(results) == len(sets):
+            return [checked(r, p) for r, p in zip(results, sets)]
+    return [_simulate(sim, r.params, r.seed, r.timeout) for r in requests]
+
+
+def _answer_all(
+    conn, requests: list[Request], results: list[SimResult]
+) -> None:  # pragma: no cover
+    """Send a vectorised group's results in one message; a result that cannot be pickled
+    is replaced by a failed one naming why (the others are sent as they are)."""
+    try:
+        conn.send(("result", results))
+        return
+    except Exception:
+        pass
+    sendable = []
+    for request, result in zip(requests, results):
+        try:
+            pickle.dumps(result)
+            sendable.append(result)
+        except Exception as exc:
+            text = f"result cannot be sent: {exc!r}"
+            sendable.append(_failed(request, request.params, text, type(exc).__name__))
+    conn.send(("result", sendable))
 
 
 def _answer(conn, request: Request, results: list[SimResult]) -> None:  # pragma: no cover
@@ -125,6 +183,7 @@ class ProcessSlot:
         self._ctx = mp.get_context("spawn")
         self._proc = None
         self._conn = None
+        self.vectorises = False
         self._lock = threading.Lock()
         self._start()
 
@@ -151,6 +210,7 @@ class ProcessSlot:
             proc.join(5)
             raise SlotStartError(f"slot {self.index}: building the simulator failed:\n{payload}")
         self._proc, self._conn = proc, parent
+        self.vectorises = bool(payload)  # the simulator has simulate_batch
 
     @property
     def pid(self) -> int | None:
@@ -214,12 +274,19 @@ class ProcessSlot:
         return self._exchange(request)
 
     def call_many(self, requests: list[Request]) -> list[SimResult | None]:
-        """Run single requests one after another in one exchange: the process answers
-        each as it finishes, so each keeps its own timeout. A timeout or crash fails that
-        request only; the process is restarted and the rest go on in a new exchange. None
-        for a request not run because the slot is down (send it elsewhere)."""
+        """Run single requests in one exchange: vectorised when the simulator has
+        ``simulate_batch`` and none has a seed (see the module docstring), else (or when
+        that failed as a whole) one after another, the process answering each as it
+        finishes, so each keeps its own timeout. A timeout or crash fails that request
+        only; the process is restarted and the rest go on in a new exchange. None for a
+        request not run because the slot is down (send it elsewhere)."""
         out: list[SimResult | None] = []
         with self._lock:
+            unseeded = all(r.seed is None for r in requests)
+            if len(requests) > 1 and unseeded and self.vectorises:
+                results = self._vectorised(requests)
+                if results is not None:
+                    return results
             while len(out) < len(requests):
                 rest = requests[len(out) :]
                 try:
@@ -239,6 +306,34 @@ class ProcessSlot:
                     if restarted:
                         break
         return out
+
+    def _vectorised(self, requests: list[Request]) -> list[SimResult] | None:
+        """Run single requests as one :class:`Vectorised` exchange; their results, or None
+        when it failed as a whole (the slot is down, the process crashed, or it gave no
+        answer within the smallest of their timeouts: then it was restarted) and the
+        requests must run one by one."""
+        try:
+            self._ensure_started()
+        except SlotUnavailable:
+            return None
+        timeouts = [r.timeout for r in requests if r.timeout is not None]
+        t0 = time.monotonic()
+        try:
+            self._conn.send(Vectorised(list(requests)))
+            if not self._conn.poll(min(timeouts) if timeouts else None):
+                self.restart()
+                return None
+            _, results = self._conn.recv()
+        except (EOFError, OSError):
+            self._reap()
+            self.restart()
+            return None
+        if not isinstance(results, list) or len(results) != len(requests):
+            return None
+        elapsed = (time.monotonic() - t0) / len(results)
+        for result in results:
+            result.elapsed = result.elapsed or elapsed
+        return results
 
     def _exchange(self, request: Request) -> list[SimResult]:
         with self._lock:

@@ -86,6 +86,19 @@ class FaultySimulator:
         return result
 
 
+class FaultyBatchSimulator(FaultySimulator):
+    """A FaultySimulator with ``simulate_batch``, as a vectorised code behaves: one fault
+    takes the whole batch down (a crash kills the process, a hang holds every set).
+    Results from a batch carry the metric ``batched`` = 1."""
+
+    def simulate_batch(self, requests, *, timeout=None) -> list[Any]:
+        results = [self.simulate(params) for params in requests]
+        for result in results:
+            if isinstance(result, SimResult) and isinstance(result.metrics, dict):
+                result.metrics["batched"] = 1.0
+        return results
+
+
 class RestartFailingSimulator(NoopSimulator):
     """Builds once per actor process: a rebuild in a slot whose actor already built one
     (a slot restart after ``{"fault": "crash"}``) fails while ``marker`` exists."""

@@ -13,6 +13,10 @@ a request without a fault must succeed (no innocent failures).
 
     python experiments/drill_faults.py --requests 10000 --crash 0.10 --hang 0.05 \\
         --garbage 0.05 --actor-kills 2 --node-removals 1 --hang-timeout 1.0
+
+``--vectorised``: the simulator has ``simulate_batch`` (``FaultyBatchSimulator``), so
+fast groups of requests run as one vectorised call that a single fault takes down whole
+(then the group runs again request by request).
 """
 
 from __future__ import annotations
@@ -82,7 +86,7 @@ def drill(args: argparse.Namespace) -> dict:
     from ray.cluster_utils import Cluster
 
     from accelerate_rl.runtime import SimulationPool, init_ray
-    from accelerate_rl.simulators.testing import FaultySimulator
+    from accelerate_rl.simulators.testing import FaultyBatchSimulator, FaultySimulator
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
     for _ in range(2):
@@ -90,7 +94,7 @@ def drill(args: argparse.Namespace) -> dict:
     init_ray(address=cluster.address)
     cluster.wait_for_nodes()
     pool = SimulationPool(
-        FaultySimulator(),
+        FaultyBatchSimulator() if args.vectorised else FaultySimulator(),
         slots=args.slots,
         num_cpus_per_slot=2 / args.slots,  # one actor per 2-CPU node
         min_actors=2,
@@ -193,6 +197,7 @@ def main() -> None:
     ap.add_argument("--max-retries", type=int, default=10)
     ap.add_argument("--deadline", type=float, default=3600.0, help="wait for results [s]")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--vectorised", action="store_true", help="a simulate_batch simulator")
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args()
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")

@@ -16,7 +16,8 @@ a request without a fault must succeed (no innocent failures).
 
 ``--vectorised``: the simulator has ``simulate_batch`` (``FaultyBatchSimulator``), so
 fast groups of requests run as one vectorised call that a single fault takes down whole
-(then the group runs again request by request).
+(then the group runs again request by request); ``vectorised_ok`` counts the ok results
+that came from such a call.
 """
 
 from __future__ import annotations
@@ -158,6 +159,7 @@ def drill(args: argparse.Namespace) -> dict:
         "innocent_failed": innocent,
         "wrong_status": wrong,
         "retried": sum(1 for r in results if r is not None and r.attempts > 1),
+        "vectorised_ok": sum(1 for r in results if r and r.ok and "batched" in r.metrics),
         "actor_kills": killed,
         "node_removals": len(removals_at),
         "actors_on_removed_nodes": removed_actors,

@@ -179,7 +179,9 @@ class SimulationActor:
         single requests, batch requests, or both), run concurrently over the free slots,
         each contained: one that fails to run does not touch the others' results. While
         simulations are fast (< :data:`FAST_SIMULATION`), the single requests go to the
-        slots in groups, one exchange per group, each request still timed on its own."""
+        slots in groups, one exchange per group: one vectorised call when the simulator
+        has ``simulate_batch`` and no request a seed, else each request timed on its own
+        (see :mod:`.slots`)."""
         singles = [i for i, r in enumerate(requests) if not r.batch]
         grouped = len(singles) > 1 and self._ewma_elapsed < FAST_SIMULATION
         jobs: list[tuple[list[int], Any]] = []

@@ -89,8 +89,9 @@ class SimulationPool:
         simulator_options: constructor options of the simulator.
         scratch: the actors' scratch root (default ``/dev/shm`` when present).
         idle_timeout: seconds before an idle actor above ``min_actors`` is removed.
-        max_batch: requests sent to an actor in one call when the queue is deep (a lone
-            request always goes alone, so latency does not change).
+        max_batch: requests sent to an actor in one call when the queue is deep, at least
+            64 while simulations are faster than 5 ms (``dispatch.FAST_BATCH``); a lone
+            request always goes alone, so latency does not change.
         address: Ray address when Ray is not initialised yet (default: a local Ray).
         resource_wait: seconds [s] the first actor may stay unplaced, on a cluster where
             no node holds its ``resources_per_slot`` (x ``slots``) and no autoscaler may

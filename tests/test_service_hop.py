@@ -150,7 +150,8 @@ def test_a_fast_group_runs_vectorised_and_a_fault_in_it_fails_only_its_own_reque
         seeded = [Request.one({"x": 1.0}, 5, 30.0, 3000 + i) for i in range(4)]
         outcomes = ray.get(actor.run_many.remote(seeded), timeout=300)
         assert all(o.ok and o.seed == 5 and "batched" not in o.metrics for o in outcomes)
-        restarts = ray.get(actor.stats.remote())["restarts"]
+        before = ray.get(actor.stats.remote())
+        restarts = before["restarts"]
         faults = {2: {"fault": "crash"}, 5: {"fault": "hang"}, 6: {"fault": "garbage"}}
         params = [faults.get(i, {"x": float(i)}) for i in range(9)]
         requests = [Request.one(p, None, 3.0, 4000 + i) for i, p in enumerate(params)]
@@ -165,6 +166,10 @@ def test_a_fast_group_runs_vectorised_and_a_fault_in_it_fails_only_its_own_reque
     # each group's vectorised call went down (crash, hang), then each culprit once more
     assert stats["restarts"] - restarts == 4
     assert stats["unhealthy_slots"] == []
+    # the actor counted each request once, by its final status
+    counted = {k: v - before["by_status"].get(k, 0) for k, v in stats["by_status"].items()}
+    assert {k: v for k, v in counted.items() if v} == {"ok": 6, "failed": 2, "timeout": 1}
+    assert stats["runs"] - before["runs"] == 9
 
 
 def test_fast_single_runs_vectorised_on_the_slots_equal_in_process_single_runs():

@@ -10,7 +10,14 @@ import pandas as pd
 import pytest
 
 from accelerate_rl.runtime import DEFAULT_TIMEOUT, SimulationPool, run_scan
-from accelerate_rl.simulators.testing import FaultySimulator, RestartFailingSimulator
+from accelerate_rl.runtime.request import Request
+from accelerate_rl.runtime.slots import RUN_ALONE, ProcessSlot
+from accelerate_rl.simulators.testing import (
+    FaultyBatchSimulator,
+    FaultySimulator,
+    RestartFailingBatchSimulator,
+    RestartFailingSimulator,
+)
 from ray_scripts import run_script
 
 pytestmark = pytest.mark.usefixtures("ray_session")
@@ -112,6 +119,58 @@ def test_a_slot_that_cannot_restart_is_reported_and_its_actor_replaced(tmp_path)
         assert all(r.ok for r in results), [r.error for r in results]
         assert {r.actor for r in results} != {first.actor}  # served by a replacement
         assert len(pool.actors) == 1
+
+
+def test_a_crash_in_a_vectorised_group_on_a_slot_that_cannot_restart_fails_the_culprit_only(
+    tmp_path,
+):
+    """A group of fast requests runs as one simulate_batch call; a crash in it, on a slot
+    that cannot restart, sends the group back to run one per call: the culprit is found
+    (failed, SimulatorCrashed, not "no slot could run it") and every other request is ok."""
+    marker = tmp_path / "no-rebuild"
+    marker.touch()
+    sim = RestartFailingBatchSimulator(marker)
+    with SimulationPool(sim, slots=1, min_actors=1, max_actors=2) as pool:
+        assert all(r.ok for r in pool.map({"i": i} for i in range(100)))  # fast: groups
+        requests = [{"i": i} for i in range(40)]
+        requests[17] = {"fault": "crash"}
+        results = [f.result(timeout=300) for f in pool.submit_many(requests)]
+    assert [r.params for r in results] == requests
+    assert results[17].status == "failed" and results[17].error_type == "SimulatorCrashed"
+    assert all(r.ok for i, r in enumerate(results) if i != 17), [r.error for r in results]
+
+
+def test_a_vectorised_group_that_downs_a_slot_for_good_comes_back_to_run_alone(tmp_path):
+    """On the slot itself: the crash takes the vectorised call down, the restart fails,
+    so no request of the group can be blamed or run there: each comes back RUN_ALONE
+    (the pool then sends it in a call of its own), none failed, none None."""
+    marker = tmp_path / "no-rebuild"
+    marker.touch()
+    sim = RestartFailingBatchSimulator(marker)
+    slot = ProcessSlot(lambda: sim, 0)
+    try:
+        assert slot.vectorises
+        params = [{"i": 1}, {"fault": "crash"}, {"i": 2}]
+        requests = [Request.one(p, None, 30.0, i) for i, p in enumerate(params)]
+        assert slot.call_many(requests) == [RUN_ALONE] * 3
+        assert not slot.healthy and slot.restarts == 1
+    finally:
+        slot.close()
+
+
+def test_in_a_vectorised_group_a_neighbours_tight_timeout_fails_no_one_else():
+    """A batch call gets the group's largest timeout, and a set it did not give ok (nor a
+    lost beam) runs again alone with its own: five requests with 30 s next to one with
+    0.12 s, each 0.05 s of work, all come back ok."""
+    slot = ProcessSlot(FaultyBatchSimulator, 0)
+    try:
+        timeouts = [0.12] + [30.0] * 5
+        requests = [Request.one({"sleep": 0.05}, None, t, i) for i, t in enumerate(timeouts)]
+        results = slot.call_many(requests)
+        assert [r.status for r in results] == ["ok"] * 6, [r.error for r in results]
+        assert slot.restarts == 0
+    finally:
+        slot.close()
 
 
 def test_an_unpicklable_or_odd_request_is_named_not_crashing_the_pool(faulty):

@@ -33,7 +33,7 @@ from ..simulators import make_simulator
 from ..simulators.base import SimResult, Status
 from .metrics import ActorMetrics
 from .request import FAST_SIMULATION, Request
-from .slots import ProcessSlot, SlotUnavailable, ThreadSlot
+from .slots import RUN_ALONE, ProcessSlot, SlotUnavailable, ThreadSlot
 from .window import split_evenly
 
 
@@ -78,10 +78,12 @@ def scratch_root(root: str | None) -> str:
 @dataclass(frozen=True)
 class Unserved:
     """A request the actor could not run (its slot is down, or it broke before running):
-    the pool sends it again, elsewhere if it can."""
+    the pool sends it again, elsewhere if it can; ``alone``: in an actor call of its own
+    (it was in a vectorised group that failed as a whole, see :mod:`.slots`)."""
 
     error: str
     error_type: str
+    alone: bool = False
 
 
 class SimulationActor:
@@ -211,10 +213,13 @@ class SimulationActor:
             slot, results = await self._on_slot("call_many", requests)
         except SlotUnavailable as exc:
             return [Unserved(str(exc), type(exc).__name__)] * len(requests)
-        ran = [i for i, result in enumerate(results) if result is not None]
+        ran = [i for i, result in enumerate(results) if isinstance(result, SimResult)]
         self._stamp([results[i] for i in ran], slot, [requests[i] for i in ran])
         down = Unserved(f"slot {slot} went down before running it", "SlotUnavailable")
-        return [down if result is None else result for result in results]
+        alone = Unserved(
+            f"slot {slot} went down running it in a vectorised group", "SlotUnavailable", True
+        )
+        return [down if r is None else alone if r == RUN_ALONE else r for r in results]
 
     async def run_batch(self, request: Request) -> list[SimResult] | Unserved:
         """One batch request on one slot in one exchange: the simulator's

@@ -80,6 +80,8 @@ class Ticket:
     request: Request
     future: Future = field(default_factory=Future)
     unserved: int = 0
+    #: Send in an actor call of its own (it came back from a failed vectorised group).
+    alone: bool = False
 
 
 class Dispatcher:
@@ -225,6 +227,8 @@ class Dispatcher:
             size = max(1, min(room, share, self._batch()))
             tickets: list[Ticket] = []
             while self.pending and len(tickets) < size:
+                if self.pending[0].alone and tickets:
+                    break  # it goes in the next call, by itself
                 ticket = self.pending.popleft()
                 first = ticket.request.attempts == 0 and not ticket.unserved
                 if first and not ticket.future.set_running_or_notify_cancel():
@@ -232,6 +236,8 @@ class Dispatcher:
                     continue
                 ticket.request = ticket.request.dispatched()
                 tickets.append(ticket)
+                if ticket.alone:
+                    break
             if not tickets:
                 continue
             try:
@@ -310,6 +316,7 @@ class Dispatcher:
             log.warning("replacing actor %s: %s", actor.name, why.error)
             self.fleet.remove(actor)
         ticket.unserved += 1
+        ticket.alone = ticket.alone or why.alone
         if ticket.unserved > MAX_UNSERVED:
             error = f"no slot could run it ({ticket.unserved} tries): {why.error}"
             self._complete(ticket, ticket.request.failed(Status.FAILED, error, why.error_type))

@@ -12,9 +12,13 @@
 A group of single requests (``call_many``: what the actor gives a slot while simulations
 are fast) runs as one ``simulate_batch`` call when the simulator has one and no request
 carries a seed (:class:`Vectorised`: the embedded engine's envelope runs vectorised,
-their results equal to single runs'); a vectorised exchange that fails as a whole (the
-process crashed, or no answer within the group's smallest timeout) is run again request
-by request, each with its own timeout, so that only a culprit fails.
+their results equal to single runs'); a result of it that failed (not ``ok``, not a lost
+beam) is run again alone, so a neighbour's fault or timeout never becomes its own. A
+vectorised exchange that fails as a whole (the process crashed, or no answer within the
+group's largest timeout) is run again request by request, each with its own timeout, so
+that only a culprit fails; when the slot cannot restart for that, the group's requests
+come back :data:`RUN_ALONE` (the pool sends each in a call of its own, where a culprit is
+found wherever it lands).
 
 Every result leaving a slot went through :func:`~accelerate_rl.simulators.base.checked`.
 """
@@ -70,20 +74,37 @@ class Vectorised:
     requests: list[Request]
 
 
+#: What ``call_many`` gives for the requests of a vectorised group that failed as a whole
+#: on a slot that could not restart: run it again in a call of its own.
+RUN_ALONE = "run-alone"
+
+
+def group_timeout(requests: list[Request]) -> float | None:
+    """The wall-time limit [s] of a vectorised group: its largest request timeout (None:
+    one of them has no limit), so a tight neighbour never cuts the others' runs short."""
+    timeouts = [r.timeout for r in requests]
+    return None if any(t is None for t in timeouts) else max(timeouts)
+
+
 def run_vectorised(sim: Simulator, requests: list[Request]) -> list[SimResult]:
     """The requests' results from one ``simulate_batch`` of their parameter sets (each
-    result checked against its set), or from one ``simulate`` each when the simulator
-    has no batch call or its batch call raised or returned a wrong list."""
+    result checked against its set; one that failed, other than a lost beam, run again
+    alone with its own timeout), or from one ``simulate`` each when the simulator has no
+    batch call or its batch call raised or returned a wrong list."""
     batch = getattr(sim, "simulate_batch", None)
     sets = [r.params for r in requests]
     if batch is not None:
-        timeouts = [r.timeout for r in requests if r.timeout is not None]
         try:
-            results = batch(sets, timeout=min(timeouts) if timeouts else None)
+            results = batch(sets, timeout=group_timeout(requests))
         except Exception:
             results = None
         if isinstance(results, list) and len(results) == len(sets):
-            return [checked(r, p) for r, p in zip(results, sets)]
+            out = [checked(r, p) for r, p in zip(results, sets)]
+            kept = (Status.OK, Status.LOST)
+            return [
+                one if one.status in kept else _simulate(sim, r.params, None, r.timeout)
+                for one, r in zip(out, requests)
+            ]
     return [_simulate(sim, r.params, r.seed, r.timeout) for r in requests]
 
 
@@ -273,13 +294,15 @@ class ProcessSlot:
         """Run a batch request in one exchange (its timeout covers every set)."""
         return self._exchange(request)
 
-    def call_many(self, requests: list[Request]) -> list[SimResult | None]:
+    def call_many(self, requests: list[Request]) -> list[SimResult | str | None]:
         """Run single requests in one exchange: vectorised when the simulator has
         ``simulate_batch`` and none has a seed (see the module docstring), else (or when
         that failed as a whole) one after another, the process answering each as it
         finishes, so each keeps its own timeout. A timeout or crash fails that request
         only; the process is restarted and the rest go on in a new exchange. None for a
-        request not run because the slot is down (send it elsewhere)."""
+        request not run because the slot is down (send it elsewhere), :data:`RUN_ALONE`
+        for one of a vectorised group that failed as a whole on a slot that could not
+        restart (send it elsewhere, alone)."""
         out: list[SimResult | None] = []
         with self._lock:
             unseeded = all(r.seed is None for r in requests)
@@ -287,6 +310,8 @@ class ProcessSlot:
                 results = self._vectorised(requests)
                 if results is not None:
                     return results
+                if not self.healthy:  # failed as a whole, and no process to find the culprit
+                    return [RUN_ALONE] * len(requests)
             while len(out) < len(requests):
                 rest = requests[len(out) :]
                 try:
@@ -310,17 +335,16 @@ class ProcessSlot:
     def _vectorised(self, requests: list[Request]) -> list[SimResult] | None:
         """Run single requests as one :class:`Vectorised` exchange; their results, or None
         when it failed as a whole (the slot is down, the process crashed, or it gave no
-        answer within the smallest of their timeouts: then it was restarted) and the
-        requests must run one by one."""
+        answer within :func:`group_timeout`: then it was restarted) and the requests must
+        run one by one."""
         try:
             self._ensure_started()
         except SlotUnavailable:
             return None
-        timeouts = [r.timeout for r in requests if r.timeout is not None]
         t0 = time.monotonic()
         try:
             self._conn.send(Vectorised(list(requests)))
-            if not self._conn.poll(min(timeouts) if timeouts else None):
+            if not self._conn.poll(group_timeout(requests)):
                 self.restart()
                 return None
             _, results = self._conn.recv()

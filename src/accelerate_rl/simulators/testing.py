@@ -88,11 +88,20 @@ class FaultySimulator:
 
 class FaultyBatchSimulator(FaultySimulator):
     """A FaultySimulator with ``simulate_batch``, as a vectorised code behaves: one fault
-    takes the whole batch down (a crash kills the process, a hang holds every set).
-    Results from a batch carry the metric ``batched`` = 1."""
+    takes the whole batch down (a crash kills the process, a hang holds every set), and
+    ``timeout`` [s] is the whole batch's budget: sets not started within it come back
+    ``timeout``. Results from a batch carry the metric ``batched`` = 1."""
 
     def simulate_batch(self, requests, *, timeout=None) -> list[Any]:
-        results = [self.simulate(params) for params in requests]
+        t0 = time.monotonic()
+        results = []
+        for params in requests:
+            if timeout is not None and time.monotonic() - t0 > timeout:
+                error = f"the batch's budget of {timeout} s was spent"
+                late = SimResult.failed(params, Status.TIMEOUT, error, error_type="Timeout")
+                results.append(late)
+                continue
+            results.append(self.simulate(params))
         for result in results:
             if isinstance(result, SimResult) and isinstance(result.metrics, dict):
                 result.metrics["batched"] = 1.0
@@ -120,6 +129,13 @@ class RestartFailingSimulator(NoopSimulator):
         if params.get("fault") == "crash":
             os._exit(7)
         return SimResult(dict(params), Status.OK, {"pid": float(os.getpid())}, seed=seed)
+
+
+class RestartFailingBatchSimulator(RestartFailingSimulator):
+    """A RestartFailingSimulator with ``simulate_batch`` (one crash takes the batch down)."""
+
+    def simulate_batch(self, requests, *, timeout=None) -> list[SimResult]:
+        return [self.simulate(params) for params in requests]
 
 
 class BigResultSimulator:

@@ -11,10 +11,9 @@ Batching fits the simulator: when it vectorises (the embedded engine in envelope
 ``evaluate_batch`` sends the sets as batch requests, one per slot of the service (so 2
 slots compute halves in parallel while in-process runs one) once a part holds
 :data:`MIN_SETS_PER_PART` sets (fewer: one request, as a part's fixed cost outweighs the
-parallel computing); otherwise every
-parameter set is its own request, queued together, spread over every free slot and
-gathered with a per-request timeout, so a slow or failed run fails only its own
-sub-environment.
+parallel computing); otherwise every parameter set is its own request, queued together,
+spread over every free slot and gathered with a per-request timeout, so a slow or failed
+run fails only its own sub-environment.
 """
 
 from __future__ import annotations

@@ -87,25 +87,16 @@ def group_timeout(requests: list[Request]) -> float | None:
 
 
 def run_vectorised(sim: Simulator, requests: list[Request]) -> list[SimResult]:
-    """The requests' results from one ``simulate_batch`` of their parameter sets (each
-    result checked against its set; one that failed, other than a lost beam, run again
-    alone with its own timeout), or from one ``simulate`` each when the simulator has no
-    batch call or its batch call raised or returned a wrong list."""
-    batch = getattr(sim, "simulate_batch", None)
-    sets = [r.params for r in requests]
-    if batch is not None:
-        try:
-            results = batch(sets, timeout=group_timeout(requests))
-        except Exception:
-            results = None
-        if isinstance(results, list) and len(results) == len(sets):
-            out = [checked(r, p) for r, p in zip(results, sets)]
-            kept = (Status.OK, Status.LOST)
-            return [
-                one if one.status in kept else _simulate(sim, r.params, None, r.timeout)
-                for one, r in zip(out, requests)
-            ]
-    return [_simulate(sim, r.params, r.seed, r.timeout) for r in requests]
+    """The requests' results from one batch run of their parameter sets
+    (:func:`run_request`: ``simulate_batch`` with :func:`group_timeout`, each result
+    checked); a result that failed (not ``ok``, not a lost beam: also every set of a batch
+    call that raised or returned a wrong list) runs again alone with its own timeout."""
+    merged = Request.many([r.params for r in requests], group_timeout(requests), -1)
+    kept = (Status.OK, Status.LOST)
+    return [
+        one if one.status in kept else _simulate(sim, r.params, None, r.timeout)
+        for one, r in zip(run_request(sim, merged), requests)
+    ]
 
 
 def _answer_all(
@@ -151,6 +142,15 @@ def _failed_all(
     for result in out:
         result.elapsed = elapsed
     return out
+
+
+def _timed(results: list[SimResult], t0: float) -> list[SimResult]:
+    """``results`` of an exchange sent at ``t0`` (monotonic [s]), each without its own
+    ``elapsed`` given an equal share of the exchange's wall time."""
+    elapsed = (time.monotonic() - t0) / max(1, len(results))
+    for result in results:
+        result.elapsed = result.elapsed or elapsed
+    return results
 
 
 def run_request(sim: Simulator, request: Request) -> list[SimResult]:
@@ -354,10 +354,7 @@ class ProcessSlot:
             return None
         if not isinstance(results, list) or len(results) != len(requests):
             return None
-        elapsed = (time.monotonic() - t0) / len(results)
-        for result in results:
-            result.elapsed = result.elapsed or elapsed
-        return results
+        return _timed(results, t0)
 
     def _exchange(self, request: Request) -> list[SimResult]:
         with self._lock:
@@ -381,10 +378,7 @@ class ProcessSlot:
             _, results = self._conn.recv()
         except (EOFError, OSError):
             return self._crashed(request, t0), True
-        elapsed = (time.monotonic() - t0) / len(results)
-        for result in results:
-            result.elapsed = result.elapsed or elapsed
-        return results, False
+        return _timed(results, t0), False
 
     def _crashed(self, request: Request, t0: float) -> list[SimResult]:
         code = self._reap()
@@ -429,10 +423,7 @@ class ThreadSlot:
 
     def call_batch(self, request: Request) -> list[SimResult]:
         t0 = time.monotonic()
-        results = run_request(self.sim, request)
-        for result in results:
-            result.elapsed = result.elapsed or (time.monotonic() - t0) / len(results)
-        return results
+        return _timed(run_request(self.sim, request), t0)
 
     def interrupt(self) -> None:
         """Cancellation cannot stop a thread; its subprocess keeps its own timeout."""

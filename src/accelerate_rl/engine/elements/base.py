@@ -51,14 +51,28 @@ class Aperture:
         return (np.abs(x) <= rx) & (np.abs(y) <= ry)
 
 
+def pipe_aperture(r: np.ndarray, ry: np.ndarray | None = None, dx=0.0, dy=0.0) -> Aperture | None:
+    """Aperture from TraceWin's (R, Ry) convention [mm]; None when R is 0 everywhere."""
+    if not np.any(r):
+        return None
+    if ry is None or not np.any(ry):
+        return Aperture("circular", r, r, dx, dy)
+    return Aperture("rectangular", r, ry, dx, dy)
+
+
 class ElementModel:
     """Base class: a zero-length identity element.
 
-    Subclasses set ``keyword`` and override what they change: ``length_m``,
-    ``matrix``, ``kick``, ``aperture``, ``track``.
+    Subclasses set ``keyword``, where their length and aperture radius sit among the
+    parameters (``length_param``, ``aperture_param``), and override what they change:
+    ``length_m``, ``matrix``, ``kick``, ``aperture``, ``track``.
     """
 
     keyword: ClassVar[str] = ""
+    #: The parameter (1-based) holding the element's length L [mm], or None (length 0).
+    length_param: ClassVar[int | None] = None
+    #: The parameter (1-based) holding the circular aperture radius R [mm], or None.
+    aperture_param: ClassVar[int | None] = None
     #: Whether a STEERER command may put a dipole field into this element.
     steerable: ClassVar[bool] = False
     #: Whether ``track`` models chromatic effects (per-particle strength) beyond the map.
@@ -106,11 +120,17 @@ class ElementModel:
     # -- physics ------------------------------------------------------------------------
     @property
     def length_m(self) -> np.ndarray:
-        """(B,) length [m]."""
-        return np.zeros(self.batch)
+        """(B,) length [m]: parameter ``length_param`` [mm], else 0."""
+        if self.length_param is None:
+            return np.zeros(self.batch)
+        return self.p(self.length_param) * 1e-3
 
     def aperture(self) -> Aperture | None:
-        return None
+        """The beam pipe: a circle of radius parameter ``aperture_param`` [mm] (None when
+        it is 0 or the element has none)."""
+        if self.aperture_param is None:
+            return None
+        return pipe_aperture(self.p(self.aperture_param))
 
     def exit_energy(self, kin: Kinematics) -> float:
         """The reference particle's kinetic energy [MeV] at the exit (entry ``kin``)."""

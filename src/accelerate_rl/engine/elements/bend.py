@@ -12,8 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..species import Kinematics
-from .base import Aperture, ElementModel, identity, plane_functions
-from .drift import pipe_aperture
+from .base import ElementModel, identity, plane_functions
 
 #: Exchanges x <-> y (and x' <-> y'): turns a horizontal map into a vertical one.
 SWAP_XY = np.eye(6)[[2, 3, 0, 1, 4, 5]]
@@ -36,6 +35,7 @@ def l_minus_s_over_k(k: np.ndarray, length: np.ndarray, s: np.ndarray) -> np.nda
 
 class Bend(ElementModel):
     keyword = "BEND"
+    aperture_param = 4
 
     def validate(self) -> None:
         if np.any(self.p(2) <= 0):
@@ -50,9 +50,6 @@ class Bend(ElementModel):
     @property
     def length_m(self) -> np.ndarray:
         return self.p(2) * 1e-3 * np.abs(self.angle_rad)
-
-    def aperture(self) -> Aperture | None:
-        return pipe_aperture(self.p(4))
 
     def matrix(self, kin: Kinematics, fraction: float = 1.0) -> np.ndarray:
         h = np.sign(self.angle_rad) / (self.p(2) * 1e-3)

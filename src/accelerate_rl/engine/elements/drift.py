@@ -6,25 +6,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..species import Kinematics
-from .base import Aperture, ElementModel, focusing_matrix
-
-
-def pipe_aperture(r: np.ndarray, ry: np.ndarray | None = None, dx=0.0, dy=0.0) -> Aperture | None:
-    """Aperture from TraceWin's (R, Ry) convention; None when R is 0 everywhere."""
-    if not np.any(r):
-        return None
-    if ry is None or not np.any(ry):
-        return Aperture("circular", r, r, dx, dy)
-    return Aperture("rectangular", r, ry, dx, dy)
+from .base import Aperture, ElementModel, focusing_matrix, pipe_aperture
 
 
 class Drift(ElementModel):
     keyword = "DRIFT"
+    length_param = 1
     steerable = True
-
-    @property
-    def length_m(self) -> np.ndarray:
-        return self.p(1) * 1e-3
 
     def aperture(self) -> Aperture | None:
         return pipe_aperture(self.p(2), self.p(3), self.p(4), self.p(5))

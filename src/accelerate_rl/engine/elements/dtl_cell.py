@@ -13,8 +13,8 @@ import numpy as np
 
 from ..rf import Crossing
 from ..species import C_LIGHT, Kinematics
-from .base import Aperture, ElementModel
-from .drift import Drift, pipe_aperture
+from .base import ElementModel
+from .drift import Drift
 from .gap import Gap, TransitTime, thin_gap_crossing, transit_time_notes
 from .quad import Quad
 from .rf_base import RFElement
@@ -22,6 +22,8 @@ from .rf_base import RFElement
 
 class DtlCell(RFElement):
     keyword = "DTL_CEL"
+    length_param = 1
+    aperture_param = 9
     MODE_PARAM = 10
 
     def validate(self) -> None:
@@ -37,13 +39,6 @@ class DtlCell(RFElement):
 
     def notes(self) -> list[str]:
         return transit_time_notes(self, [self.transit_time])
-
-    @property
-    def length_m(self) -> np.ndarray:
-        return self.p(1) * 1e-3
-
-    def aperture(self) -> Aperture | None:
-        return pipe_aperture(self.p(9))
 
     def _parts(self) -> list[ElementModel]:
         """Quad 1, drift 1, gap, drift 2, quad 2 (batch entry 0)."""

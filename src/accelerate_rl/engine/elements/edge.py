@@ -12,20 +12,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..species import Kinematics
-from .base import Aperture, ElementModel, identity
+from .base import ElementModel, identity
 from .bend import SWAP_XY
-from .drift import pipe_aperture
 
 
 class Edge(ElementModel):
     keyword = "EDGE"
+    aperture_param = 6
 
     def validate(self) -> None:
         if np.any(self.p(2) <= 0):
             raise self.unsupported("a curvature radius rho <= 0 (it must be > 0 mm)")
-
-    def aperture(self) -> Aperture | None:
-        return pipe_aperture(self.p(6))
 
     def matrix(self, kin: Kinematics, fraction: float = 1.0) -> np.ndarray:
         beta = np.radians(self.p(1))

@@ -21,8 +21,6 @@ import numpy as np
 
 from ..rf import Crossing
 from ..species import C_LIGHT, Kinematics, relativistic
-from .base import Aperture
-from .drift import pipe_aperture
 from .rf_base import RFElement
 
 #: Step of the central differences giving the linear map (internal units).
@@ -86,6 +84,8 @@ def column_transit(w_in: float, kin: Kinematics, volts: float, length: float) ->
 
 class ElectrostaticAcc(RFElement):
     keyword = "ELECTROSTA_ACC"
+    length_param = 2
+    aperture_param = 4
     cavity = False  # no RF: not a line of Cav_set_point_res.dat
 
     def validate(self) -> None:
@@ -106,13 +106,6 @@ class ElectrostaticAcc(RFElement):
     @property
     def absolute(self) -> bool:
         return False  # a DC field: no phase
-
-    @property
-    def length_m(self) -> np.ndarray:
-        return self.p(2) * 1e-3
-
-    def aperture(self) -> Aperture | None:
-        return pipe_aperture(self.p(4))
 
     def _track(self, coords: np.ndarray, kin: Kinematics) -> np.ndarray:
         return track_column(

@@ -26,13 +26,13 @@ from ..rf import RF_E_1D, STATIC_B_1D, Crossing, cross_field_map, solve_entry_ph
 from ..spacecharge_mesh import MeshSpaceCharge
 from ..species import Kinematics
 from ..static_field_1d import static_solenoid_map
-from .base import Aperture
-from .drift import pipe_aperture
 from .rf_base import RFElement
 
 
 class FieldMap(RFElement):
     keyword = "FIELD_MAP"
+    length_param = 2
+    aperture_param = 4
     MODE_PARAM = 10
     cuttable = False  # the static map's matrix is of the whole map
 
@@ -77,13 +77,6 @@ class FieldMap(RFElement):
         fmap = read_field_map_1d(self.file)
         check_length(self.source.describe(), float(self.length_m[0]), self.file.name, fmap.length)
         return fmap
-
-    @property
-    def length_m(self) -> np.ndarray:
-        return self.p(2) * 1e-3
-
-    def aperture(self) -> Aperture | None:
-        return pipe_aperture(self.p(4))
 
     def _cross(self, kin: Kinematics, time: float | None) -> Crossing:
         fmap = self.field_map()

@@ -35,8 +35,7 @@ from ..fieldmap_integrator import (
 from ..rf import Crossing
 from ..species import Kinematics, relativistic
 from ..superpose import SuperposeBlock, integrate_to_plane
-from .base import Aperture, identity
-from .drift import pipe_aperture
+from .base import Aperture, identity, pipe_aperture
 from .rf_base import RFElement
 
 #: Geometries the 1D model (:class:`.field_map.FieldMap`) takes.

@@ -49,8 +49,6 @@ import numpy as np
 
 from ..rf import Crossing, rf_charge
 from ..species import C_LIGHT, Kinematics, relativistic
-from .base import Aperture
-from .drift import pipe_aperture
 from .rf_base import RFElement
 
 
@@ -213,6 +211,7 @@ def thin_gap_crossing(
 
 class Gap(RFElement):
     keyword = "GAP"
+    aperture_param = 3
     MODE_PARAM = 4
 
     @property
@@ -221,9 +220,6 @@ class Gap(RFElement):
 
     def notes(self) -> list[str]:
         return transit_time_notes(self, [self.transit_time])
-
-    def aperture(self) -> Aperture | None:
-        return pipe_aperture(self.p(3))
 
     def _cross(self, kin: Kinematics, time: float | None) -> Crossing:
         phi = np.deg2rad(float(self.p(2)[0]))

@@ -15,12 +15,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..species import Kinematics
-from .base import Aperture, ElementModel, focusing_matrix, rotated, rotation
-from .drift import pipe_aperture
+from .base import ElementModel, focusing_matrix, rotated, rotation
 
 
 class Multipole(ElementModel):
     keyword = "MULTIPOLE"
+    length_param = 2
+    aperture_param = 5
     steerable = True
 
     def validate(self) -> None:
@@ -37,13 +38,6 @@ class Multipole(ElementModel):
     @property
     def order(self) -> int:
         return int(self.p(1)[0])
-
-    @property
-    def length_m(self) -> np.ndarray:
-        return self.p(2) * 1e-3
-
-    def aperture(self) -> Aperture | None:
-        return pipe_aperture(self.p(5))
 
     def _k(self, kin: Kinematics) -> np.ndarray:
         """Quadrupole strength [1/m^2] of the n = 2 component (0 otherwise)."""

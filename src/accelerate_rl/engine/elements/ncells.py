@@ -30,14 +30,15 @@ import numpy as np
 
 from ..rf import Crossing
 from ..species import C_LIGHT, Kinematics
-from .base import Aperture, ElementModel
-from .drift import Drift, pipe_aperture
+from .base import ElementModel
+from .drift import Drift
 from .gap import Gap, TransitTime, transit_time_notes
 from .rf_base import RFElement
 
 
 class NCells(RFElement):
     keyword = "NCELLS"
+    aperture_param = 6
     MODE_PARAM = 7
 
     def validate(self) -> None:
@@ -73,9 +74,6 @@ class NCells(RFElement):
         if self.freq <= 0:  # before the lattice context is bound
             return np.zeros(self.batch)
         return np.full(self.batch, float(self.cell_lengths().sum()))
-
-    def aperture(self) -> Aperture | None:
-        return pipe_aperture(self.p(6))
 
     def notes(self) -> list[str]:
         if self.freq <= 0:  # before the lattice context is bound

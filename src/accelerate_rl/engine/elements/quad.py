@@ -15,8 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..species import Kinematics
-from .base import Aperture, ElementModel, focusing_matrix, plane_functions, rotated, rotation
-from .drift import pipe_aperture
+from .base import ElementModel, focusing_matrix, plane_functions, rotated, rotation
 
 #: Largest envelope growth cosh(sqrt(|k|) L) of a defocusing plane the engine accepts:
 #: beyond it the map's 1e-16 relative precision leaves no digit of its inverse.
@@ -25,6 +24,8 @@ MAX_GROWTH = 1e7
 
 class Quad(ElementModel):
     keyword = "QUAD"
+    length_param = 1
+    aperture_param = 3
     chromatic = True
     steerable = True
 
@@ -32,13 +33,6 @@ class Quad(ElementModel):
         for v, name in ((5, "G3"), (6, "G4"), (7, "G5"), (8, "G6")):
             if np.any(self.p(v)):
                 raise self.unsupported(f"the {name} higher-order component")
-
-    @property
-    def length_m(self) -> np.ndarray:
-        return self.p(1) * 1e-3
-
-    def aperture(self) -> Aperture | None:
-        return pipe_aperture(self.p(3))
 
     def strength(self, kin: Kinematics) -> np.ndarray:
         """Focusing strength k [1/m^2] of the reference particle (> 0 focuses x)."""

@@ -11,13 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..species import Kinematics
-from .base import Aperture, ElementModel, focusing_matrix, rotated
-from .drift import pipe_aperture
+from .base import ElementModel, focusing_matrix, rotated
 from .quad import track_chromatic_quad
 
 
 class QuadEle(ElementModel):
     keyword = "QUAD_ELE"
+    length_param = 1
+    aperture_param = 3
     chromatic = True
 
     def validate(self) -> None:
@@ -26,13 +27,6 @@ class QuadEle(ElementModel):
         for v, name in ((5, "V3"), (6, "V4"), (7, "V5"), (8, "V6")):
             if np.any(self.p(v)):
                 raise self.unsupported(f"the {name} higher-order component")
-
-    @property
-    def length_m(self) -> np.ndarray:
-        return self.p(1) * 1e-3
-
-    def aperture(self) -> Aperture | None:
-        return pipe_aperture(self.p(3))
 
     def strength(self, kin: Kinematics) -> np.ndarray:
         r = self.p(3) * 1e-3

@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..species import Kinematics
-from .base import Aperture, ElementModel, identity
-from .drift import pipe_aperture
+from .base import ElementModel, identity
 
 
 def solenoid_matrix(k: np.ndarray, length: np.ndarray, gamma) -> np.ndarray:
@@ -31,14 +30,9 @@ def solenoid_matrix(k: np.ndarray, length: np.ndarray, gamma) -> np.ndarray:
 
 class Solenoid(ElementModel):
     keyword = "SOLENOID"
+    length_param = 1
+    aperture_param = 3
     chromatic = True
-
-    @property
-    def length_m(self) -> np.ndarray:
-        return self.p(1) * 1e-3
-
-    def aperture(self) -> Aperture | None:
-        return pipe_aperture(self.p(3))
 
     def strength(self, kin: Kinematics) -> np.ndarray:
         """K = B / (2 Brho) [1/m]."""

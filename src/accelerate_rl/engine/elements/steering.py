@@ -11,20 +11,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..species import Kinematics
-from .base import Aperture, ElementModel
-from .drift import pipe_aperture
+from .base import ElementModel
 
 
 class ThinSteering(ElementModel):
     keyword = "THIN_STEERING"
+    aperture_param = 3
     chromatic = True
 
     def validate(self) -> None:
         if np.any((self.p(4) != 0) & (self.p(4) != 1)):
             raise self.unsupported("a kind other than 0 (magnetic) or 1 (electric)")
-
-    def aperture(self) -> Aperture | None:
-        return pipe_aperture(self.p(3))
 
     def kick(self, kin: Kinematics) -> np.ndarray:
         electric = self.p(4) == 1

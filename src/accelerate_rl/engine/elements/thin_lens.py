@@ -6,15 +6,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..species import Kinematics
-from .base import Aperture, ElementModel, identity
-from .drift import pipe_aperture
+from .base import ElementModel, identity
 
 
 class ThinLens(ElementModel):
     keyword = "THIN_LENS"
-
-    def aperture(self) -> Aperture | None:
-        return pipe_aperture(self.p(3))
+    aperture_param = 3
 
     def matrix(self, kin: Kinematics, fraction: float = 1.0) -> np.ndarray:
         m = identity(self.batch)
